@@ -1,0 +1,154 @@
+import { MultiZoneValidationError } from './errors';
+import { compareSpecificity, pathPatternsIntersect } from './path-patterns';
+import { RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
+import { RESERVED_PATH_PREFIX } from './zones';
+
+/**
+ * `page`: a zone's or an override's paths; `asset`: immutable Next.js
+ * assets; `anchor`: a reserved exact path that only puts a zone's origin
+ * into the distribution, for zones no other behavior carries.
+ */
+export type BehaviorKind = 'page' | 'asset' | 'anchor';
+
+/** One cache behavior as it will be rendered, in CloudFront's order. */
+export interface PlannedBehavior {
+  /** The behavior's path pattern. */
+  readonly pattern: string;
+  /** The zone whose origin the behavior points at. */
+  readonly zone: string;
+  readonly kind: BehaviorKind;
+  /** Whether the viewer-request function is associated with the behavior. */
+  readonly runsFunction: boolean;
+  /** Whether a flag may move requests of this behavior to another zone, so the zone joins the cache key. */
+  readonly zoneMayChange: boolean;
+}
+
+/** How the table is carried: which behaviors CloudFront gets, and what is left to the function. */
+export interface BehaviorPlan {
+  /** Additional behaviors, in the order CloudFront must list them. */
+  readonly behaviors: PlannedBehavior[];
+  /** The default (`*`) behavior, always the default zone's. */
+  readonly defaultBehavior: PlannedBehavior;
+  /** Zone routes no behavior carries: the function routes them at the default behavior. */
+  readonly overflow: ZoneRoute[];
+  /** Whether any behavior runs the viewer-request function. */
+  readonly functionNeeded: boolean;
+  /** Whether the function needs the routing table (overrides or overflow). */
+  readonly functionRoutes: boolean;
+}
+
+/** Options of behavior planning. */
+export interface BehaviorPlanOptions {
+  /** Cache behaviors the distribution may have, the default behavior included. */
+  readonly maxCacheBehaviors: number;
+  /** Whether routes past the quota may be routed by the function instead of refusing to synthesize. */
+  readonly overflowToFunction: boolean;
+  /** Whether page behaviors run the function to pass the viewer's host as x-forwarded-host. */
+  readonly forwardViewerHost: boolean;
+}
+
+/** The exact path of a zone's anchor behavior. */
+export function anchorPath(zone: string): string {
+  return `${RESERVED_PATH_PREFIX}origin/${zone}`;
+}
+
+interface Candidate {
+  readonly pattern: string;
+  readonly zone: string;
+  readonly kind: 'page' | 'asset';
+  readonly isOverride: boolean;
+}
+
+/**
+ * Plans the cache behaviors for a routing table within CloudFront's quota.
+ *
+ * Zone routes and override patterns are listed most specific first. When
+ * they do not all fit, the most specific ones keep behaviors and the rest
+ * overflow to the function at the default behavior: every route that is
+ * kept outranks every route that is not, so CloudFront's first match and
+ * the function together give exactly the table's answer. Zones left with
+ * no behavior get an anchor so their origin stays in the distribution.
+ */
+export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions): BehaviorPlan {
+  const candidates = orderedCandidates(table);
+  const budget = options.maxCacheBehaviors - 1;
+  const otherZones = table.zones.filter((z) => z !== table.defaultZone);
+  const anchorsFor = (kept: number) => {
+    const carried = new Set(candidates.slice(0, kept).map((c) => c.zone));
+    return otherZones.filter((z) => !carried.has(z));
+  };
+
+  let kept = candidates.length;
+  while (kept > 0 && kept + anchorsFor(kept).length > budget) kept--;
+  if (kept + anchorsFor(kept).length > budget) {
+    throw new MultiZoneValidationError(
+      `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default, but ${otherZones.length} zones need at least one each`,
+    );
+  }
+  if (kept < candidates.length && !options.overflowToFunction) {
+    throw new MultiZoneValidationError(
+      `maxCacheBehaviors: the zones need ${candidates.length + 1} cache behaviors (default included) but only ${options.maxCacheBehaviors} are allowed; ` +
+        'raise maxCacheBehaviors (after a quota increase) or enable overflowToFunction',
+    );
+  }
+
+  const overridePosition = (pattern: string) => {
+    const i = candidates.findIndex((c, index) => index < kept && c.pattern === pattern);
+    return i < 0 ? Infinity : i;
+  };
+  const overridesFrom = (position: number, pattern: string) =>
+    table.overrides.some((o) => overridePosition(o.pattern) >= position && pathPatternsIntersect(o.pattern, pattern));
+
+  const behaviors: PlannedBehavior[] = anchorsFor(kept).map((zone) => ({
+    pattern: anchorPath(zone),
+    zone,
+    kind: 'anchor',
+    runsFunction: false,
+    zoneMayChange: false,
+  }));
+  candidates.slice(0, kept).forEach((c, i) => {
+    const zoneMayChange = c.kind === 'page' && overridesFrom(i, c.pattern);
+    behaviors.push({
+      pattern: c.pattern,
+      zone: c.zone,
+      kind: c.kind,
+      runsFunction: c.kind === 'page' && (options.forwardViewerHost || zoneMayChange),
+      zoneMayChange,
+    });
+  });
+
+  const overflow = candidates.slice(kept).filter((c) => !c.isOverride);
+  const defaultZoneMayChange = overridesFrom(Infinity, '*');
+  const defaultBehavior: PlannedBehavior = {
+    pattern: '*',
+    zone: table.defaultZone,
+    kind: 'page',
+    runsFunction: options.forwardViewerHost || defaultZoneMayChange || overflow.length > 0,
+    zoneMayChange: defaultZoneMayChange,
+  };
+  return {
+    behaviors,
+    defaultBehavior,
+    overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
+    functionNeeded: defaultBehavior.runsFunction || behaviors.some((b) => b.runsFunction),
+    functionRoutes: table.overrides.length > 0 || overflow.length > 0,
+  };
+}
+
+/**
+ * Zone routes and override patterns in one most-specific-first list. An
+ * override pattern that is also a zone route shares its behavior; one that
+ * is not gets a behavior of its own, pointed at the zone that serves it
+ * with every flag off, so paths no override touches never run the function.
+ */
+function orderedCandidates(table: RoutingTable): Candidate[] {
+  const candidates: Candidate[] = table.routes.map((r) => ({ ...r, isOverride: false }));
+  const patterns = new Set(candidates.map((c) => c.pattern));
+  for (const o of table.overrides) {
+    if (patterns.has(o.pattern)) continue;
+    patterns.add(o.pattern);
+    const representative = o.pattern.replace(/\*/g, '').replace(/\?/g, 'x');
+    candidates.push({ pattern: o.pattern, zone: resolveRoute(table, representative, () => false).zone, kind: 'page', isOverride: true });
+  }
+  return candidates.sort((a, b) => compareSpecificity(a.pattern, b.pattern));
+}

@@ -1,0 +1,48 @@
+import { HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER } from './router-source';
+
+/** CloudFront Functions' hard limit on code size, in bytes. */
+export const MAX_FUNCTION_CODE_BYTES = 10240;
+
+/** The header the function sets to the chosen zone's name; cache keys of movable paths include it. */
+export const ZONE_HEADER = 'x-multizone-zone';
+
+/** What the generated function needs to know. */
+export interface RouterCodeOptions {
+  /** Whether the viewer's Host is copied to x-forwarded-host. */
+  readonly forwardViewerHost: boolean;
+  /** The routing table in the KeyValueStore; leave out when there is nothing to route. */
+  readonly routes?: {
+    /** `[zone name, origin id]` per zone, in the table's zone order (default zone first). */
+    readonly zones: Array<[string, string]>;
+    /** The table's versioned key prefix. */
+    readonly keyPrefix: string;
+    /** Cookie that keeps a viewer in the same rollout bucket; '' for the viewer IP only. */
+    readonly bucketCookie: string;
+  };
+}
+
+/**
+ * Generates the viewer-request function's code. Comment lines and
+ * indentation are dropped: the code must stay far below CloudFront's
+ * 10 KB, and its size does not depend on the number of routes or
+ * overrides, which live in the KeyValueStore.
+ */
+export function generateRouterCode(options: RouterCodeOptions): string {
+  const parts = options.routes
+    ? [
+        "import cf from 'cloudfront';",
+        PRELUDE,
+        ROUTER.replace('__ZONES__', JSON.stringify(options.routes.zones))
+          .replace('__PREFIX__', JSON.stringify(options.routes.keyPrefix))
+          .replace('__BUCKET_COOKIE__', JSON.stringify(options.routes.bucketCookie)),
+      ]
+    : [PRELUDE, HANDLER_WITHOUT_ROUTES];
+  return parts
+    .join('\n')
+    .replace('__FORWARD_HOST__', String(options.forwardViewerHost))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('//'))
+    .join('\n')
+    .concat('\n');
+}

@@ -1,0 +1,141 @@
+/**
+ * The viewer-request function's source, for CloudFront Functions runtime
+ * cloudfront-js-2.0: ES 5.1 plus the runtime's listed extras only (no
+ * destructuring, spread, classes, for...of, Map/Set, optional chaining,
+ * default parameters, and no `await` inside call arguments).
+ *
+ * `__NAME__` placeholders are filled in by the generator. Lines that are
+ * only comments are dropped from the generated code.
+ */
+
+/** Headers and cookies of the viewer: strips spoofed internal headers, forwards the viewer's host. */
+export const PRELUDE = `
+var ZH = 'x-multizone-zone';
+var FH = __FORWARD_HOST__;
+function prepare(req) {
+  var h = req.headers;
+  // The zone header is ours alone: a viewer must not set it, or pick a cache entry with it.
+  delete h[ZH];
+  // Next.js server actions compare Origin with x-forwarded-host; the origin sees its own Host.
+  if (FH && h.host) h['x-forwarded-host'] = { value: h.host.value };
+  return h;
+}
+`;
+
+/** Without a routing table the function only prepares headers. */
+export const HANDLER_WITHOUT_ROUTES = `
+function handler(event) {
+  var req = event.request;
+  try {
+    prepare(req);
+  } catch (e) {}
+  return req;
+}
+`;
+
+/** Routing: the table lives in the KeyValueStore, bucketed by first path segment. */
+export const ROUTER = `
+var crypto = require('crypto');
+var kvs = cf.kvs();
+// [zone name, origin id], the default zone first.
+var Z = __ZONES__;
+// Versioned key prefix: this code only ever reads the table it was generated with.
+var P = __PREFIX__;
+// Cookie whose value keeps a viewer in the same rollout bucket ('' = viewer IP only).
+var BC = __BUCKET_COOKIE__;
+
+// CloudFront path pattern match: * is any run of characters, ? exactly one.
+function match(p, s) {
+  var i = 0, j = 0, star = -1, mark = 0;
+  while (j < s.length) {
+    var c = p.charAt(i);
+    if (i < p.length && (c === '?' || c === s.charAt(j))) { i++; j++; }
+    else if (c === '*') { star = i++; mark = j; }
+    else if (star >= 0) { i = star + 1; j = ++mark; }
+    else return false;
+  }
+  while (p.charAt(i) === '*') i++;
+  return i === p.length;
+}
+
+// Rows of one bucket, following its chunks; null when the store cannot be read.
+async function rows(key) {
+  var out = [], n = 0, v;
+  for (;;) {
+    try {
+      v = await kvs.get(P + key + (n ? '#' + n : ''), { format: 'json' });
+    } catch (e) {
+      return n ? out : null;
+    }
+    if (!Array.isArray(v)) return out;
+    out = out.concat(v.slice(1));
+    if (v[0] !== 1) return out;
+    n++;
+  }
+}
+
+// The viewer's rollout bucket for a flag, 0-99: a hash, so it is the same on every request.
+function share(flag, req, ip) {
+  var c = BC && req.cookies ? req.cookies[BC] : null;
+  var id = c && c.value ? c.value : ip;
+  return parseInt(crypto.createHash('sha1').update(flag + '|' + id).digest('hex').slice(0, 8), 16) % 100;
+}
+
+// Missing, unreadable or malformed flag values count as off.
+async function flagOn(flag, req, ip) {
+  var v;
+  try {
+    v = await kvs.get(flag, { format: 'string' });
+  } catch (e) {
+    return false;
+  }
+  if (v === 'on') return true;
+  var m = /^(100|[1-9]?[0-9])%$/.exec(v);
+  return m ? share(flag, req, ip) < +m[1] : false;
+}
+
+// The zone index for the request, or -1 to leave the behavior's own origin.
+async function route(req, ip) {
+  var uri = typeof req.uri === 'string' ? req.uri : '';
+  // The wildcard bucket always exists: failing to read it means the table is out of reach.
+  var list = await rows('w');
+  if (list === null || uri.charAt(0) !== '/') return -1;
+  var seg = uri.split('/')[1];
+  if (seg.length <= 255) {
+    var more = await rows('s:' + seg);
+    if (more) list = list.concat(more);
+  }
+  list.sort(function (a, b) { return a[0] - b[0]; });
+  var base = 0, i, r, on;
+  for (i = 0; i < list.length; i++) {
+    r = list[i];
+    if (typeof r[3] === 'number' && match(r[1], uri)) {
+      // Asset prefixes always stay with their zone.
+      if (r[3] === 1) return r[2];
+      base = r[2];
+      break;
+    }
+  }
+  for (i = 0; i < list.length; i++) {
+    r = list[i];
+    if (typeof r[3] === 'string' && match(r[1], uri)) {
+      on = await flagOn(r[3], req, ip);
+      if (on) return r[2];
+    }
+  }
+  return base;
+}
+
+async function handler(event) {
+  var req = event.request;
+  try {
+    var h = prepare(req);
+    var z = await route(req, event.viewer && event.viewer.ip ? event.viewer.ip : '');
+    if (Z[z]) {
+      cf.selectRequestOriginById(Z[z][1]);
+      h[ZH] = { value: Z[z][0] };
+    }
+  } catch (e) {}
+  return req;
+}
+`;

@@ -1,0 +1,93 @@
+import { createHash, createHmac } from 'crypto';
+import * as vm from 'vm';
+
+/** The flag and table values a sandboxed function reads, looked up on every call. */
+export type KvsLookup = (key: string) => string | undefined;
+
+/** A CloudFront Functions viewer-request event (the parts routing reads). */
+export interface ViewerRequestEvent {
+  readonly version?: string;
+  readonly context?: Record<string, string>;
+  readonly viewer?: { readonly ip: string };
+  readonly request: {
+    readonly method: string;
+    uri: string;
+    readonly querystring: Record<string, { value: string; multiValue?: Array<{ value: string }> }>;
+    readonly headers: Record<string, { value: string; multiValue?: Array<{ value: string }> }>;
+    readonly cookies: Record<string, { value: string; multiValue?: Array<{ value: string }> }>;
+  };
+}
+
+/** What one invocation did. */
+export interface SandboxResult {
+  /** What the handler returned: the request to continue, or a response. */
+  readonly result: any;
+  /** The origin id passed to `cf.selectRequestOriginById`, if it was called. */
+  readonly selectedOriginId?: string;
+}
+
+type Factory = (cf: object, require: (name: string) => unknown) => (event: ViewerRequestEvent) => unknown;
+
+/**
+ * Runs a CloudFront Function's own source in a V8 sandbox with a
+ * `cloudfront` module (kvs, selectRequestOriginById) and the runtime's
+ * `crypto` subset. The code is compiled once; each invocation gets its own
+ * `cloudfront` module, so concurrent requests never see each other's choice.
+ */
+export class FunctionSandbox {
+  private readonly factory: Factory;
+
+  constructor(
+    code: string,
+    private readonly kvs: KvsLookup = () => undefined,
+  ) {
+    // CloudFront imports the module on the first line; here it is a parameter instead.
+    const body = code.replace(/^import cf from 'cloudfront';\n/, '');
+    const script = new vm.Script(`(function (cf, require) { 'use strict';\n${body}\nreturn handler; })`, { filename: 'cloudfront-function.js' });
+    this.factory = script.runInNewContext({});
+  }
+
+  /** Runs the handler once on `event` (which it may change, as CloudFront's does), reading `kvs` if given. */
+  public async run(event: ViewerRequestEvent, kvs?: KvsLookup): Promise<SandboxResult> {
+    let selectedOriginId: string | undefined;
+    const lookup = kvs ?? this.kvs;
+    const cf = {
+      kvs: () => ({
+        get: async (key: string, options?: { format?: string }) => {
+          const value = lookup(key);
+          if (value === undefined) throw new Error(`KVS key not found: ${key}`);
+          return options?.format === 'json' ? JSON.parse(value) : value;
+        },
+        exists: async (key: string) => lookup(key) !== undefined,
+        meta: async () => ({ creationDateTime: '', lastUpdatedDateTime: '', keyCount: 0 }),
+      }),
+      selectRequestOriginById: (id: string) => {
+        selectedOriginId = id;
+      },
+    };
+    const handler = this.factory(cf, requireRuntimeModule);
+    const result = await handler(event);
+    return { result, selectedOriginId };
+  }
+}
+
+function requireRuntimeModule(name: string): unknown {
+  if (name === 'crypto') return { createHash, createHmac };
+  throw new Error(`Cannot find module '${name}' (CloudFront Functions offers crypto, querystring and buffer)`);
+}
+
+/** A viewer-request event for a URI, as CloudFront would build it. */
+export function viewerRequestEvent(
+  uri: string,
+  options: { host?: string; ip?: string; method?: string; headers?: Record<string, string>; cookies?: Record<string, string>; querystring?: Record<string, string> } = {},
+): ViewerRequestEvent {
+  const wrap = (m: Record<string, string> = {}) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { value: v }]));
+  const headers = wrap(Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])));
+  headers.host = { value: options.host ?? 'www.example.com' };
+  return {
+    version: '1.0',
+    context: { eventType: 'viewer-request', distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'EDFDVBD6EXAMPLE', requestId: 'req' },
+    viewer: { ip: options.ip ?? '192.0.2.10' },
+    request: { method: options.method ?? 'GET', uri, querystring: wrap(options.querystring), headers, cookies: wrap(options.cookies) },
+  };
+}

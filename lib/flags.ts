@@ -1,0 +1,39 @@
+/**
+ * Feature flags: their names, their values, and how they sit in the
+ * KeyValueStore.
+ *
+ * A flag's value lives in the store under the key that is the flag's own
+ * name. Values are `on`, `off` or a whole percentage `N%` (0 to 100) of
+ * viewers. The construct's own keys all start with {@link INTERNAL_KEY_PREFIX},
+ * which a flag name cannot contain, so the two never collide.
+ */
+
+/** Prefix of every key the construct writes for itself; `:` is not allowed in flag names. */
+export const INTERNAL_KEY_PREFIX = 'mz:';
+
+/** Flag names: KVS-safe, readable in a URL or a shell, and unable to collide with internal keys. */
+const FLAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+const FLAG_VALUE = /^(on|off|(100|[1-9]?[0-9])%)$/;
+
+/** Why `name` cannot be a flag name, or undefined when it can. */
+export function flagNameProblem(name: string): string | undefined {
+  if (FLAG_NAME.test(name)) return undefined;
+  return `flag name "${name}" must be 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit (it is the KeyValueStore key)`;
+}
+
+/** Why `value` is not a flag value, or undefined when it is. */
+export function flagValueProblem(value: string): string | undefined {
+  if (FLAG_VALUE.test(value)) return undefined;
+  return `value "${value}" must be "on", "off" or a whole percentage from "0%" to "100%"`;
+}
+
+/** The share of viewers a valid flag value turns on, from 0 to 100. */
+export function flagPercent(value: string): number {
+  if (value === 'on') return 100;
+  if (value === 'off') return 0;
+  return parseInt(value, 10);
+}
+
+/** The value a flag takes when `flags` leaves it out. */
+export const DEFAULT_FLAG_VALUE = 'off';

@@ -1,0 +1,138 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { throwIfProblems } from '../errors';
+import { INTERNAL_KEY_PREFIX } from '../flags';
+
+/** Properties for a KvsTableSync. */
+export interface KvsTableSyncProps {
+  /** The store whose construct-owned keys are kept in sync. */
+  readonly keyValueStore: cloudfront.IKeyValueStore;
+  /** The construct-owned keys and their values; every key starts with `mz:<version>:`. */
+  readonly entries: Record<string, string>;
+  /** Version of the routing table, 8 hex characters: the second segment of every entry key. */
+  readonly version: string;
+  /** Flag keys and their initial values, written only while the key is missing so runtime flips survive deploys. */
+  readonly initialFlags: Record<string, string>;
+}
+
+/**
+ * Keeps a CloudFront KeyValueStore's construct-owned routing keys in sync
+ * on every deploy.
+ *
+ * A KeyValueStore's `ImportSource` only seeds the store when it is created;
+ * this custom resource writes `entries` on every deploy, creates the flags
+ * of `initialFlags` that do not exist yet, and deletes internal keys of
+ * versions older than the previous one. On delete it removes this version's
+ * keys and leaves the flags alone.
+ *
+ * Use one KvsTableSync per store: each one treats every other version's
+ * internal keys in the store as stale. All instances in a stack share one
+ * handler function and provider.
+ *
+ * @resource Custom::MultiZoneKvsSync
+ */
+export class KvsTableSync extends Construct {
+  constructor(scope: Construct, id: string, props: KvsTableSyncProps) {
+    super(scope, id);
+    throwIfProblems(propsProblems(id, props));
+
+    const provider = KvsSyncProvider.getOrCreate(this);
+    provider.grantSync(props.keyValueStore);
+
+    // Property names and shapes are read back from the template by tests and the local edge tool.
+    new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::MultiZoneKvsSync',
+      properties: {
+        KeyValueStoreArn: props.keyValueStore.keyValueStoreArn,
+        Version: props.version,
+        Entries: props.entries,
+        InitialFlags: props.initialFlags,
+      },
+    });
+  }
+}
+
+/** Why the props cannot be synced; the handler relies on each of these to never touch a key it does not own. */
+function propsProblems(id: string, props: KvsTableSyncProps): string[] {
+  const problems: string[] = [];
+  if (!/^[0-9a-f]{8}$/i.test(props.version)) {
+    problems.push(`KvsTableSync "${id}": version "${props.version}" must be 8 hex characters`);
+  }
+  const entryPrefix = `${INTERNAL_KEY_PREFIX}${props.version}:`;
+  for (const key of Object.keys(props.entries)) {
+    if (!key.startsWith(entryPrefix)) {
+      problems.push(`KvsTableSync "${id}": entry key "${key}" must start with "${entryPrefix}"`);
+    }
+  }
+  for (const key of Object.keys(props.initialFlags)) {
+    if (key.startsWith(INTERNAL_KEY_PREFIX)) {
+      problems.push(`KvsTableSync "${id}": flag key "${key}" must not start with "${INTERNAL_KEY_PREFIX}"`);
+    }
+  }
+  return problems;
+}
+
+/** The handler bundle, relative to the package root; written by `npm run bundle`. */
+const HANDLER_BUNDLE = path.join('dist', 'handlers', 'kvs-sync', 'index.js');
+
+/**
+ * The directory holding the bundled handler: the nearest one above this
+ * file, so it is found from `lib/kvs-sync` (ts-jest, ts-node) and from
+ * `dist/lib/kvs-sync` (compiled, installed package) alike.
+ */
+function handlerAssetDir(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const bundle = path.join(dir, HANDLER_BUNDLE);
+    if (fs.existsSync(bundle)) return path.dirname(bundle);
+    if (path.dirname(dir) === dir) {
+      throw new Error(`KvsTableSync: no ${HANDLER_BUNDLE} above ${__dirname}; run \`npm run build\` first`);
+    }
+  }
+}
+
+/** The handler function and provider, one per stack, shared by every KvsTableSync in it. */
+class KvsSyncProvider extends Construct {
+  /** Finds the stack's provider, creating it on first use. */
+  public static getOrCreate(scope: Construct): KvsSyncProvider {
+    const stack = Stack.of(scope);
+    const id = 'MultiZoneKvsSyncProvider';
+    return (stack.node.tryFindChild(id) as KvsSyncProvider | undefined) ?? new KvsSyncProvider(stack, id);
+  }
+
+  /** The service token of the custom resources. */
+  public readonly serviceToken: string;
+
+  private readonly handler: lambda.Function;
+
+  private constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.handler = new lambda.Function(this, 'Handler', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(handlerAssetDir()),
+      // Listing and rewriting a full store (5 MB) takes a few hundred calls.
+      timeout: Duration.minutes(5),
+      description: 'Keeps the multi-zone routing keys of CloudFront KeyValueStores in sync',
+    });
+    this.serviceToken = new cr.Provider(this, 'Provider', { onEventHandler: this.handler }).serviceToken;
+  }
+
+  /** Lets the handler read and write the keys of `store`, and nothing else. */
+  public grantSync(store: cloudfront.IKeyValueStore): void {
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      actions: [
+        'cloudfront-keyvaluestore:DescribeKeyValueStore',
+        'cloudfront-keyvaluestore:ListKeys',
+        'cloudfront-keyvaluestore:UpdateKeys',
+      ],
+      resources: [store.keyValueStoreArn],
+    }));
+  }
+}

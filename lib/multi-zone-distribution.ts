@@ -1,0 +1,391 @@
+import { Duration, Lazy, Names } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
+import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
+import { encodeRoutingTable } from './edge-function/kvs-table';
+import { MultiZoneValidationError, throwIfProblems } from './errors';
+import { KvsTableSync } from './kvs-sync/kvs-table-sync';
+import { RoutingTable, buildRoutingTable } from './routing-plan';
+import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
+
+/** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
+export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Router-Prefetch', 'Next-Router-Segment-Prefetch', 'Next-Url'];
+
+/** The metadata key under which the synthesized distribution carries its routing table. */
+export const METADATA_KEY = 'MultiZone';
+
+/** Properties of a MultiZoneDistribution. */
+export interface MultiZoneDistributionProps {
+  /** The zone that serves every path that no other zone or override claims. */
+  readonly defaultZone: DefaultZoneDefinition;
+  /**
+   * The other zones, each with its path patterns and asset prefix. Their
+   * order does not matter: the most specific pattern always wins.
+   *
+   * @default - only the default zone
+   */
+  readonly zones?: ZoneDefinition[];
+  /**
+   * Paths that move to another zone while a feature flag is on, decided at
+   * the edge on every request, with no redeploy.
+   *
+   * @default - no overrides
+   */
+  readonly overrides?: OverrideDefinition[];
+  /**
+   * Initial flag values (`on`, `off` or `N%`), written when a flag's key
+   * does not exist yet; later values are set at runtime and never reset by
+   * a deploy. A flag an override names but this map leaves out starts `off`.
+   *
+   * @default - every flag starts "off"
+   */
+  readonly flags?: Record<string, string>;
+  /**
+   * The KeyValueStore holding flags and the routing table.
+   *
+   * @default - a store is created when overrides or overflow routing need one
+   */
+  readonly keyValueStore?: cloudfront.IKeyValueStore;
+  /**
+   * Pass the viewer's Host to zones as `x-forwarded-host` (zones see their
+   * own Host). Next.js server actions compare it with `Origin`.
+   *
+   * @default true
+   */
+  readonly forwardViewerHost?: boolean;
+  /**
+   * Cache behaviors the distribution may have, the default behavior included.
+   *
+   * @default 75 (CloudFront's default quota)
+   */
+  readonly maxCacheBehaviors?: number;
+  /**
+   * Route the patterns that do not fit in `maxCacheBehaviors` in the
+   * viewer-request function instead of refusing to synthesize.
+   *
+   * @default true
+   */
+  readonly overflowToFunction?: boolean;
+  /**
+   * Cookie whose value keeps a viewer in the same bucket of a percentage
+   * rollout (for example a session id your zones set).
+   *
+   * @default - viewers are bucketed by IP address
+   */
+  readonly bucketCookie?: string;
+  /**
+   * Cache policy for zone pages.
+   *
+   * @default - a policy that honors the zone's Cache-Control (nothing cached
+   * without it) and keys on the query string and the Next.js RSC headers
+   */
+  readonly pageCachePolicy?: cloudfront.ICachePolicy;
+  /**
+   * Alternative domain names of the distribution.
+   *
+   * @default - the CloudFront domain only
+   */
+  readonly domainNames?: string[];
+  /**
+   * Certificate for `domainNames`, in us-east-1.
+   *
+   * @default - none
+   */
+  readonly certificate?: acm.ICertificate;
+  /**
+   * Distribution comment.
+   *
+   * @default - none
+   */
+  readonly comment?: string;
+  /**
+   * Price class of the distribution.
+   *
+   * @default PriceClass.PRICE_CLASS_ALL
+   */
+  readonly priceClass?: cloudfront.PriceClass;
+  /**
+   * Minimum TLS protocol version for viewers.
+   *
+   * @default SecurityPolicyProtocol.TLS_V1_2_2021
+   */
+  readonly minimumProtocolVersion?: cloudfront.SecurityPolicyProtocol;
+  /**
+   * HTTP versions viewers may use.
+   *
+   * @default HttpVersion.HTTP2_AND_3
+   */
+  readonly httpVersion?: cloudfront.HttpVersion;
+  /**
+   * AWS WAF web ACL (ARN of a WAFv2 web ACL) to associate.
+   *
+   * @default - none
+   */
+  readonly webAclId?: string;
+  /**
+   * Geographic restriction of the distribution.
+   *
+   * @default - none
+   */
+  readonly geoRestriction?: cloudfront.GeoRestriction;
+  /**
+   * Enable standard access logging.
+   *
+   * @default - false, unless `logBucket` is given
+   */
+  readonly enableLogging?: boolean;
+  /**
+   * Bucket for standard access logs.
+   *
+   * @default - a bucket is created when enableLogging is true
+   */
+  readonly logBucket?: s3.IBucket;
+  /**
+   * Key prefix of access log files.
+   *
+   * @default - none
+   */
+  readonly logFilePrefix?: string;
+  /**
+   * Custom error responses.
+   *
+   * @default - none
+   */
+  readonly errorResponses?: cloudfront.ErrorResponse[];
+  /**
+   * Whether the distribution serves requests.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** A zone as bound into the distribution. */
+export interface BoundZone {
+  /** The zone's name. */
+  readonly name: string;
+  /** The origin id the distribution gave the zone's origin: what the function selects. */
+  readonly originId: string;
+}
+
+/**
+ * Several applications (Next.js "zones") on one domain behind one
+ * CloudFront distribution.
+ *
+ * Each zone's path patterns and asset prefix become cache behaviors to its
+ * origin, ordered most specific first; assets are cached as immutable and
+ * pages by a Next.js-aware key. Feature-flag overrides, and routes past the
+ * cache-behavior quota, are decided at the edge by one viewer-request
+ * CloudFront Function that reads a KeyValueStore.
+ */
+export class MultiZoneDistribution extends Construct {
+  /** The CloudFront distribution. */
+  public readonly distribution: cloudfront.Distribution;
+  /** The routing table: zones, routes and overrides in first-match order. */
+  public readonly routingTable: RoutingTable;
+  /** The cache behaviors as planned, and what overflowed to the function. */
+  public readonly behaviorPlan: BehaviorPlan;
+  /** The viewer-request function, when any behavior needs one. */
+  public readonly routerFunction?: cloudfront.Function;
+  /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
+  public readonly keyValueStore?: cloudfront.IKeyValueStore;
+
+  private readonly zoneOrigins: ZoneOrigin[];
+
+  constructor(scope: Construct, id: string, props: MultiZoneDistributionProps) {
+    super(scope, id);
+    const zones = props.zones ?? [];
+    const overrides = props.overrides ?? [];
+    throwIfProblems([
+      ...zoneModelProblems({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} }),
+      ...optionProblems(props),
+    ]);
+    const forwardViewerHost = props.forwardViewerHost ?? true;
+    this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
+    this.behaviorPlan = planBehaviors(this.routingTable, {
+      maxCacheBehaviors: props.maxCacheBehaviors ?? 75,
+      overflowToFunction: props.overflowToFunction ?? true,
+      forwardViewerHost,
+    });
+
+    const originScope = new Construct(this, 'Zones');
+    this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope));
+
+    const kvsTable = this.behaviorPlan.functionRoutes ? encodeRoutingTable(this.routingTable) : undefined;
+    if (kvsTable) {
+      this.keyValueStore = props.keyValueStore ?? new cloudfront.KeyValueStore(this, 'Store', { comment: 'MultiZoneDistribution flags and routing table' });
+    }
+    if (this.behaviorPlan.functionNeeded) {
+      this.routerFunction = new cloudfront.Function(this, 'Router', {
+        comment: 'MultiZoneDistribution viewer-request router',
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        keyValueStore: this.keyValueStore,
+        code: cloudfront.FunctionCode.fromInline(
+          Lazy.string({
+            produce: () =>
+              generateRouterCode({
+                forwardViewerHost,
+                routes: kvsTable && {
+                  zones: this.boundZones.map((z) => [z.name, z.originId] as [string, string]),
+                  keyPrefix: kvsTable.keyPrefix,
+                  bucketCookie: props.bucketCookie ?? '',
+                },
+              }),
+          }),
+        ),
+      });
+    }
+    if (kvsTable && this.keyValueStore) {
+      const sync = new KvsTableSync(this, 'TableSync', {
+        keyValueStore: this.keyValueStore,
+        entries: kvsTable.entries,
+        version: kvsTable.version,
+        initialFlags: this.routingTable.flags,
+      });
+      // The function may only go live once the table it reads is in the store.
+      this.routerFunction?.node.addDependency(sync);
+    }
+
+    const policies = new BehaviorPolicies(this, props.pageCachePolicy);
+    const behaviorOptions = (b: PlannedBehavior): cloudfront.BehaviorOptions => ({
+      origin: this.zoneOrigin(b.zone),
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      compress: true,
+      ...(b.kind === 'asset'
+        ? {
+            allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+            cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+          }
+        : {
+            allowedMethods: b.kind === 'anchor' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL,
+            cachePolicy: b.zoneMayChange ? policies.movablePages() : policies.pages,
+            originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+          }),
+      functionAssociations:
+        b.runsFunction && this.routerFunction
+          ? [{ function: this.routerFunction, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }]
+          : undefined,
+    });
+
+    const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
+    for (const b of this.behaviorPlan.behaviors) additionalBehaviors[b.pattern] = behaviorOptions(b);
+    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+      defaultBehavior: behaviorOptions(this.behaviorPlan.defaultBehavior),
+      additionalBehaviors,
+      domainNames: props.domainNames,
+      certificate: props.certificate,
+      comment: props.comment,
+      priceClass: props.priceClass,
+      minimumProtocolVersion: props.minimumProtocolVersion ?? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      httpVersion: props.httpVersion ?? cloudfront.HttpVersion.HTTP2_AND_3,
+      webAclId: props.webAclId,
+      geoRestriction: props.geoRestriction,
+      enableLogging: props.enableLogging,
+      logBucket: props.logBucket,
+      logFilePrefix: props.logFilePrefix,
+      errorResponses: props.errorResponses,
+      enabled: props.enabled,
+    });
+    const unbound = this.zoneOrigins.filter((z) => z.originId === undefined).map((z) => z.zone);
+    if (unbound.length > 0) {
+      throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
+    }
+    (this.distribution.node.defaultChild as cloudfront.CfnDistribution).addMetadata(
+      METADATA_KEY,
+      Lazy.any({
+        produce: () => ({
+          table: this.routingTable,
+          zones: this.boundZones,
+          overflow: this.behaviorPlan.overflow.map((r) => r.pattern),
+          forwardViewerHost,
+          routerFunction: this.routerFunction ? Names.uniqueId(this.routerFunction) : undefined,
+        }),
+      }),
+    );
+  }
+
+  /** Every zone with the origin id the distribution gave it, the default zone first. */
+  public get boundZones(): BoundZone[] {
+    return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
+  }
+
+  private zoneOrigin(zone: string): ZoneOrigin {
+    return this.zoneOrigins.find((z) => z.zone === zone)!;
+  }
+}
+
+function optionProblems(props: MultiZoneDistributionProps): string[] {
+  const problems: string[] = [];
+  const max = props.maxCacheBehaviors;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+    problems.push(`maxCacheBehaviors: ${max} must be a whole number of at least 1`);
+  }
+  if (props.bucketCookie !== undefined && !/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(props.bucketCookie)) {
+    problems.push(`bucketCookie: "${props.bucketCookie}" is not a cookie name`);
+  }
+  return problems;
+}
+
+/**
+ * Wraps a zone's origin so its origin id derives from the zone's name (the
+ * function selects origins by id) and any resource the origin creates (an
+ * origin access control, say) lives under a scope named for the zone, so
+ * reordering zones never renames them. The id the distribution keeps is
+ * read back from the bind result, which honors an `originId` the user set.
+ */
+class ZoneOrigin implements cloudfront.IOrigin {
+  public originId?: string;
+
+  constructor(
+    public readonly zone: string,
+    private readonly inner: cloudfront.IOrigin,
+    private readonly scope: Construct,
+  ) {}
+
+  public bind(_scope: Construct, options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
+    const originId = `zone-${this.zone}`;
+    const config = this.inner.bind(new Construct(this.scope, this.zone), { ...options, originId });
+    this.originId = config.originProperty?.id ?? originId;
+    return config;
+  }
+}
+
+/**
+ * The construct's cache policies: a fixed, small number whatever the
+ * number of zones (an account holds only 20 custom cache policies).
+ */
+class BehaviorPolicies {
+  public readonly pages: cloudfront.ICachePolicy;
+  private movable?: cloudfront.ICachePolicy;
+
+  constructor(
+    private readonly scope: Construct,
+    pageCachePolicy?: cloudfront.ICachePolicy,
+  ) {
+    this.pages = pageCachePolicy ?? this.nextPagePolicy('PageCachePolicy', 'Next.js pages: query string and RSC headers in the key', []);
+  }
+
+  /** Pages whose zone a flag can change: the chosen zone joins the cache key, so zones never share an entry. */
+  public movablePages(): cloudfront.ICachePolicy {
+    this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', 'Next.js pages that a flag can move: zone in the key', [ZONE_HEADER]);
+    return this.movable;
+  }
+
+  private nextPagePolicy(id: string, comment: string, extraHeaders: string[]): cloudfront.CachePolicy {
+    return new cloudfront.CachePolicy(this.scope, id, {
+      comment,
+      // Nothing is cached unless the zone says so with Cache-Control (ISR, static pages).
+      defaultTtl: Duration.seconds(0),
+      minTtl: Duration.seconds(0),
+      maxTtl: Duration.days(365),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList(...NEXT_CACHE_KEY_HEADERS, ...extraHeaders),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      enableAcceptEncodingGzip: true,
+      enableAcceptEncodingBrotli: true,
+    });
+  }
+}

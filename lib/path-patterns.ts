@@ -1,0 +1,116 @@
+/**
+ * CloudFront path patterns: validation, matching and specificity order.
+ *
+ * Semantics follow CloudFront exactly: `*` matches zero or more characters
+ * (slashes included), `?` exactly one, matching is case-sensitive, the
+ * leading `/` is optional and nothing else is special.
+ */
+
+/** CloudFront's limit on a path pattern's length. */
+export const MAX_PATH_PATTERN_LENGTH = 255;
+
+const ALLOWED_CHARACTERS = /^[A-Za-z0-9_\-.*$/~"'@:+&?]*$/;
+
+/** Adds the leading `/` CloudFront treats as implied, so equal patterns compare equal. */
+export function normalizePathPattern(pattern: string): string {
+  return pattern.startsWith('/') || pattern.startsWith('*') ? pattern : `/${pattern}`;
+}
+
+/** Problems with one path pattern, as phrases ready to follow its owner's name. */
+export function pathPatternProblems(pattern: string): string[] {
+  const problems: string[] = [];
+  if (pattern.length === 0) {
+    problems.push('path pattern must not be empty');
+    return problems;
+  }
+  if (pattern.length > MAX_PATH_PATTERN_LENGTH) {
+    problems.push(`path pattern "${pattern.slice(0, 40)}..." is ${pattern.length} characters, CloudFront allows at most ${MAX_PATH_PATTERN_LENGTH}`);
+  }
+  if (!ALLOWED_CHARACTERS.test(pattern)) {
+    const bad = Array.from(new Set(pattern.split('').filter((c) => !ALLOWED_CHARACTERS.test(c))));
+    problems.push(`path pattern "${pattern}" has characters CloudFront refuses: ${bad.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  if (pattern === '*' || pattern === '/*') {
+    problems.push(`path pattern "${pattern}" matches everything; that is the default zone's job`);
+  }
+  return problems;
+}
+
+/** The regular expression CloudFront's matching amounts to, anchored at both ends. */
+export function pathPatternToRegExpSource(pattern: string): string {
+  let source = '^';
+  for (const ch of normalizePathPattern(pattern)) {
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else source += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
+  }
+  return source + '$';
+}
+
+/** True when CloudFront would send `uriPath` to a behavior with this pattern. */
+export function pathPatternMatches(pattern: string, uriPath: string): boolean {
+  return new RegExp(pathPatternToRegExpSource(pattern)).test(uriPath);
+}
+
+/** The literal text before the first wildcard. */
+export function literalPrefix(pattern: string): string {
+  const p = normalizePathPattern(pattern);
+  const i = p.search(/[*?]/);
+  return i < 0 ? p : p.slice(0, i);
+}
+
+/**
+ * True when some URI path matches both patterns.
+ *
+ * Walks both patterns at once: a `*` on either side may match nothing or
+ * swallow one symbol of the other side, so the search is over pairs of
+ * positions and stays quadratic.
+ */
+export function pathPatternsIntersect(a: string, b: string): boolean {
+  const x = normalizePathPattern(a);
+  const y = normalizePathPattern(b);
+  const seen = new Set<number>();
+  const width = y.length + 1;
+  const visit = (i: number, j: number): boolean => {
+    const key = i * width + j;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    if (i === x.length && j === y.length) return true;
+    const cx = x[i];
+    const cy = y[j];
+    if (cx === '*') {
+      if (visit(i + 1, j)) return true;
+      if (j < y.length && cy !== '*' && visit(i, j + 1)) return true;
+    }
+    if (cy === '*') {
+      if (visit(i, j + 1)) return true;
+      if (i < x.length && cx !== '*' && visit(i + 1, j)) return true;
+    }
+    if (cx === '*' || cy === '*' || i === x.length || j === y.length) return false;
+    return (cx === '?' || cy === '?' || cx === cy) && visit(i + 1, j + 1);
+  };
+  return visit(0, 0);
+}
+
+/**
+ * Orders patterns most specific first, so CloudFront's first match is the
+ * most specific match: a longer literal prefix first (`/blog/admin/*`
+ * before `/blog/*`), exact paths before wildcards, then more literal
+ * characters, fewer `*`, longer, and finally by text so the order never
+ * depends on the order zones were listed in.
+ */
+export function compareSpecificity(a: string, b: string): number {
+  const pa = normalizePathPattern(a);
+  const pb = normalizePathPattern(b);
+  const wild = (p: string) => /[*?]/.test(p);
+  const literals = (p: string) => p.replace(/[*?]/g, '').length;
+  const stars = (p: string) => p.split('*').length - 1;
+  return (
+    literalPrefix(pb).length - literalPrefix(pa).length ||
+    Number(wild(pa)) - Number(wild(pb)) ||
+    literals(pb) - literals(pa) ||
+    stars(pa) - stars(pb) ||
+    pb.length - pa.length ||
+    (pa < pb ? -1 : pa > pb ? 1 : 0)
+  );
+}

@@ -1,0 +1,162 @@
+import { MultiZoneValidationError } from './errors';
+import { FunctionSandbox, ViewerRequestEvent, viewerRequestEvent } from './edge-function/sandbox';
+import { BoundZone, METADATA_KEY } from './multi-zone-distribution';
+import { pathPatternMatches } from './path-patterns';
+import { RoutingTable } from './routing-plan';
+
+/** One cache behavior as the template states it. */
+export interface TemplateBehavior {
+  /** The path pattern; `*` for the default behavior. */
+  readonly pathPattern: string;
+  /** The origin id it forwards to. */
+  readonly targetOriginId: string;
+  /** Logical id of its viewer-request CloudFront Function, if any. */
+  readonly viewerRequestFunction?: string;
+  /** The raw CloudFormation behavior. */
+  readonly raw: Record<string, any>;
+}
+
+/** How CloudFront would serve one request. */
+export interface ServedRequest {
+  /** The behavior that matched. */
+  readonly behavior: TemplateBehavior;
+  /** Its position among the behaviors; -1 for the default behavior. */
+  readonly behaviorIndex: number;
+  /** Whether a viewer-request function ran. */
+  readonly functionRan: boolean;
+  /** The origin that serves the request (after the function's choice). */
+  readonly originId: string;
+  /** The zone owning that origin. */
+  readonly zone: string;
+  /** The request as the function left it (headers included). */
+  readonly request: ViewerRequestEvent['request'];
+  /** A response the function answered with instead of forwarding, if any. */
+  readonly response?: Record<string, any>;
+}
+
+/** Options of one simulated request. */
+export interface RequestOptions {
+  /** Flag values, overriding the store's initial ones. */
+  readonly flags?: Record<string, string>;
+  readonly ip?: string;
+  readonly host?: string;
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly cookies?: Record<string, string>;
+}
+
+/**
+ * A MultiZoneDistribution read back from a synthesized CloudFormation
+ * template, served the way CloudFront serves it: the first behavior in
+ * listed order whose pattern matches the path, then that behavior's
+ * viewer-request function (its own code, in a sandbox, reading the store's
+ * values), which may select another origin. Tests, the local edge and the
+ * CLI all use this, so they all see the template, not the construct's
+ * intentions.
+ */
+export class SynthesizedSite {
+  /** Reads the (first, or the named) MultiZoneDistribution of a template. */
+  public static fromTemplate(template: Record<string, any>, distributionLogicalId?: string): SynthesizedSite {
+    const resources: Record<string, any> = template.Resources ?? {};
+    const candidates = Object.entries(resources).filter(
+      ([id, r]) => r.Type === 'AWS::CloudFront::Distribution' && r.Metadata?.[METADATA_KEY] && (!distributionLogicalId || id === distributionLogicalId),
+    );
+    if (candidates.length === 0) {
+      throw new MultiZoneValidationError(
+        distributionLogicalId
+          ? `Template: no MultiZoneDistribution with logical id "${distributionLogicalId}"`
+          : 'Template: no MultiZoneDistribution found (no AWS::CloudFront::Distribution with MultiZone metadata)',
+      );
+    }
+    return new SynthesizedSite(resources, candidates[0][0]);
+  }
+
+  /** The routing table the construct planned. */
+  public readonly table: RoutingTable;
+  /** Zones and their origin ids. */
+  public readonly zones: BoundZone[];
+  /** Additional behaviors in CloudFront's order, then the default behavior last. */
+  public readonly behaviors: TemplateBehavior[];
+  /** The distribution's origins: id to domain name (as the template states it). */
+  public readonly origins: Record<string, unknown>;
+  /** The store's contents at deploy: routing table entries and initial flag values. */
+  public readonly storeEntries: Record<string, string>;
+  private readonly sandboxes = new Map<string, FunctionSandbox>();
+
+  private constructor(
+    private readonly resources: Record<string, any>,
+    /** Logical id of the distribution. */
+    public readonly logicalId: string,
+  ) {
+    const resource = resources[logicalId];
+    const config = resource.Properties.DistributionConfig;
+    const metadata = resource.Metadata[METADATA_KEY];
+    this.table = metadata.table;
+    this.zones = metadata.zones;
+    const read = (raw: Record<string, any>, pathPattern: string): TemplateBehavior => ({
+      pathPattern,
+      targetOriginId: raw.TargetOriginId,
+      viewerRequestFunction: (raw.FunctionAssociations ?? [])
+        .filter((a: any) => a.EventType === 'viewer-request')
+        .map((a: any) => a.FunctionARN?.['Fn::GetAtt']?.[0])[0],
+      raw,
+    });
+    this.behaviors = [...(config.CacheBehaviors ?? []).map((b: any) => read(b, b.PathPattern)), read(config.DefaultCacheBehavior, '*')];
+    this.origins = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o.DomainName]));
+    this.storeEntries = {};
+    for (const r of Object.values(resources)) {
+      if (r.Type === 'Custom::MultiZoneKvsSync') Object.assign(this.storeEntries, r.Properties.InitialFlags, r.Properties.Entries);
+    }
+  }
+
+  /** The behavior CloudFront picks for a URI path: the first match in listed order, else the default. */
+  public behaviorFor(uriPath: string): { behavior: TemplateBehavior; index: number } {
+    const additional = this.behaviors.slice(0, -1);
+    const index = additional.findIndex((b) => pathPatternMatches(b.pathPattern, uriPath));
+    return index < 0 ? { behavior: this.behaviors[this.behaviors.length - 1], index: -1 } : { behavior: additional[index], index };
+  }
+
+  /** The zone that owns an origin id. */
+  public zoneOfOrigin(originId: string): string | undefined {
+    return this.zones.find((z) => z.originId === originId)?.name;
+  }
+
+  /** Serves one request as CloudFront would: behavior, function, chosen origin. */
+  public async serve(uri: string, options: RequestOptions = {}): Promise<ServedRequest> {
+    const event = viewerRequestEvent(uri.split('?')[0], options);
+    const { behavior, index } = this.behaviorFor(event.request.uri);
+    let originId = behavior.targetOriginId;
+    let response: Record<string, any> | undefined;
+    if (behavior.viewerRequestFunction) {
+      const flags = options.flags ?? {};
+      const outcome = await this.sandbox(behavior.viewerRequestFunction).run(event, (key) => flags[key] ?? this.storeEntries[key]);
+      originId = outcome.selectedOriginId ?? originId;
+      if (outcome.result && typeof outcome.result.statusCode === 'number') response = outcome.result;
+    }
+    return {
+      behavior,
+      behaviorIndex: index,
+      functionRan: behavior.viewerRequestFunction !== undefined,
+      originId,
+      zone: this.zoneOfOrigin(originId) ?? `(unknown origin ${originId})`,
+      request: event.request,
+      response,
+    };
+  }
+
+  /** The source of a CloudFront Function of the template. */
+  public functionCode(logicalId: string): string {
+    const code = this.resources[logicalId]?.Properties?.FunctionCode;
+    if (typeof code !== 'string') throw new MultiZoneValidationError(`Template: CloudFront Function "${logicalId}" has no inline code`);
+    return code;
+  }
+
+  private sandbox(logicalId: string): FunctionSandbox {
+    let sandbox = this.sandboxes.get(logicalId);
+    if (!sandbox) {
+      sandbox = new FunctionSandbox(this.functionCode(logicalId));
+      this.sandboxes.set(logicalId, sandbox);
+    }
+    return sandbox;
+  }
+}

@@ -1,0 +1,233 @@
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import { flagNameProblem, flagValueProblem } from './flags';
+import { normalizePathPattern, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
+
+/** The zone that serves every path no other zone (or override) claims. */
+export interface DefaultZoneDefinition {
+  /** Zone name: lower-case letters, digits and "-", unique among zones; origin and logical ids derive from it. */
+  readonly name: string;
+  /** Where the zone's application runs: any CloudFront origin (HttpOrigin, FunctionUrlOrigin, S3BucketOrigin, ...). */
+  readonly origin: cloudfront.IOrigin;
+}
+
+/** One application on the shared domain, serving its own paths and assets. */
+export interface ZoneDefinition {
+  /** Zone name: lower-case letters, digits and "-", unique among zones; origin and logical ids derive from it. */
+  readonly name: string;
+  /** Where the zone's application runs: any CloudFront origin (HttpOrigin, FunctionUrlOrigin, S3BucketOrigin, ...). */
+  readonly origin: cloudfront.IOrigin;
+  /**
+   * CloudFront path patterns the zone serves, with CloudFront's semantics
+   * verbatim: `/blog` is only `/blog`, `/blog/*` is everything below it.
+   *
+   * @default - none; allowed only when an override targets the zone
+   */
+  readonly pathPatterns?: string[];
+  /**
+   * The zone's Next.js `assetPrefix`, starting with "/": `<assetPrefix>/*`
+   * is routed to the zone and cached as immutable.
+   *
+   * @default - no asset prefix of its own
+   */
+  readonly assetPrefix?: string;
+  /**
+   * Whether the zone uses the Next.js Pages Router with data fetching: its
+   * client-side navigations fetch `/_next/data/<buildId>/<path>.json`,
+   * which `assetPrefix` does not move, so each path pattern also routes its
+   * data pattern to the zone (`/blog/*` brings `/_next/data/*\/blog/*`).
+   *
+   * @default false
+   */
+  readonly pagesRouter?: boolean;
+}
+
+/** Sends paths to another zone while a feature flag is on for the viewer. */
+export interface OverrideDefinition {
+  /** The flag that switches the override: its KeyValueStore key. */
+  readonly flag: string;
+  /** CloudFront path patterns the override moves. */
+  readonly pathPatterns: string[];
+  /** Name of the zone that serves those paths while the flag is on. */
+  readonly zone: string;
+}
+
+/** The zone model after validation: what the planner works from. */
+export interface ZoneModel {
+  readonly defaultZone: DefaultZoneDefinition;
+  readonly zones: ZoneDefinition[];
+  readonly overrides: OverrideDefinition[];
+  readonly flags: Record<string, string>;
+}
+
+const ZONE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+/** Paths the construct keeps for itself (anchor behaviors for zones without one). */
+export const RESERVED_PATH_PREFIX = '/_multizone/';
+
+/** The pattern under which the default zone's own Next.js assets are served. */
+export const DEFAULT_ASSET_PATTERN = '/_next/static/*';
+
+/** The pattern of the Pages Router data requests for a page pattern. */
+export function pagesRouterDataPattern(pattern: string): string {
+  const p = normalizePathPattern(pattern);
+  return `/_next/data/*${p === '/' ? '/index' : p}${/[*?]$/.test(p) ? '' : '.json'}`;
+}
+
+/** The behavior pattern of a zone's asset prefix. */
+export function assetPattern(assetPrefix: string): string {
+  return `${assetPrefix.replace(/\/+$/, '')}/*`;
+}
+
+type Rule = (model: ZoneModel) => string[];
+
+const allZones = (m: ZoneModel): Array<DefaultZoneDefinition & Partial<ZoneDefinition>> => [m.defaultZone, ...m.zones];
+
+const zoneNamesAreValid: Rule = (m) =>
+  allZones(m)
+    .filter((z) => !ZONE_NAME.test(z.name ?? ''))
+    .map((z) => `Zone "${z.name}": name must be 1 to 64 lower-case letters, digits or "-", not starting or ending with "-"`);
+
+const zoneNamesAreUnique: Rule = (m) => {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const z of allZones(m)) {
+    if (seen.has(z.name)) problems.push(`Zone "${z.name}": name is used by more than one zone`);
+    seen.add(z.name);
+  }
+  return problems;
+};
+
+const zonesHaveOrigins: Rule = (m) =>
+  allZones(m)
+    .filter((z) => !z.origin || typeof z.origin.bind !== 'function')
+    .map((z) => `Zone "${z.name}": origin must be a CloudFront IOrigin`);
+
+const zonesHavePathsOrOverrides: Rule = (m) =>
+  m.zones
+    .filter((z) => (z.pathPatterns ?? []).length === 0 && !m.overrides.some((o) => o.zone === z.name))
+    .map((z) => `Zone "${z.name}": pathPatterns must not be empty unless an override targets the zone`);
+
+const zonePathPatternsAreValid: Rule = (m) =>
+  m.zones.flatMap((z) =>
+    (z.pathPatterns ?? []).flatMap((p) => {
+      const problems = pathPatternProblems(p);
+      if (problems.length === 0 && z.pagesRouter) problems.push(...pathPatternProblems(pagesRouterDataPattern(p)).map((msg) => `pagesRouter data ${msg}`));
+      return problems.map((msg) => `Zone "${z.name}": ${msg}`);
+    }),
+  );
+
+const pathsAvoidReservedPrefix: Rule = (m) =>
+  m.zones.flatMap((z) =>
+    (z.pathPatterns ?? [])
+      .filter((p) => normalizePathPattern(p).startsWith(RESERVED_PATH_PREFIX))
+      .map((p) => `Zone "${z.name}": path pattern "${p}" is under ${RESERVED_PATH_PREFIX}, which the construct reserves`),
+  );
+
+const pathPatternsBelongToOneZone: Rule = (m) => {
+  const owner = new Map<string, string>();
+  const problems: string[] = [];
+  for (const z of m.zones) {
+    for (const p of new Set((z.pathPatterns ?? []).map(normalizePathPattern))) {
+      const other = owner.get(p);
+      if (other !== undefined) problems.push(`Zone "${z.name}": path pattern "${p}" is also claimed by zone "${other}"`);
+      else owner.set(p, z.name);
+    }
+  }
+  return problems;
+};
+
+const assetPrefixesAreValid: Rule = (m) =>
+  m.zones.flatMap((z) => {
+    if (z.assetPrefix === undefined) return [];
+    if (!z.assetPrefix.startsWith('/')) return [`Zone "${z.name}": assetPrefix must start with "/"`];
+    if (z.assetPrefix.replace(/\/+$/, '') === '') return [`Zone "${z.name}": assetPrefix must not be "/"; leave it out instead`];
+    if (/[*?]/.test(z.assetPrefix)) return [`Zone "${z.name}": assetPrefix "${z.assetPrefix}" must not contain wildcards`];
+    return pathPatternProblems(assetPattern(z.assetPrefix)).map((msg) => `Zone "${z.name}": assetPrefix: ${msg}`);
+  });
+
+const assetPrefixesDoNotCollide: Rule = (m) => {
+  const problems: string[] = [];
+  for (const z of m.zones) {
+    if (!z.assetPrefix?.startsWith('/')) continue;
+    const own = assetPattern(z.assetPrefix);
+    const claims: Array<[string, string]> = [[m.defaultZone.name, DEFAULT_ASSET_PATTERN]];
+    for (const other of m.zones) {
+      if (other === z) continue;
+      for (const p of other.pathPatterns ?? []) claims.push([other.name, p]);
+      if (other.assetPrefix?.startsWith('/')) claims.push([other.name, assetPattern(other.assetPrefix)]);
+    }
+    for (const [name, pattern] of claims) {
+      if (pathPatternsIntersect(own, pattern)) {
+        problems.push(`Zone "${z.name}": assetPrefix "${z.assetPrefix}" collides with zone "${name}"'s path pattern "${pattern}"`);
+      }
+    }
+  }
+  return problems;
+};
+
+const overridesTargetKnownZones: Rule = (m) => {
+  const names = new Set(allZones(m).map((z) => z.name));
+  return m.overrides
+    .filter((o) => !names.has(o.zone))
+    .map((o) => `Override "${o.flag}": zone "${o.zone}" is not a zone of this distribution (zones: ${[...names].join(', ')})`);
+};
+
+const overrideFlagsAreKeys: Rule = (m) =>
+  m.overrides.flatMap((o) => {
+    const problem = flagNameProblem(o.flag);
+    return problem ? [`Override "${o.flag}": ${problem}`] : [];
+  });
+
+const overridePathPatternsAreValid: Rule = (m) =>
+  m.overrides.flatMap((o) => {
+    if ((o.pathPatterns ?? []).length === 0) return [`Override "${o.flag}": pathPatterns must not be empty`];
+    return o.pathPatterns.flatMap((p) => [
+      ...pathPatternProblems(p).map((msg) => `Override "${o.flag}": ${msg}`),
+      ...(normalizePathPattern(p).startsWith(RESERVED_PATH_PREFIX)
+        ? [`Override "${o.flag}": path pattern "${p}" is under ${RESERVED_PATH_PREFIX}, which the construct reserves`]
+        : []),
+    ]);
+  });
+
+const overridesAvoidAssetPrefixes: Rule = (m) =>
+  m.overrides.flatMap((o) =>
+    (o.pathPatterns ?? []).flatMap((p) =>
+      m.zones
+        .filter((z) => z.assetPrefix?.startsWith('/') && normalizePathPattern(p).startsWith(assetPattern(z.assetPrefix).slice(0, -1)))
+        .map((z) => `Override "${o.flag}": path pattern "${p}" lies inside zone "${z.name}"'s assetPrefix "${z.assetPrefix}"; asset prefixes always stay with their zone`),
+    ),
+  );
+
+const flagValuesAreValid: Rule = (m) =>
+  Object.entries(m.flags).flatMap(([name, value]) => {
+    const nameProblem = flagNameProblem(name);
+    if (nameProblem) return [`Flag "${name}": ${nameProblem}`];
+    const valueProblem = flagValueProblem(String(value));
+    return valueProblem ? [`Flag "${name}": ${valueProblem}`] : [];
+  });
+
+/**
+ * Every rule the zone model must pass, each with one job. Their messages
+ * name the zone, override or flag at fault and the field that is wrong.
+ */
+export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: Rule }> = [
+  { name: 'zone-names-valid', check: zoneNamesAreValid },
+  { name: 'zone-names-unique', check: zoneNamesAreUnique },
+  { name: 'zones-have-origins', check: zonesHaveOrigins },
+  { name: 'zones-have-paths-or-overrides', check: zonesHavePathsOrOverrides },
+  { name: 'zone-path-patterns-valid', check: zonePathPatternsAreValid },
+  { name: 'paths-avoid-reserved-prefix', check: pathsAvoidReservedPrefix },
+  { name: 'path-patterns-belong-to-one-zone', check: pathPatternsBelongToOneZone },
+  { name: 'asset-prefixes-valid', check: assetPrefixesAreValid },
+  { name: 'asset-prefixes-do-not-collide', check: assetPrefixesDoNotCollide },
+  { name: 'overrides-target-known-zones', check: overridesTargetKnownZones },
+  { name: 'override-flags-are-keys', check: overrideFlagsAreKeys },
+  { name: 'override-path-patterns-valid', check: overridePathPatternsAreValid },
+  { name: 'overrides-avoid-asset-prefixes', check: overridesAvoidAssetPrefixes },
+  { name: 'flag-values-valid', check: flagValuesAreValid },
+];
+
+/** All problems with a zone model, in rule order; empty when it is sound. */
+export function zoneModelProblems(model: ZoneModel): string[] {
+  return ZONE_RULES.flatMap((rule) => rule.check(model));
+}

@@ -1,0 +1,11 @@
+export const metadata = {
+  title: 'home',
+};
+
+export default function RootLayout({ children }) {
+  return (
+    <html lang="en">
+      <body>{children}</body>
+    </html>
+  );
+}
