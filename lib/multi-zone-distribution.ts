@@ -279,7 +279,8 @@ export class MultiZoneDistribution extends Construct {
       certificate: props.certificate,
       comment: props.comment,
       priceClass: props.priceClass,
-      minimumProtocolVersion: props.minimumProtocolVersion ?? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      // The CloudFront default certificate has a fixed policy; the minimum applies to a custom one.
+      minimumProtocolVersion: props.certificate ? (props.minimumProtocolVersion ?? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021) : undefined,
       httpVersion: props.httpVersion ?? cloudfront.HttpVersion.HTTP2_AND_3,
       webAclId: props.webAclId,
       geoRestriction: props.geoRestriction,
