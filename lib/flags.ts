@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+
 /**
  * Feature flags: their names, their values, and how they sit in the
  * KeyValueStore.
@@ -37,3 +39,19 @@ export function flagPercent(value: string): number {
 
 /** The value a flag takes when `flags` leaves it out. */
 export const DEFAULT_FLAG_VALUE = 'off';
+
+/**
+ * A viewer's bucket (0-99) in a flag's percentage rollout: the first 32
+ * bits of sha1("<flag>|<viewer key>") modulo 100. A flag at N% is on for
+ * buckets below N. The edge function computes the same, so a viewer stays
+ * in the same bucket on every request, and flags roll out independently.
+ */
+export function rolloutBucket(flag: string, viewerKey: string): number {
+  return parseInt(createHash('sha1').update(`${flag}|${viewerKey}`).digest('hex').slice(0, 8), 16) % 100;
+}
+
+/** Whether a stored flag value turns the flag on for a viewer; anything not on/off/N% is off. */
+export function flagIsOnFor(flag: string, storedValue: string | undefined, viewerKey: string): boolean {
+  if (storedValue === undefined || flagValueProblem(storedValue)) return false;
+  return rolloutBucket(flag, viewerKey) < flagPercent(storedValue);
+}
