@@ -164,3 +164,23 @@ describe('safe defaults', () => {
     });
   });
 });
+
+describe('Pages Router zones', () => {
+  test('their /_next/data requests reach them, which assetPrefix does not move', async () => {
+    const site = served({
+      zones: [{ name: 'blog', origin: origin('blog'), pathPatterns: ['/blog', '/blog/*'], assetPrefix: '/blog-static', pagesRouter: true }],
+    });
+    expect(
+      await zonesFor(site, ['/_next/data/build-1/blog/post-1.json', '/_next/data/build-1/blog.json', '/_next/data/build-1/about.json', '/_next/data/build-1/blogger.json']),
+    ).toEqual({
+      '/_next/data/build-1/blog/post-1.json': 'blog',
+      '/_next/data/build-1/blog.json': 'blog',
+      '/_next/data/build-1/about.json': 'home',
+      '/_next/data/build-1/blogger.json': 'home',
+    });
+  });
+
+  test('without pagesRouter, data requests stay with the default zone', async () => {
+    expect((await served().serve('/_next/data/build-1/blog/post-1.json')).zone).toBe('home');
+  });
+});
