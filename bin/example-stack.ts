@@ -56,7 +56,7 @@ export class ExampleSiteStack extends Stack {
     this.site = new MultiZoneDistribution(this, 'Site', {
       defaultZone: { name: 'home', origin: zoneOrigin(props.zoneOrigins.home) },
       zones: [
-        { name: 'blog', origin: zoneOrigin(props.zoneOrigins.blog), pathPatterns: ['/blog', '/blog/*'], assetPrefix: '/blog-static' },
+        { name: 'blog', origin: zoneOrigin(props.zoneOrigins.blog), pathPatterns: ['/blog', '/blog/*'], assetPrefix: '/blog-static', pagesRouter: true },
         {
           name: 'dashboard',
           origin: zoneOrigin(props.zoneOrigins.dashboard),

@@ -10,6 +10,13 @@ import { RESERVED_PATH_PREFIX } from './zones';
  */
 export type BehaviorKind = 'page' | 'asset' | 'anchor';
 
+/**
+ * The viewer-request function a behavior runs: `router` decides the zone
+ * (overrides, overflow) from the KeyValueStore; `forward-host` only passes
+ * the viewer's host on and never reads the store; `none` runs nothing.
+ */
+export type EdgeFunctionRole = 'router' | 'forward-host' | 'none';
+
 /** One cache behavior as it will be rendered, in CloudFront's order. */
 export interface PlannedBehavior {
   /** The behavior's path pattern. */
@@ -17,8 +24,8 @@ export interface PlannedBehavior {
   /** The zone whose origin the behavior points at. */
   readonly zone: string;
   readonly kind: BehaviorKind;
-  /** Whether the viewer-request function is associated with the behavior. */
-  readonly runsFunction: boolean;
+  /** The viewer-request function associated with the behavior. */
+  readonly edgeFunction: EdgeFunctionRole;
   /** Whether a flag may move requests of this behavior to another zone, so the zone joins the cache key. */
   readonly zoneMayChange: boolean;
 }
@@ -31,10 +38,10 @@ export interface BehaviorPlan {
   readonly defaultBehavior: PlannedBehavior;
   /** Zone routes no behavior carries: the function routes them at the default behavior. */
   readonly overflow: ZoneRoute[];
-  /** Whether any behavior runs the viewer-request function. */
-  readonly functionNeeded: boolean;
-  /** Whether the function needs the routing table (overrides or overflow). */
-  readonly functionRoutes: boolean;
+  /** Whether any behavior runs the router (and so the routing table must be in the store). */
+  readonly needsRouter: boolean;
+  /** Whether any behavior runs the host-forwarding function. */
+  readonly needsHostForwarder: boolean;
 }
 
 /** Options of behavior planning. */
@@ -43,7 +50,7 @@ export interface BehaviorPlanOptions {
   readonly maxCacheBehaviors: number;
   /** Whether routes past the quota may be routed by the function instead of refusing to synthesize. */
   readonly overflowToFunction: boolean;
-  /** Whether page behaviors run the function to pass the viewer's host as x-forwarded-host. */
+  /** Whether page behaviors pass the viewer's host as x-forwarded-host (which takes a function). */
   readonly forwardViewerHost: boolean;
 }
 
@@ -103,16 +110,18 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     pattern: anchorPath(zone),
     zone,
     kind: 'anchor',
-    runsFunction: false,
+    edgeFunction: 'none',
     zoneMayChange: false,
   }));
+  const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole =>
+    routes ? 'router' : kind === 'page' && options.forwardViewerHost ? 'forward-host' : 'none';
   candidates.slice(0, kept).forEach((c, i) => {
     const zoneMayChange = c.kind === 'page' && overridesFrom(i, c.pattern);
     behaviors.push({
       pattern: c.pattern,
       zone: c.zone,
       kind: c.kind,
-      runsFunction: c.kind === 'page' && (options.forwardViewerHost || zoneMayChange),
+      edgeFunction: role(c.kind, zoneMayChange),
       zoneMayChange,
     });
   });
@@ -123,15 +132,16 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     pattern: '*',
     zone: table.defaultZone,
     kind: 'page',
-    runsFunction: options.forwardViewerHost || defaultZoneMayChange || overflow.length > 0,
+    edgeFunction: role('page', defaultZoneMayChange || overflow.length > 0),
     zoneMayChange: defaultZoneMayChange,
   };
+  const all = [...behaviors, defaultBehavior];
   return {
     behaviors,
     defaultBehavior,
     overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
-    functionNeeded: defaultBehavior.runsFunction || behaviors.some((b) => b.runsFunction),
-    functionRoutes: table.overrides.length > 0 || overflow.length > 0,
+    needsRouter: all.some((b) => b.edgeFunction === 'router'),
+    needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
   };
 }
 

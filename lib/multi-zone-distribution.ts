@@ -1,4 +1,4 @@
-import { Duration, Lazy, Names } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -178,8 +178,8 @@ export interface BoundZone {
  * Each zone's path patterns and asset prefix become cache behaviors to its
  * origin, ordered most specific first; assets are cached as immutable and
  * pages by a Next.js-aware key. Feature-flag overrides, and routes past the
- * cache-behavior quota, are decided at the edge by one viewer-request
- * CloudFront Function that reads a KeyValueStore.
+ * cache-behavior quota, are decided at the edge by a viewer-request
+ * CloudFront Function that reads a KeyValueStore, on those paths only.
  */
 export class MultiZoneDistribution extends Construct {
   /** The CloudFront distribution. */
@@ -188,8 +188,10 @@ export class MultiZoneDistribution extends Construct {
   public readonly routingTable: RoutingTable;
   /** The cache behaviors as planned, and what overflowed to the function. */
   public readonly behaviorPlan: BehaviorPlan;
-  /** The viewer-request function, when any behavior needs one. */
+  /** The viewer-request function that routes by flags and overflow, when any behavior needs it. */
   public readonly routerFunction?: cloudfront.Function;
+  /** The viewer-request function of pages no flag can move, passing the viewer's host on. */
+  public readonly hostForwarderFunction?: cloudfront.Function;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
   public readonly keyValueStore?: cloudfront.IKeyValueStore;
 
@@ -214,21 +216,20 @@ export class MultiZoneDistribution extends Construct {
     const originScope = new Construct(this, 'Zones');
     this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope));
 
-    const kvsTable = this.behaviorPlan.functionRoutes ? encodeRoutingTable(this.routingTable) : undefined;
+    const kvsTable = this.behaviorPlan.needsRouter ? encodeRoutingTable(this.routingTable) : undefined;
     if (kvsTable) {
       this.keyValueStore = props.keyValueStore ?? new cloudfront.KeyValueStore(this, 'Store', { comment: 'MultiZoneDistribution flags and routing table' });
-    }
-    if (this.behaviorPlan.functionNeeded) {
       this.routerFunction = new cloudfront.Function(this, 'Router', {
         comment: 'MultiZoneDistribution viewer-request router',
         runtime: cloudfront.FunctionRuntime.JS_2_0,
         keyValueStore: this.keyValueStore,
         code: cloudfront.FunctionCode.fromInline(
+          // Lazy: origin ids are known once the distribution has bound every zone's origin.
           Lazy.string({
             produce: () =>
               generateRouterCode({
                 forwardViewerHost,
-                routes: kvsTable && {
+                routes: {
                   zones: this.boundZones.map((z) => [z.name, z.originId] as [string, string]),
                   keyPrefix: kvsTable.keyPrefix,
                   bucketCookie: props.bucketCookie ?? '',
@@ -236,6 +237,14 @@ export class MultiZoneDistribution extends Construct {
               }),
           }),
         ),
+      });
+    }
+    if (this.behaviorPlan.needsHostForwarder) {
+      // Pages no flag can move run this one: it never reads the store.
+      this.hostForwarderFunction = new cloudfront.Function(this, 'HostForwarder', {
+        comment: 'MultiZoneDistribution viewer-request: viewer host as x-forwarded-host',
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        code: cloudfront.FunctionCode.fromInline(generateRouterCode({ forwardViewerHost })),
       });
     }
     if (kvsTable && this.keyValueStore) {
@@ -264,10 +273,7 @@ export class MultiZoneDistribution extends Construct {
             cachePolicy: b.zoneMayChange ? policies.movablePages() : policies.pages,
             originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
           }),
-      functionAssociations:
-        b.runsFunction && this.routerFunction
-          ? [{ function: this.routerFunction, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }]
-          : undefined,
+      functionAssociations: this.functionFor(b),
     });
 
     const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
@@ -302,7 +308,6 @@ export class MultiZoneDistribution extends Construct {
           zones: this.boundZones,
           overflow: this.behaviorPlan.overflow.map((r) => r.pattern),
           forwardViewerHost,
-          routerFunction: this.routerFunction ? Names.uniqueId(this.routerFunction) : undefined,
         }),
       }),
     );
@@ -311,6 +316,11 @@ export class MultiZoneDistribution extends Construct {
   /** Every zone with the origin id the distribution gave it, the default zone first. */
   public get boundZones(): BoundZone[] {
     return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
+  }
+
+  private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
+    const fn = b.edgeFunction === 'router' ? this.routerFunction : b.edgeFunction === 'forward-host' ? this.hostForwarderFunction : undefined;
+    return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
   }
 
   private zoneOrigin(zone: string): ZoneOrigin {
