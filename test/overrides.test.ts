@@ -187,6 +187,14 @@ describe('the function runs only where it is needed', () => {
     }
   });
 
+  test('with the host forwarded, untouched pages run a function that never reads the store', () => {
+    const fn = (pattern: string) => site.behaviors.find((b) => b.pathPattern === pattern)!.viewerRequestFunction!;
+    expect(fn('/dashboard/*')).toBe(fn('*'));
+    expect(fn('/dashboard/*')).not.toBe(fn('/checkout'));
+    expect(site.functionCode(fn('/dashboard/*'))).not.toMatch(/kvs|cloudfront/);
+    expect(site.functionCode(fn('/checkout'))).toMatch(/cf\.kvs\(\)/);
+  });
+
   test('override patterns have behaviors of their own', () => {
     expect(quiet.behaviorFor('/checkout').behavior.pathPattern).toBe('/checkout');
     expect(quiet.behaviorFor('/checkout/x').behavior.pathPattern).toBe('/checkout/*');
