@@ -58,18 +58,19 @@ function match(p, s) {
   return i === p.length;
 }
 
-// Rows of one bucket, following its chunks; null when the store cannot be read.
+// A bucket's rows, following its chunks, and whether deeper buckets exist (flag 2); null when absent or unreadable.
 async function rows(key) {
-  var out = [], n = 0, v;
+  var out = [], n = 0, v, deeper = 0;
   for (;;) {
     try {
       v = await kvs.get(P + key + (n ? '#' + n : ''), { format: 'json' });
     } catch (e) {
-      return n ? out : null;
+      return n ? { r: out, d: deeper } : null;
     }
-    if (!Array.isArray(v)) return out;
+    if (!Array.isArray(v)) return n ? { r: out, d: deeper } : null;
     out = out.concat(v.slice(1));
-    if (v[0] !== 1) return out;
+    deeper = v[0] & 2;
+    if (!(v[0] & 1)) return { r: out, d: deeper };
     n++;
   }
 }
@@ -98,14 +99,19 @@ async function flagOn(flag, req, ip) {
 async function route(req, ip) {
   var uri = typeof req.uri === 'string' ? req.uri : '';
   // The wildcard bucket always exists: failing to read it means the table is out of reach.
-  var list = await rows('w');
-  if (list === null || uri.charAt(0) !== '/') return -1;
-  var seg = uri.split('/')[1];
-  if (seg.length <= 255) {
-    var more = await rows('s:' + seg);
-    if (more) list = list.concat(more);
+  var w = await rows('w');
+  if (w === null || uri.charAt(0) !== '/') return -1;
+  var list = w.r, segs = uri.split('/'), d = 1, key = 's:' + segs[1];
+  // The buckets along the request's own path: the first segment's, then deeper ones while they exist.
+  while (key.length <= 400) {
+    var found = await rows(key);
+    if (found === null) break;
+    list = list.concat(found.r);
+    d++;
+    if (!found.d || d >= segs.length) break;
+    key += '/' + segs[d];
   }
-  list.sort(function (a, b) { return a[0] - b[0]; });
+  if (list.length > 1) list.sort(function (a, b) { return a[0] - b[0]; });
   var base = 0, i, r, on;
   for (i = 0; i < list.length; i++) {
     r = list[i];

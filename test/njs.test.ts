@@ -1,0 +1,333 @@
+/**
+ * The generated viewer-request function, run by a second engine: Debian's
+ * `njs`, the closest free stand-in for CloudFront's (it refuses
+ * destructuring, spread, classes... as CloudFront does; it lacks
+ * `replaceAll` and has `process`, which CloudFront does not: the mock
+ * module below removes `process`).
+ *
+ * The function's source is taken verbatim from a synthesized template,
+ * with its store entries (routing table and initial flags), and run under
+ * `njs -t module -s -u` (module mode for its `import`, sandbox: no file
+ * system, safe: no Function constructor) against a mock `cloudfront`
+ * module. Every case must choose the same origin, and leave the same
+ * headers, as the Node sandbox (FunctionSandbox / SynthesizedSite.serve).
+ *
+ * Without `njs` on the PATH the suite is skipped, except in CI (`CI` set),
+ * where it fails: install it with `apt-get install -y njs`.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, rolloutBucket, viewerRequestEvent } from '../lib';
+import { origin, seedZones, synth } from './support/sites';
+
+function njsVersion(): string | undefined {
+  const r = spawnSync('njs', ['-v'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+const NJS = njsVersion();
+const NJS_FLAGS = ['-t', 'module', '-s', '-u'];
+
+/** The mock `cloudfront` module (an njs ES module; njs resolves `import ... from 'cloudfront'` to this file name under `-p`). */
+const CLOUDFRONT_MODULE = `
+// CloudFront Functions have no process object; njs has one.
+delete globalThis.process;
+var BASE = __BASE__;
+var current = BASE;
+var selected = [];
+var swallowed = [];
+var caseName = '';
+function has(key) { return Object.prototype.hasOwnProperty.call(current, key); }
+function kvs() {
+  return {
+    get: function (key, options) {
+      if (typeof key !== 'string' || !has(key)) return Promise.reject(new Error('KVS key not found: ' + key));
+      var format = options && options.format ? options.format : 'string';
+      var value = current[key];
+      if (format === 'json') {
+        try { return Promise.resolve(JSON.parse(value)); } catch (e) { return Promise.reject(e); }
+      }
+      if (format === 'bytes') return Promise.resolve(new TextEncoder().encode(value));
+      return Promise.resolve(value);
+    },
+    exists: function (key) { return Promise.resolve(has(key)); },
+    meta: function () { return Promise.resolve({ creationDateTime: '', lastUpdatedDateTime: '', keyCount: Object.keys(current).length }); }
+  };
+}
+function selectRequestOriginById(id) { selected.push(id); }
+// Test hooks, not part of CloudFront's module.
+function __case(name, overlay) {
+  caseName = name;
+  selected = [];
+  current = Object.assign({}, BASE);
+  Object.keys(overlay).forEach(function (k) {
+    if (overlay[k] === null) delete current[k];
+    else current[k] = overlay[k];
+  });
+}
+function __take() { var s = selected; selected = []; return s; }
+function __swallow(e) { swallowed.push({ case: caseName, error: String(e), stack: e && e.stack ? String(e.stack) : '' }); }
+function __swallowed() { return swallowed; }
+export default { kvs: kvs, selectRequestOriginById: selectRequestOriginById, __case: __case, __take: __take, __swallow: __swallow, __swallowed: __swallowed };
+`;
+
+/** Runs every case through the verbatim function and through a copy whose empty catch blocks report what they swallow. */
+const DRIVER = `
+import handler from 'router.js';
+import diagnosticHandler from 'router-diagnostic.js';
+import cf from 'cloudfront';
+var CASES = __CASES__;
+var results = [];
+function runOne(h, c) {
+  cf.__case(c.name, c.overlay);
+  var event = JSON.parse(JSON.stringify(c.event));
+  // The handler may be sync (no routing) or async.
+  return Promise.resolve().then(function () { return h(event); }).then(
+    function (returned) { return { selected: cf.__take(), returned: returned }; },
+    function (e) { cf.__take(); return { thrown: String(e) + (e && e.stack ? '\\n' + e.stack : '') }; }
+  );
+}
+function step(i) {
+  if (i >= CASES.length) {
+    // njs's console.log cuts lines at about 2 KB: the report goes out in 1000-character pieces.
+    var report = JSON.stringify({ results: results, swallowed: cf.__swallowed() });
+    for (var k = 0; k < report.length; k += 1000) console.log('R ' + report.slice(k, k + 1000));
+    console.log('END');
+    return;
+  }
+  var c = CASES[i];
+  var out = { name: c.name };
+  return runOne(handler, c)
+    .then(function (r) { out.verbatim = r; return runOne(diagnosticHandler, c); })
+    .then(function (r) { out.diagnostic = r; results.push(out); return step(i + 1); });
+}
+step(0);
+`;
+
+interface NjsCase {
+  readonly name: string;
+  readonly uri: string;
+  /** Store changes: flag values, `null` to delete a key. */
+  readonly overlay: Record<string, string | null>;
+  readonly ip?: string;
+  readonly cookies?: Record<string, string>;
+  /** The zone the request must end up in. */
+  readonly zone: string;
+}
+
+interface EngineOutcome {
+  readonly selected?: string[];
+  readonly returned?: ViewerRequestEvent['request'];
+  readonly thrown?: string;
+}
+
+interface NjsReport {
+  readonly results: Array<{ name: string; verbatim: EngineOutcome; diagnostic: EngineOutcome }>;
+  readonly swallowed: Array<{ case: string; error: string; stack: string }>;
+}
+
+const FEATURE_PAGES = 40;
+
+/**
+ * A site that sends nearly everything through the function: overrides of
+ * every kind, a bucket split into deeper buckets, a bucket chunked over
+ * several values, the wildcard bucket, assets past the behavior quota.
+ */
+function overrideSite(): SynthesizedSite {
+  const { template } = synth({
+    zones: [...seedZones(), { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' }],
+    overrides: [
+      { flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'shop' },
+      { flag: 'blog-beta', pathPatterns: ['/news/*'], zone: 'blog' },
+      { flag: 'promo', pathPatterns: ['/promo*'], zone: 'dashboard' },
+      { flag: 'ghost', pathPatterns: ['/ghost/*'], zone: 'dashboard' },
+      { flag: 'bulk', pathPatterns: Array.from({ length: FEATURE_PAGES }, (_, i) => `/feature/page-${i}/*`), zone: 'shop' },
+      { flag: 'feeds', pathPatterns: Array.from({ length: FEATURE_PAGES }, (_, i) => `/feature/*-${i}.xml`), zone: 'blog' },
+    ],
+    flags: { 'new-checkout': 'on', 'blog-beta': '50%', promo: 'on', ghost: 'on', bulk: 'on', feeds: 'on' },
+    bucketCookie: 'sid',
+    maxCacheBehaviors: 6,
+  });
+  return SynthesizedSite.fromTemplate(template.toJSON());
+}
+
+/** A viewer key whose rollout bucket for `flag` is inside (or outside) `percent`. */
+function viewerKey(flag: string, inside: boolean, percent: number, make: (i: number) => string): string {
+  for (let i = 1; i < 10000; i++) {
+    const key = make(i);
+    if (rolloutBucket(flag, key) < percent === inside) return key;
+  }
+  throw new Error(`no viewer key ${inside ? 'inside' : 'outside'} ${percent}% of ${flag}`);
+}
+
+function cases(site: SynthesizedSite): NjsCase[] {
+  const ipIn = viewerKey('blog-beta', true, 50, (i) => `198.51.100.${i}`);
+  const ipOut = viewerKey('blog-beta', false, 50, (i) => `198.51.100.${i}`);
+  const ipOut2 = viewerKey('blog-beta', false, 50, (i) => `203.0.113.${i}`);
+  const ipIn2 = viewerKey('blog-beta', true, 50, (i) => `203.0.113.${i}`);
+  const sidIn = viewerKey('blog-beta', true, 50, (i) => `session-${i}`);
+  const tableKeys = Object.keys(site.storeEntries).filter((k) => k.startsWith('mz:'));
+  return [
+    { name: 'flag on', uri: '/checkout', overlay: {}, zone: 'shop' },
+    { name: 'flag on, below the pattern', uri: '/checkout/pay', overlay: {}, zone: 'shop' },
+    { name: 'flag off', uri: '/checkout/pay', overlay: { 'new-checkout': 'off' }, zone: 'home' },
+    { name: 'flag 0%', uri: '/checkout/pay', overlay: { 'new-checkout': '0%' }, zone: 'home' },
+    { name: 'flag 100%', uri: '/checkout/pay', overlay: { 'new-checkout': '100%' }, zone: 'shop' },
+    { name: `50%, IP ${ipIn} inside`, uri: '/news/a', overlay: {}, ip: ipIn, zone: 'blog' },
+    { name: `50%, IP ${ipOut} outside`, uri: '/news/a', overlay: {}, ip: ipOut, zone: 'home' },
+    { name: `50%, IP ${ipIn2} inside`, uri: '/news/b/c', overlay: {}, ip: ipIn2, zone: 'blog' },
+    { name: `50%, IP ${ipOut2} outside`, uri: '/news/b/c', overlay: {}, ip: ipOut2, zone: 'home' },
+    { name: '50%, bucket cookie inside, IP outside', uri: '/news/a', overlay: {}, ip: ipOut, cookies: { sid: sidIn }, zone: 'blog' },
+    { name: 'missing flag key', uri: '/ghost/x', overlay: { ghost: null }, zone: 'home' },
+    { name: 'garbage flag value "yes"', uri: '/checkout/pay', overlay: { 'new-checkout': 'yes' }, zone: 'home' },
+    { name: 'garbage flag value "150%"', uri: '/checkout', overlay: { 'new-checkout': '150%' }, zone: 'home' },
+    { name: 'garbage flag value "ON"', uri: '/checkout', overlay: { 'new-checkout': 'ON' }, zone: 'home' },
+    { name: 'garbage flag value ""', uri: '/checkout', overlay: { 'new-checkout': '' }, zone: 'home' },
+    { name: 'wildcard-bucket override', uri: '/promo-summer', overlay: {}, zone: 'dashboard' },
+    { name: 'wildcard-bucket override, off', uri: '/promotion/x', overlay: { promo: 'off' }, zone: 'home' },
+    { name: 'deeper bucket, last pattern', uri: `/feature/page-${FEATURE_PAGES - 1}/x`, overlay: {}, zone: 'shop' },
+    { name: 'deeper bucket, flag off', uri: '/feature/page-0/x', overlay: { bulk: 'off' }, zone: 'home' },
+    { name: 'chunked bucket, last pattern', uri: `/feature/summer-${FEATURE_PAGES - 1}.xml`, overlay: {}, zone: 'blog' },
+    { name: 'chunked bucket, flag off', uri: '/feature/summer-0.xml', overlay: { feeds: 'off' }, zone: 'home' },
+    { name: 'asset path of a zone, flags on', uri: '/blog-static/_next/static/chunks/a.js', overlay: {}, zone: 'blog' },
+    { name: 'asset path of the default zone', uri: '/_next/static/chunks/main.js', overlay: {}, zone: 'home' },
+    { name: 'asset path of an override-only zone', uri: '/shop-static/_next/static/css/a.css', overlay: {}, zone: 'shop' },
+    { name: 'zone page', uri: '/dashboard/settings', overlay: {}, zone: 'dashboard' },
+    { name: 'zone page, exact', uri: '/blog', overlay: {}, zone: 'blog' },
+    { name: 'unrelated path', uri: '/about', overlay: {}, zone: 'home' },
+    { name: 'unrelated path, prefix of a zone', uri: '/blogger', overlay: {}, zone: 'home' },
+    { name: 'root', uri: '/', overlay: {}, zone: 'home' },
+    { name: 'routing table unreachable', uri: '/checkout', overlay: Object.fromEntries(tableKeys.map((k) => [k, null])), zone: '(no selection)' },
+  ];
+}
+
+function eventFor(c: NjsCase): ViewerRequestEvent {
+  return viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, host: 'www.example.com' });
+}
+
+/** The same source, with its empty catch blocks reporting what they swallow (the handler's catch-all hides runtime errors). */
+function withReportingCatches(code: string): string {
+  return code.replace(/catch \((\w+)\) \{\s*\}/g, 'catch ($1) { cf.__swallow($1); }');
+}
+
+function runNjs(code: string, store: Record<string, string>, all: NjsCase[]): { report: NjsReport; stderr: string; status: number | null } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-njs-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'cloudfront'), CLOUDFRONT_MODULE.replace('__BASE__', () => JSON.stringify(store)));
+    // The function file is the template's code, byte for byte, plus an export so the driver can call it.
+    fs.writeFileSync(path.join(dir, 'router.js'), `${code}\nexport default handler;\n`);
+    fs.writeFileSync(path.join(dir, 'router-diagnostic.js'), `${withReportingCatches(code)}\nexport default handler;\n`);
+    const payload = all.map((c) => ({ name: c.name, overlay: c.overlay, event: eventFor(c) }));
+    fs.writeFileSync(path.join(dir, 'driver.js'), DRIVER.replace('__CASES__', () => JSON.stringify(payload)));
+    const r = spawnSync('njs', [...NJS_FLAGS, '-p', dir, path.join(dir, 'driver.js')], { encoding: 'utf8', timeout: 30_000 });
+    const lines = r.stdout.split('\n');
+    let report: NjsReport;
+    try {
+      if (!lines.includes('END')) throw new Error('no end marker');
+      report = JSON.parse(lines.filter((l) => l.startsWith('R ')).map((l) => l.slice(2)).join(''));
+    } catch {
+      throw new Error(`njs printed no report (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { report, stderr: r.stderr, status: r.status };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (!NJS) {
+  if (process.env.CI) {
+    test('njs is installed (CI)', () => {
+      throw new Error('njs not found on PATH: CI must install it (apt-get install -y njs) to run the generated function under a second engine');
+    });
+  } else {
+    console.warn('njs is not installed: test/njs.test.ts is skipped (apt-get install -y njs to run the generated function under njs)');
+    test.skip('njs is not installed: skipped running the generated function under njs (apt-get install -y njs)', () => undefined);
+  }
+} else {
+  describe(`the generated functions under ${NJS.startsWith('0.') ? `njs ${NJS}` : NJS}`, () => {
+    const site = overrideSite();
+    const functionIds = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
+    // The router reads the store; any other function (a host forwarder) only prepares headers.
+    const routerId = functionIds.find((id) => site.functionCode(id).startsWith("import cf from 'cloudfront';\n"));
+    const code = routerId ? site.functionCode(routerId) : '';
+    const store = site.storeEntries;
+    const all = cases(site);
+    const runs = new Map<string, ReturnType<typeof runNjs>>();
+
+    beforeAll(() => {
+      for (const id of functionIds) runs.set(id, runNjs(site.functionCode(id), store, all));
+    });
+
+    /** What the Node sandbox makes of a case, with the same store as njs. */
+    const inNode = (fnCode: string, c: NjsCase) =>
+      new FunctionSandbox(fnCode).run(eventFor(c), (key) => {
+        if (Object.prototype.hasOwnProperty.call(c.overlay, key)) return c.overlay[key] ?? undefined;
+        return store[key];
+      });
+
+    test('the site routes with a function, deeper and chunked buckets and overflowed routes', () => {
+      expect(routerId).toBeDefined();
+      expect(Object.keys(store).some((k) => k.endsWith(':s:feature#1'))).toBe(true);
+      expect(Object.keys(store).some((k) => k.endsWith(':s:feature/page-0'))).toBe(true);
+      expect(site.behaviors.length).toBeLessThanOrEqual(6);
+    });
+
+    test('njs runs every function of the template without any error, thrown or swallowed', () => {
+      for (const id of functionIds) {
+        const run = runs.get(id)!;
+        expect({ id, stderr: run.stderr, status: run.status }).toEqual({ id, stderr: '', status: 0 });
+        expect(run.report.results.filter((r) => r.verbatim.thrown || r.diagnostic.thrown)).toEqual([]);
+        expect(run.report.swallowed).toEqual([]);
+        expect(run.report.results.map((r) => r.name)).toEqual(all.map((c) => c.name));
+      }
+    });
+
+    test.each(all.map((c, i) => [c.name, i] as const))('router, %s: njs chooses the same origin as the Node sandbox', async (_name, i) => {
+      const c = all[i];
+      const njs = runs.get(routerId!)!.report.results[i];
+      const node = await inNode(code, c);
+      const njsSelected = njs.verbatim.selected ?? [];
+      expect(njsSelected.length).toBeLessThanOrEqual(1);
+      const zoneOf = (id: string | undefined) => (id === undefined ? '(no selection)' : site.zoneOfOrigin(id));
+      expect({ case: c.name, zone: zoneOf(njsSelected[0]) }).toEqual({ case: c.name, zone: c.zone });
+      expect(njsSelected[0]).toBe(node.selectedOriginId);
+      // The request as each engine returns it: same URI, same headers (zone header, x-forwarded-host).
+      expect(njs.verbatim.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+      expect(njs.diagnostic).toEqual(njs.verbatim);
+
+      // And as CloudFront serves it (behavior first, then its function), where the flags can say it.
+      const expressible = Object.values(c.overlay).every((v) => v !== null);
+      if (expressible) {
+        const served = await site.serve(c.uri, { flags: c.overlay as Record<string, string>, ip: c.ip, cookies: c.cookies, host: 'www.example.com' });
+        if (served.behavior.viewerRequestFunction === routerId) expect(served.originId).toBe(njsSelected[0] ?? served.behavior.targetOriginId);
+        expect(served.zone).toBe(c.zone);
+      }
+    });
+  });
+
+  describe('a site without overrides', () => {
+    const { template } = synth();
+    const site = SynthesizedSite.fromTemplate(template.toJSON());
+    const functionIds = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
+    const plain: NjsCase[] = ['/', '/about', '/blog/post', '/dashboard', '/checkout'].map((uri) => ({ name: uri, uri, overlay: {}, zone: '(no selection)' }));
+
+    test('has a function that only prepares headers', () => {
+      expect(functionIds.length).toBeGreaterThan(0);
+    });
+
+    test.each(functionIds)('%s: njs leaves the same request as Node, without error or origin choice', async (id) => {
+      const fnCode = site.functionCode(id);
+      const run = runNjs(fnCode, site.storeEntries, plain);
+      expect({ stderr: run.stderr, status: run.status, swallowed: run.report.swallowed }).toEqual({ stderr: '', status: 0, swallowed: [] });
+      for (let i = 0; i < plain.length; i++) {
+        const node = await new FunctionSandbox(fnCode).run(eventFor(plain[i]), (key) => site.storeEntries[key]);
+        const njs = run.report.results[i];
+        expect(njs.verbatim.thrown).toBeUndefined();
+        expect(njs.verbatim.selected ?? []).toEqual(node.selectedOriginId === undefined ? [] : [node.selectedOriginId]);
+        expect(njs.verbatim.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+      }
+    });
+  });
+}
