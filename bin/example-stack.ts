@@ -1,7 +1,9 @@
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { MultiZoneDistribution } from '../lib';
 
@@ -23,6 +25,13 @@ export interface ExampleSiteStackProps extends StackProps {
    */
   readonly domainName?: string;
   readonly certificateArn?: string;
+  /**
+   * ARN of a WAFv2 web ACL (scope CLOUDFRONT, in us-east-1) to put in front
+   * of the site; also read from the `webAclArn` context value.
+   *
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
 }
 
 /** The example origins, used when neither context nor environment names others. */
@@ -53,6 +62,32 @@ export class ExampleSiteStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ExampleSiteStackProps) {
     super(scope, id, props);
+    const webAclArn: string | undefined = props.webAclArn ?? this.node.tryGetContext('webAclArn');
+
+    // The secret CloudFront sends to every zone (header x-origin-verify); zones refuse requests without it.
+    // The template holds only a dynamic reference, resolved by CloudFormation at deploy.
+    const originVerifySecret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      description: 'Value of the x-origin-verify header CloudFront sends to the multi-zone example\'s zones',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    Validations.of(originVerifySecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Rotated by hand in three steps (README, Security): zones must accept the new value before CloudFront sends it, which an automatic rotation cannot coordinate.',
+    });
+
+    // Standard access logs; CloudFront writes them with ACLs, so the bucket keeps ACLs enabled.
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket receives the distribution\'s access logs; logging access to it would need yet another log bucket.',
+    });
+
     this.site = new MultiZoneDistribution(this, 'Site', {
       defaultZone: { name: 'home', origin: zoneOrigin(props.zoneOrigins.home) },
       zones: [
@@ -69,7 +104,28 @@ export class ExampleSiteStack extends Stack {
       domainNames: props.domainName ? [props.domainName] : undefined,
       certificate: props.certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn) : undefined,
       comment: 'Multi-zone example site',
+      originVerifyHeader: { value: originVerifySecret.secretValue },
+      logBucket: accessLogs,
+      logFilePrefix: 'cloudfront/',
+      webAclId: webAclArn,
     });
+    const distribution = this.site.distribution.node.defaultChild!;
+    Validations.of(distribution).acknowledge({
+      id: 'AwsSolutions-CFR1',
+      reason: 'A public site for viewers everywhere; pass geoRestriction to MultiZoneDistribution where law or licensing requires it.',
+    });
+    if (!webAclArn) {
+      Validations.of(distribution).acknowledge({
+        id: 'AwsSolutions-CFR2',
+        reason: 'The example leaves the web ACL to the deployer (-c webAclArn=...): WAF rules depend on the zones, and a web ACL has a monthly cost.',
+      });
+    }
+    if (!props.certificateArn) {
+      Validations.of(distribution).acknowledge({
+        id: 'AwsSolutions-CFR4',
+        reason: 'Without a custom domain the distribution serves the *.cloudfront.net certificate, whose TLS policy CloudFront fixes; with -c domainName and -c certificateArn the construct sets TLSv1.2_2021.',
+      });
+    }
     new CfnOutput(this, 'SiteDomainName', { value: this.site.distribution.distributionDomainName });
   }
 }

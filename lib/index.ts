@@ -1,5 +1,6 @@
 export * from './multi-zone-distribution';
 export * from './zones';
+export { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader } from './zone-origin';
 export * from './flags';
 export * from './errors';
 export * from './path-patterns';

@@ -1,4 +1,4 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -9,6 +9,7 @@ import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
+import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
 
 /** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
@@ -16,6 +17,19 @@ export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Ro
 
 /** The metadata key under which the synthesized distribution carries its routing table. */
 export const METADATA_KEY = 'MultiZone';
+
+/**
+ * Suffixes of the stack outputs a MultiZoneDistribution writes; each
+ * output's logical id is the construct's id (letters and digits only)
+ * followed by the suffix, e.g. `SiteMultiZoneDistributionId`. The
+ * `multizone` CLI finds a deployed site from these.
+ */
+export const STACK_OUTPUT_SUFFIXES = {
+  distributionId: 'MultiZoneDistributionId',
+  domainName: 'MultiZoneDomainName',
+  functionName: 'MultiZoneRouterFunctionName',
+  kvsArn: 'MultiZoneKvsArn',
+} as const;
 
 /** Properties of a MultiZoneDistribution. */
 export interface MultiZoneDistributionProps {
@@ -161,6 +175,40 @@ export interface MultiZoneDistributionProps {
    * @default true
    */
   readonly enabled?: boolean;
+  /**
+   * Response headers policy of every behavior, pages and assets alike.
+   * Pass your own (a `ResponseHeadersPolicy` with a Content-Security-Policy
+   * that fits your zones, say) to replace the default; note that an account
+   * holds at most 20 custom response headers policies, while managed ones
+   * do not count.
+   *
+   * @default ResponseHeadersPolicy.SECURITY_HEADERS - CloudFront's managed
+   * SecurityHeadersPolicy (Strict-Transport-Security,
+   * X-Content-Type-Options, X-Frame-Options, Referrer-Policy,
+   * X-XSS-Protection); no custom policy is created
+   */
+  readonly responseHeadersPolicy?: cloudfront.IResponseHeadersPolicy;
+  /**
+   * A secret header CloudFront adds to every request to a zone whose origin
+   * is a custom (HTTP) origin; zones refuse requests without it, so nobody
+   * reaches them around the distribution. (S3 and Lambda function URL
+   * zones are better protected with origin access control:
+   * `S3BucketOrigin.withOriginAccessControl`,
+   * `FunctionUrlOrigin.withOriginAccessControl`.)
+   *
+   * @default - no header; zones with HTTP origins are reachable directly
+   * (synth warns)
+   */
+  readonly originVerifyHeader?: OriginVerifyHeader;
+  /**
+   * Write stack outputs with the distribution id and domain name, the
+   * router function's name and the KeyValueStore ARN (those that exist),
+   * which the `multizone` CLI reads. No exports: other stacks do not
+   * depend on them.
+   *
+   * @default true
+   */
+  readonly stackOutputs?: boolean;
 }
 
 /** A zone as bound into the distribution. */
@@ -203,7 +251,7 @@ export class MultiZoneDistribution extends Construct {
     const overrides = props.overrides ?? [];
     throwIfProblems([
       ...zoneModelProblems({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} }),
-      ...optionProblems(props),
+      ...optionProblems(props, Stack.of(scope)),
     ]);
     const forwardViewerHost = props.forwardViewerHost ?? true;
     this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
@@ -214,7 +262,11 @@ export class MultiZoneDistribution extends Construct {
     });
 
     const originScope = new Construct(this, 'Zones');
-    this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope));
+    const verifyHeader = props.originVerifyHeader && {
+      headerName: props.originVerifyHeader.headerName ?? DEFAULT_ORIGIN_VERIFY_HEADER,
+      headerValue: props.originVerifyHeader.value.unsafeUnwrap(),
+    };
+    this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope, verifyHeader));
 
     const kvsTable = this.behaviorPlan.needsRouter ? encodeRoutingTable(this.routingTable) : undefined;
     if (kvsTable) {
@@ -274,6 +326,7 @@ export class MultiZoneDistribution extends Construct {
             originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
           }),
       functionAssociations: this.functionFor(b),
+      responseHeadersPolicy: props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
     });
 
     const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
@@ -300,6 +353,14 @@ export class MultiZoneDistribution extends Construct {
     if (unbound.length > 0) {
       throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
     }
+    const exposed = this.zoneOrigins.filter((z) => z.reachableAround).map((z) => z.zone);
+    if (exposed.length > 0) {
+      Annotations.of(this).addWarningV2(
+        'multizone:unverifiedOrigin',
+        `Zones ${exposed.join(', ')}: HTTP origins can be reached around the distribution; set originVerifyHeader and have the zones check it`,
+      );
+    }
+    if (props.stackOutputs ?? true) this.addStackOutputs();
     (this.distribution.node.defaultChild as cloudfront.CfnDistribution).addMetadata(
       METADATA_KEY,
       Lazy.any({
@@ -318,6 +379,28 @@ export class MultiZoneDistribution extends Construct {
     return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
   }
 
+  /** Outputs with export-free, stable logical ids: `<construct id><suffix>`. */
+  private addStackOutputs(): void {
+    const prefix = this.node.id.replace(/[^A-Za-z0-9]/g, '');
+    const outputs: Array<[string, string | undefined, string]> = [
+      [STACK_OUTPUT_SUFFIXES.distributionId, this.distribution.distributionId, 'CloudFront distribution id'],
+      [STACK_OUTPUT_SUFFIXES.domainName, this.distribution.distributionDomainName, 'CloudFront domain name of the distribution'],
+      [STACK_OUTPUT_SUFFIXES.functionName, this.routerFunction?.functionName, 'Name of the viewer-request router function'],
+      [STACK_OUTPUT_SUFFIXES.kvsArn, this.keyValueStore?.keyValueStoreArn, 'ARN of the KeyValueStore holding the flags'],
+    ];
+    const stack = Stack.of(this);
+    for (const [suffix, value, description] of outputs) {
+      if (value === undefined) continue;
+      const logicalId = `${prefix}${suffix}`;
+      if (stack.node.findAll().some((c) => c instanceof CfnOutput && stack.resolve(c.logicalId) === logicalId)) {
+        throw new MultiZoneValidationError(
+          `stackOutputs: stack ${stack.stackName} already has an output "${logicalId}"; give each MultiZoneDistribution of a stack its own id, or set stackOutputs: false`,
+        );
+      }
+      new CfnOutput(this, suffix, { value, description: `MultiZoneDistribution ${this.node.path}: ${description}` }).overrideLogicalId(logicalId);
+    }
+  }
+
   private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
     const fn = b.edgeFunction === 'router' ? this.routerFunction : b.edgeFunction === 'forward-host' ? this.hostForwarderFunction : undefined;
     return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
@@ -328,7 +411,7 @@ export class MultiZoneDistribution extends Construct {
   }
 }
 
-function optionProblems(props: MultiZoneDistributionProps): string[] {
+function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string[] {
   const problems: string[] = [];
   const max = props.maxCacheBehaviors;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
@@ -337,31 +420,8 @@ function optionProblems(props: MultiZoneDistributionProps): string[] {
   if (props.bucketCookie !== undefined && !/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(props.bucketCookie)) {
     problems.push(`bucketCookie: "${props.bucketCookie}" is not a cookie name`);
   }
+  problems.push(...originVerifyHeaderProblems(props.originVerifyHeader, stack));
   return problems;
-}
-
-/**
- * Wraps a zone's origin so its origin id derives from the zone's name (the
- * function selects origins by id) and any resource the origin creates (an
- * origin access control, say) lives under a scope named for the zone, so
- * reordering zones never renames them. The id the distribution keeps is
- * read back from the bind result, which honors an `originId` the user set.
- */
-class ZoneOrigin implements cloudfront.IOrigin {
-  public originId?: string;
-
-  constructor(
-    public readonly zone: string,
-    private readonly inner: cloudfront.IOrigin,
-    private readonly scope: Construct,
-  ) {}
-
-  public bind(_scope: Construct, options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
-    const originId = `zone-${this.zone}`;
-    const config = this.inner.bind(new Construct(this.scope, this.zone), { ...options, originId });
-    this.originId = config.originProperty?.id ?? originId;
-    return config;
-  }
 }
 
 /**

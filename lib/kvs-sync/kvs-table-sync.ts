@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -121,7 +121,31 @@ class KvsSyncProvider extends Construct {
       timeout: Duration.minutes(5),
       description: 'Keeps the multi-zone routing keys of CloudFront KeyValueStores in sync',
     });
-    this.serviceToken = new cr.Provider(this, 'Provider', { onEventHandler: this.handler }).serviceToken;
+    const provider = new cr.Provider(this, 'Provider', { onEventHandler: this.handler });
+    this.serviceToken = provider.serviceToken;
+    this.acknowledgeNagFindings(provider);
+  }
+
+  /**
+   * Acknowledges the cdk-nag (AwsSolutions) findings of the handler and
+   * its provider, on each resource concerned, with the reason: users of
+   * the construct cannot act on them. Everything else is left to the
+   * stack's owner.
+   */
+  private acknowledgeNagFindings(provider: cr.Provider): void {
+    const basicExecution = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+    const logsOnly = 'The AWS managed AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch Logs; a custom copy would grant the same.';
+    const frameworkRole = provider.node.findChild('framework-onEvent').node.findChild('ServiceRole');
+    Validations.of(this.handler.role!).acknowledge({ id: basicExecution, reason: logsOnly });
+    Validations.of(frameworkRole).acknowledge({ id: basicExecution, reason: logsOnly });
+    Validations.of(this.handler).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'The sync handler runs on a pinned Node.js LTS runtime that its bundle targets; it moves to a newer one deliberately, with the bundle target.',
+    });
+    Validations.of(frameworkRole.node.findChild('DefaultPolicy')).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.handler.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason: 'The custom resource framework may invoke any version of the one sync handler function; the wildcard covers its versions only.',
+    });
   }
 
   /** Lets the handler read and write the keys of `store`, and nothing else. */
