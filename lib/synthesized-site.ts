@@ -43,6 +43,8 @@ export interface RequestOptions {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly cookies?: Record<string, string>;
+  /** Query string parameters; by default those of the URI's `?...` part, if any. */
+  readonly querystring?: Record<string, string>;
 }
 
 /**
@@ -79,6 +81,8 @@ export class SynthesizedSite {
   public readonly behaviors: TemplateBehavior[];
   /** The distribution's origins: id to domain name (as the template states it). */
   public readonly origins: Record<string, unknown>;
+  /** The distribution's origins as the template states them: id to the raw CloudFormation origin. */
+  public readonly originConfigs: Record<string, Record<string, any>>;
   /** The store's contents at deploy: routing table entries and initial flag values. */
   public readonly storeEntries: Record<string, string>;
   private readonly sandboxes = new Map<string, FunctionSandbox>();
@@ -103,6 +107,7 @@ export class SynthesizedSite {
     });
     this.behaviors = [...(config.CacheBehaviors ?? []).map((b: any) => read(b, b.PathPattern)), read(config.DefaultCacheBehavior, '*')];
     this.origins = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o.DomainName]));
+    this.originConfigs = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o]));
     this.storeEntries = {};
     for (const r of Object.values(resources)) {
       if (r.Type === 'Custom::MultiZoneKvsSync') Object.assign(this.storeEntries, r.Properties.InitialFlags, r.Properties.Entries);
@@ -123,7 +128,8 @@ export class SynthesizedSite {
 
   /** Serves one request as CloudFront would: behavior, function, chosen origin. */
   public async serve(uri: string, options: RequestOptions = {}): Promise<ServedRequest> {
-    const event = viewerRequestEvent(uri.split('?')[0], options);
+    const [path, query] = splitUri(uri);
+    const event = viewerRequestEvent(path, { ...options, querystring: options.querystring ?? query });
     const { behavior, index } = this.behaviorFor(event.request.uri);
     let originId = behavior.targetOriginId;
     let response: Record<string, any> | undefined;
@@ -144,6 +150,11 @@ export class SynthesizedSite {
     };
   }
 
+  /** A resource of the template by logical id (policies, functions), if there is one. */
+  public resource(logicalId: string): Record<string, any> | undefined {
+    return this.resources[logicalId];
+  }
+
   /** The source of a CloudFront Function of the template. */
   public functionCode(logicalId: string): string {
     const code = this.resources[logicalId]?.Properties?.FunctionCode;
@@ -159,4 +170,18 @@ export class SynthesizedSite {
     }
     return sandbox;
   }
+}
+
+/** A URI's path, and its query string parameters (the first value of each name, undecoded), if it has any. */
+function splitUri(uri: string): [string, Record<string, string> | undefined] {
+  const at = uri.indexOf('?');
+  if (at < 0) return [uri, undefined];
+  const query: Record<string, string> = {};
+  for (const part of uri.slice(at + 1).split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (!(name in query)) query[name] = eq < 0 ? '' : part.slice(eq + 1);
+  }
+  return [uri.slice(0, at), query];
 }

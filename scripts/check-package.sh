@@ -4,8 +4,9 @@
 # own beside a MultiZoneDistribution.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$root/.consumer-check"
-rm -rf "$work" && mkdir -p "$work"
+# Outside the repository, so nothing resolves from the repository's own node_modules.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 
 cd "$root"
 npm run build --silent
@@ -39,4 +40,7 @@ console.log(`consumer stack synthesized: ${types.length} resources`);
 JS
 node app.js
 test -f "node_modules/multizone-distribution/dist/lib/index.d.ts"
+# The CLI ships with the package and runs on its declared dependencies alone.
+npx --no-install multizone routes --template cdk.out/ConsumerStack.template.json > routes.txt
+grep -q "blog" routes.txt
 echo "package check passed: $tarball"

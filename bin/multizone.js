@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/*
+ * The `multizone` CLI. In the published package it runs the compiled
+ * dist/lib/cli; in a checkout of this repository (lib/cli/index.ts present
+ * and ts-node installed) it runs the TypeScript source, so `npx multizone`
+ * works without a build and never runs a stale one.
+ */
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const source = path.join(root, 'lib', 'cli', 'index.ts');
+const built = path.join(root, 'dist', 'lib', 'cli', 'index.js');
+
+function fromSource() {
+  let tsNode;
+  try {
+    tsNode = require('ts-node');
+  } catch {
+    return undefined;
+  }
+  // Transpile only: type checking is the build's job, and would cost seconds on every run.
+  tsNode.register({ transpileOnly: true, project: path.join(root, 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
+  return require(source);
+}
+
+let cli;
+try {
+  cli = fs.existsSync(source) && !process.env.MULTIZONE_USE_DIST ? fromSource() : undefined;
+  if (!cli) {
+    if (!fs.existsSync(built)) {
+      process.stderr.write('multizone: not built (no dist/lib/cli); run `npm run build`\n');
+      process.exit(1);
+    }
+    cli = require(built);
+  }
+} catch (e) {
+  // A missing dependency or a broken install: one line, not a stack trace.
+  const missing = e && e.code === 'MODULE_NOT_FOUND' ? / '([^']+)'/.exec(String(e.message)) : null;
+  process.stderr.write(`multizone: ${missing ? `cannot load ${missing[1]}: install it (npm install ${missing[1]})` : e && e.message ? e.message : e}\n`);
+  if (process.env.MULTIZONE_DEBUG) process.stderr.write(`${e && e.stack}\n`);
+  process.exit(1);
+}
+cli.main(process.argv).then(
+  (code) => {
+    if (code) process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`multizone: ${e && e.message ? e.message : e}\n`);
+    process.exitCode = 1;
+  },
+);

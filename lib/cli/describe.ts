@@ -1,0 +1,225 @@
+import { templateOriginUrl } from '../local-edge/server';
+import { METADATA_KEY } from '../multi-zone-distribution';
+import { pathPatternMatches } from '../path-patterns';
+import { OverrideRoute, ZoneRoute } from '../routing-plan';
+import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
+import { RESERVED_PATH_PREFIX } from '../zones';
+
+/** Where a flag value used by a command came from. */
+export type FlagSource = 'template' | 'flag file' | '--flag';
+
+/** A flag value and where it came from. */
+export interface FlagValue {
+  readonly value: string;
+  readonly source: FlagSource;
+}
+
+/** One row of the routing table as the template states it. */
+export interface BehaviorRow {
+  /** 1-based position in CloudFront's order; the default behavior is last. */
+  readonly position: number;
+  readonly pathPattern: string;
+  readonly kind: 'asset' | 'page' | 'override' | 'anchor' | 'default' | 'other';
+  readonly zone: string;
+  readonly originId: string;
+  /** The viewer-request function's logical id, if one runs. */
+  readonly function?: string;
+  /** Overrides the function applies on this behavior's paths. */
+  readonly overrides: OverrideRoute[];
+  /** Table routes no behavior carries, which the function routes here (the default behavior only). */
+  readonly overflow: ZoneRoute[];
+}
+
+/** The template's behaviors with what the routing table says about each. */
+export function behaviorRows(site: SynthesizedSite): BehaviorRow[] {
+  const patterns = new Set(site.behaviors.slice(0, -1).map((b) => b.pathPattern));
+  const last = site.behaviors.length - 1;
+  // The construct records which routes overflowed to the function; without the record, the routes no behavior carries.
+  const recorded: unknown = site.resource(site.logicalId)?.Metadata?.[METADATA_KEY]?.overflow;
+  const overflowPatterns = new Set(Array.isArray(recorded) ? recorded.map(String) : site.table.routes.map((r) => r.pattern).filter((p) => !patterns.has(p)));
+  return site.behaviors.map((b, i) => {
+    const isDefault = i === last;
+    const overrides = b.viewerRequestFunction
+      ? site.table.overrides.filter((o) => (isDefault ? !patterns.has(o.pattern) : o.pattern === b.pathPattern))
+      : [];
+    const overflow = isDefault && b.viewerRequestFunction ? site.table.routes.filter((r) => overflowPatterns.has(r.pattern)) : [];
+    return {
+      position: i + 1,
+      pathPattern: b.pathPattern,
+      kind: behaviorKind(site, b, isDefault),
+      zone: site.zoneOfOrigin(b.targetOriginId) ?? `(origin ${b.targetOriginId})`,
+      originId: b.targetOriginId,
+      function: b.viewerRequestFunction,
+      overrides,
+      overflow,
+    };
+  });
+}
+
+function behaviorKind(site: SynthesizedSite, b: TemplateBehavior, isDefault: boolean): BehaviorRow['kind'] {
+  if (isDefault) return 'default';
+  if (b.pathPattern.startsWith(RESERVED_PATH_PREFIX)) return 'anchor';
+  const route = site.table.routes.find((r) => r.pattern === b.pathPattern);
+  if (route) return route.kind;
+  if (site.table.overrides.some((o) => o.pattern === b.pathPattern)) return 'override';
+  return 'other';
+}
+
+/** A function's logical id without CDK's hash suffix: `SiteRouterB0B18398` -> `SiteRouter`. */
+export function shortFunctionName(logicalId: string): string {
+  return logicalId.replace(/[0-9A-F]{8}$/, '');
+}
+
+/** Where an origin points, for humans: `localhost:3002`, or a note when the domain is a reference. */
+export function originLocation(site: SynthesizedSite, originId: string): string {
+  const url = templateOriginUrl(site.originConfigs[originId]);
+  return typeof url === 'string' ? url : '(domain known after deploy)';
+}
+
+/** `routes`: every behavior in CloudFront's order, the overrides and overflow, and a picture. */
+export function routesText(site: SynthesizedSite, file: string, flags: Record<string, FlagValue>): string {
+  const rows = behaviorRows(site);
+  const lines: string[] = [];
+  lines.push(`${file}: distribution ${site.logicalId}, ${site.zones.length} zones, ${rows.length} cache behaviors (first match wins, default last)`);
+  lines.push('');
+  const table = [
+    ['#', 'path pattern', 'zone', 'kind', 'viewer-request function'],
+    ...rows.map((r) => [String(r.position), r.pathPattern === '*' ? '* (default)' : r.pathPattern, r.zone, r.kind, r.function ? shortFunctionName(r.function) : '-']),
+  ];
+  lines.push(...columns(table, [true]).map((l) => `  ${l}`));
+
+  const overrides = site.table.overrides;
+  lines.push('');
+  if (overrides.length === 0) {
+    lines.push('Overrides: none');
+  } else {
+    lines.push('Overrides (the function sends these paths to another zone while the flag is on; first match whose flag is on wins):');
+    lines.push(
+      ...columns(
+        overrides.map((o) => [o.pattern, `-> ${o.zone}`, `while ${o.flag} is on`, `now: ${flagText(flags[o.flag])}`]),
+        [],
+      ).map((l) => `  ${l}`),
+    );
+  }
+  const overflow = rows[rows.length - 1].overflow;
+  if (overflow.length > 0) {
+    lines.push('');
+    lines.push(`Overflow (past the behavior quota; the function at the default behavior routes these, most specific first):`);
+    lines.push(...columns(overflow.map((r) => [r.pattern, `-> ${r.zone}`, r.kind]), []).map((l) => `  ${l}`));
+  }
+  lines.push('');
+  lines.push('Zones:');
+  lines.push(...columns(site.zones.map((z) => [z.name, z.originId, originLocation(site, z.originId)]), []).map((l) => `  ${l}`));
+  lines.push('');
+  lines.push('Picture (f = the viewer-request function runs):');
+  lines.push(...picture(rows).map((l) => `  ${l}`));
+  return lines.join('\n') + '\n';
+}
+
+function flagText(f: FlagValue | undefined): string {
+  if (!f) return 'off (unset)';
+  return `${f.value} (${f.source === 'template' ? "template's initial value" : f.source})`;
+}
+
+/**
+ * The routing table as a tree: each behavior a branch from the viewer to
+ * its zone, with the function's alternatives (overrides, overflow) as
+ * sub-branches.
+ */
+function picture(rows: BehaviorRow[]): string[] {
+  const label = (r: BehaviorRow) => (r.pathPattern === '*' ? '* (default)' : r.pathPattern);
+  const width = Math.max(...rows.map((r) => label(r).length));
+  const alternativesOf = (r: BehaviorRow) => [
+    ...r.overrides.map((o) => ({ text: `if ${o.flag} is on`, zone: o.zone })),
+    ...r.overflow.map((o) => ({ text: o.pattern, zone: o.zone })),
+  ];
+  const altWidth = Math.max(0, ...rows.flatMap((r) => alternativesOf(r).map((a) => a.text.length)));
+  // Every "> zone" starts in the same column.
+  const run = Math.max(altWidth + 5, 8);
+  const out: string[] = [];
+  rows.forEach((r, i) => {
+    const lastRow = i === rows.length - 1;
+    const lead = i === 0 ? 'viewer -+-' : lastRow ? '        `-' : '        +-';
+    const head = `${lead} ${label(r).padEnd(width)} --${r.function ? ' f ' : '---'}-`;
+    const alternatives = alternativesOf(r);
+    if (alternatives.length === 0) {
+      out.push(`${head}${'-'.repeat(run)}> ${r.zone}`);
+      return;
+    }
+    out.push(`${head}+${'-'.repeat(run - 1)}> ${r.zone}`);
+    const pad = (lastRow ? ' ' : '        |').padEnd(head.length);
+    alternatives.forEach((a, j) => {
+      const branch = j === alternatives.length - 1 ? '`-' : '+-';
+      out.push(`${pad}${branch} ${a.text.padEnd(altWidth)} -> ${a.zone}`);
+    });
+  });
+  return out;
+}
+
+/** Aligns rows of cells into columns; `rightAligned[i]` right-aligns column i. */
+function columns(rows: string[][], rightAligned: boolean[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((row) =>
+    row
+      .map((c, i) => (i === row.length - 1 ? c : rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** `explain`: how CloudFront serves one request, and why. */
+export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>): string {
+  const path = uri.split('?')[0];
+  const total = site.behaviors.length;
+  const position = served.behaviorIndex < 0 ? total : served.behaviorIndex + 1;
+  const b = served.behavior;
+  const behaviorZone = site.zoneOfOrigin(b.targetOriginId) ?? '?';
+  const lines: string[] = [];
+  lines.push(`${method} ${uri}`);
+  const relevant = site.table.overrides.filter((o) => pathPatternMatches(o.pattern, path));
+  const usedFlags = [...new Set(relevant.map((o) => o.flag))];
+  if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagText(flags[f])}`).join(', ')}`);
+  lines.push(
+    `  behavior   #${position} of ${total}: ${b.pathPattern === '*' ? '* (default, no other pattern matches)' : `${b.pathPattern} (first match in CloudFront's order)`} -> origin ${b.targetOriginId} (${behaviorZone})`,
+  );
+  const allowed: string[] = b.raw.AllowedMethods ?? ['GET', 'HEAD'];
+  if (!allowed.includes(method)) {
+    lines.push(`  refused    403: this behavior allows ${allowed.join(', ')} only (CloudFront answers before any function or zone)`);
+    return lines.join('\n') + '\n';
+  }
+  if (served.functionRan) {
+    const choice =
+      served.response !== undefined
+        ? `answered ${served.response.statusCode} itself`
+        : served.originId !== b.targetOriginId
+          ? `selected origin ${served.originId}`
+          : 'kept the behavior\'s origin';
+    lines.push(`  function   ${shortFunctionName(b.viewerRequestFunction!)} (viewer-request) ran: ${choice}`);
+  } else {
+    lines.push('  function   none on this behavior');
+  }
+  if (served.response) {
+    lines.push(`  response   ${served.response.statusCode} from the function, no zone is asked`);
+  } else {
+    lines.push(`  zone       ${served.zone} (origin ${served.originId}, ${originLocation(site, served.originId)})`);
+  }
+  const table = site.table;
+  const route = table.routes.find((r) => pathPatternMatches(r.pattern, path));
+  const why: string[] = [];
+  if (route?.kind === 'asset') why.push(`${route.pattern} is ${route.zone}'s asset route: assets never move`);
+  else {
+    if (route) why.push(`route ${route.pattern} -> ${route.zone}`);
+    else why.push(`no zone route matches: the default zone, ${table.defaultZone}`);
+    for (const o of relevant) why.push(`override ${o.pattern} -> ${o.zone} while ${o.flag} is on (it is ${flags[o.flag]?.value ?? 'off'})`);
+  }
+  if (!served.functionRan && relevant.length > 0 && route?.kind !== 'asset') {
+    why.push('no function runs on this behavior, so no override can apply');
+  }
+  lines.push(`  why        ${why.join('\n             ')}`);
+  const xfh = served.request.headers['x-forwarded-host'];
+  if (!served.response) {
+    lines.push(`  headers    Host: the origin's own${xfh ? `; x-forwarded-host: ${xfh.value} (set by the function)` : '; no x-forwarded-host (no function sets it here)'}`);
+  }
+  return lines.join('\n') + '\n';
+}

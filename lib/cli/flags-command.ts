@@ -1,0 +1,134 @@
+import { Command } from 'commander';
+import { MultiZoneValidationError } from '../errors';
+import { flagNameProblem } from '../flags';
+import { DEFAULT_FLAG_FILE, readFlagFile, writeFlag } from '../local-edge/flag-file';
+import { CliError, CliIO } from './io';
+import { findSiteTemplates, readSite } from './site-loader';
+
+/**
+ * The options a `flags` subcommand was given: `local` and `flagsFile` are
+ * this file's; whatever options a deployed-site handler added to the
+ * subcommands (`--stack`, `--region`, ...) arrive here too.
+ */
+export interface FlagsCommandOptions {
+  readonly local?: boolean;
+  readonly flagsFile?: string;
+  readonly [option: string]: unknown;
+}
+
+/**
+ * What `flags list|get|set` do without `--local`: read and write the
+ * deployed site's KeyValueStore. Registered by the deployed-site commands
+ * (lib/cli/operate.ts) with {@link setDeployedFlagsHandler}; they add
+ * their own options to the subcommands (see {@link flagsSubcommand}).
+ */
+export interface DeployedFlagsHandler {
+  list(opts: FlagsCommandOptions): Promise<void>;
+  get(name: string, opts: FlagsCommandOptions): Promise<void>;
+  set(name: string, value: string, opts: FlagsCommandOptions): Promise<void>;
+}
+
+let deployedHandler: DeployedFlagsHandler | undefined;
+
+/** Routes `flags` subcommands without `--local` to `handler` (undefined: none, they fail with a hint). */
+export function setDeployedFlagsHandler(handler: DeployedFlagsHandler | undefined): void {
+  deployedHandler = handler;
+}
+
+function deployed(): DeployedFlagsHandler {
+  if (!deployedHandler) throw new CliError('use --local, or deploy and pass --stack');
+  return deployedHandler;
+}
+
+/** A subcommand of the program's `flags` group (`list`, `get`, `set`), e.g. to add options to it. */
+export function flagsSubcommand(program: Command, name: 'list' | 'get' | 'set'): Command {
+  const group = program.commands.find((c) => c.name() === 'flags');
+  const sub = group?.commands.find((c) => c.name() === name);
+  if (!sub) throw new Error(`the program has no "flags ${name}" command`);
+  return sub;
+}
+
+/** Flags the local template declares, with their initial values; empty when no template is at hand (never synthesizes). */
+function templateFlags(): Record<string, string> {
+  const found = findSiteTemplates();
+  if (found.length !== 1) return {};
+  try {
+    return readSite(found[0]).table.flags;
+  } catch {
+    return {};
+  }
+}
+
+/** Adds the `flags` group (`list`, `get`, `set`; `--local` works on the local flag file) to `program`. */
+export function addFlagsCommand(program: Command, io: CliIO): Command {
+  const group = program
+    .command('flags')
+    .description('feature flags: of the local edge (--local, a JSON file) or of the deployed site');
+  const fileOption = `flag file of the local edge (default: ${DEFAULT_FLAG_FILE})`;
+
+  group
+    .command('list')
+    .description('every flag and its value')
+    .option('--local', 'the local edge\'s flags')
+    .option('--flags-file <file>', fileOption)
+    .action(async (opts: FlagsCommandOptions) => {
+      if (!opts.local) return deployed().list(opts);
+      const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
+      const local = readFlagFile(file);
+      const initial = templateFlags();
+      const names = [...new Set([...Object.keys(initial), ...Object.keys(local)])].sort();
+      if (names.length === 0) {
+        io.out(`no flags (${file} is empty or absent, and no template in cdk.out declares any)`);
+        return;
+      }
+      const width = Math.max(...names.map((n) => n.length));
+      for (const name of names) {
+        const note = name in local ? `${file}${name in initial ? `; template's initial value ${initial[name]}` : '; no override of the template uses it'}` : 'template\'s initial value';
+        io.out(`${name.padEnd(width)}  ${(local[name] ?? initial[name]).padEnd(4)}  (${note})`);
+      }
+    });
+
+  group
+    .command('get')
+    .description('one flag\'s value')
+    .argument('<name>', 'flag name')
+    .option('--local', 'the local edge\'s flag')
+    .option('--flags-file <file>', fileOption)
+    .action(async (name: string, opts: FlagsCommandOptions) => {
+      const problem = flagNameProblem(name);
+      if (problem) throw new MultiZoneValidationError(problem);
+      if (!opts.local) return deployed().get(name, opts);
+      const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
+      const local = readFlagFile(file);
+      if (name in local) {
+        io.out(local[name]);
+        return;
+      }
+      const initial = templateFlags();
+      if (name in initial) {
+        io.out(initial[name]);
+        io.err(`(not set in ${file}: the template's initial value)`);
+        return;
+      }
+      throw new CliError(`flag "${name}" is not set in ${file}, and no template in cdk.out declares it`);
+    });
+
+  group
+    .command('set')
+    .description('set a flag: on, off or N% of viewers')
+    .argument('<name>', 'flag name')
+    .argument('<value>', 'on, off or a whole percentage such as 25%')
+    .option('--local', 'the local edge\'s flag (takes effect on its next request)')
+    .option('--flags-file <file>', fileOption)
+    .action(async (name: string, value: string, opts: FlagsCommandOptions) => {
+      if (!opts.local) return deployed().set(name, value, opts);
+      const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
+      writeFlag(name, value, file);
+      io.out(`${name}=${value} in ${file}: a running local edge uses it from its next request`);
+      const initial = templateFlags();
+      if (Object.keys(initial).length > 0 && !(name in initial)) {
+        io.err(`note: no override of the template uses flag "${name}" (its flags: ${Object.keys(initial).join(', ')})`);
+      }
+    });
+  return group;
+}

@@ -1,0 +1,644 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { buildProgram, main, setDeployedFlagsHandler } from '../lib/cli';
+import { CliIO } from '../lib/cli/io';
+import { MultiZoneValidationError } from '../lib/errors';
+import { writeFlag } from '../lib/local-edge/flag-file';
+import { LocalEdge, startLocalEdge } from '../lib/local-edge/server';
+import { SynthesizedSite } from '../lib/synthesized-site';
+import { synth } from './support/sites';
+
+jest.setTimeout(30_000);
+
+const ROOT = path.resolve(__dirname, '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-local-edge-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** The seed's site with the example's override: /checkout moves to the dashboard while new-checkout is on. */
+const template: Record<string, any> = synth({
+  overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }],
+  flags: { 'new-checkout': 'off' },
+}).template.toJSON();
+const templateFile = path.join(tmp, 'site.template.json');
+fs.writeFileSync(templateFile, JSON.stringify(template));
+
+/** What a test zone saw of one request. */
+interface Seen {
+  zone: string;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** Websocket connections the zones accepted: a server's close() no longer sees them. */
+const upgradedSockets = new Set<import('stream').Duplex>();
+
+/** A tiny zone: echoes what it received as JSON, plus a streaming endpoint, an upload endpoint and a websocket echo. */
+function zoneServer(zone: string): http.Server {
+  const server = http.createServer((req, res) => {
+    const seen: Seen = { zone, method: req.method!, url: req.url!, headers: req.headers };
+    if (req.url!.endsWith('/stream')) {
+      // Three chunks 150 ms apart: a buffering proxy would deliver them together.
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-zone': zone });
+      let n = 0;
+      const tick = () => {
+        res.write(`chunk ${n}\n`);
+        if (++n < 3) setTimeout(tick, 150);
+        else res.end();
+      };
+      tick();
+      return;
+    }
+    if (req.url!.endsWith('/upload')) {
+      // Answers as soon as the first body chunk arrives, before the body ends.
+      let total = 0;
+      req.once('data', () => res.writeHead(200, { 'content-type': 'text/plain' }).write('got first chunk\n'));
+      req.on('data', (c: Buffer) => (total += c.length));
+      req.on('end', () => res.end(`total ${total}\n`));
+      return;
+    }
+    // A zone setting its own framing policy, and a header a policy may remove.
+    const own = req.url!.includes('frame-deny') ? { 'x-frame-options': 'DENY', 'x-powered-by': 'zone' } : {};
+    res.writeHead(200, { 'content-type': 'application/json', 'x-zone': zone, ...own });
+    res.end(JSON.stringify(seen));
+  });
+  server.on('upgrade', (req, socket) => {
+    upgradedSockets.add(socket);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-zone: ${zone}\r\nx-path: ${req.url}\r\nx-seen-xfh: ${req.headers['x-forwarded-host'] ?? ''}\r\n\r\n`);
+    socket.on('data', (d) => socket.write(`${zone} echoes ${d}`));
+  });
+  return server;
+}
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  const port = await listen(s);
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(url: string, options: http.RequestOptions = {}, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false, ...options }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const seenBy = async (url: string, options: http.RequestOptions = {}): Promise<Seen> => JSON.parse((await request(url, options)).body);
+
+const zoneNames = ['home', 'blog', 'dashboard'];
+const zones: Record<string, http.Server> = {};
+const zoneUrls: Record<string, string> = {};
+const site = SynthesizedSite.fromTemplate(template);
+const flagsFile = path.join(tmp, 'flags.json');
+const lines: string[] = [];
+let edge: LocalEdge;
+
+beforeAll(async () => {
+  for (const name of zoneNames) {
+    zones[name] = zoneServer(name);
+    zoneUrls[name] = `http://127.0.0.1:${await listen(zones[name])}`;
+  }
+  edge = await startLocalEdge({ site, zoneUrls, flagsFile, host: '127.0.0.1', log: (l) => lines.push(l) });
+});
+
+afterAll(async () => {
+  await edge?.close();
+  for (const socket of upgradedSockets) socket.destroy();
+  for (const s of Object.values(zones)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+describe('local edge: routing as the template states it', () => {
+  test.each([
+    ['/', 'home'],
+    ['/about', 'home'],
+    ['/blogger', 'home'],
+    ['/blog', 'blog'],
+    ['/blog/post-1', 'blog'],
+    ['/blog-static/_next/static/chunks/a.js', 'blog'],
+    ['/_next/static/chunks/main.js', 'home'],
+    ['/dashboard', 'dashboard'],
+    ['/dashboard/settings', 'dashboard'],
+    ['/dashboard-static/_next/static/css/a.css', 'dashboard'],
+    ['/checkout', 'home'],
+  ])('%s is answered by %s', async (uri, zone) => {
+    const reply = await request(`${edge.url}${uri}`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-zone']).toBe(zone);
+    expect(reply.headers['x-multizone-route']).toMatch(new RegExp(`^zone=${zone}; behavior=`));
+    expect((JSON.parse(reply.body) as Seen).url).toBe(uri);
+  });
+
+  test('the route header names the behavior and whether the function ran', async () => {
+    expect((await request(`${edge.url}/blog/post-1`)).headers['x-multizone-route']).toBe('zone=blog; behavior=/blog/*; function');
+    expect((await request(`${edge.url}/blog-static/a.js`)).headers['x-multizone-route']).toBe('zone=blog; behavior=/blog-static/*');
+  });
+});
+
+describe('local edge: what reaches the zone (origin request policy)', () => {
+  test('a page: Host is the zone\'s own, x-forwarded-host the viewer\'s, and headers, cookies and query string pass as sent', async () => {
+    const seen = await seenBy(`${edge.url}/blog/post-1?b=2&a=%20x&flag`, {
+      headers: { host: 'www.example.test:8080', cookie: 'session=abc; theme=dark', 'x-custom': 'yes', 'user-agent': 'jest', origin: 'http://www.example.test:8080' },
+    });
+    expect(seen.headers.host).toBe(new URL(zoneUrls.blog).host);
+    expect(seen.headers['x-forwarded-host']).toBe('www.example.test:8080');
+    expect(seen.url).toBe('/blog/post-1?b=2&a=%20x&flag');
+    expect(seen.headers.cookie).toBe('session=abc; theme=dark');
+    expect(seen.headers['x-custom']).toBe('yes');
+    expect(seen.headers['user-agent']).toBe('jest');
+    expect(seen.headers.origin).toBe('http://www.example.test:8080');
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers.via).toContain('multizone-local-edge');
+  });
+
+  test('a viewer cannot spoof the internal zone header', async () => {
+    const seen = await seenBy(`${edge.url}/dashboard`, { headers: { 'x-multizone-zone': 'evil' } });
+    expect(seen.headers['x-multizone-zone']).not.toBe('evil');
+  });
+
+  test('an asset (CachingOptimized, no origin request policy): no cookies, no query string, no viewer headers, no x-forwarded-host', async () => {
+    const seen = await seenBy(`${edge.url}/_next/static/chunks/main.js?v=1`, {
+      headers: { host: 'www.example.test', cookie: 'session=abc', 'x-custom': 'yes', 'accept-encoding': 'gzip' },
+    });
+    expect(seen.url).toBe('/_next/static/chunks/main.js');
+    expect(seen.headers.host).toBe(new URL(zoneUrls.home).host);
+    expect(seen.headers.cookie).toBeUndefined();
+    expect(seen.headers['x-custom']).toBeUndefined();
+    expect(seen.headers['x-forwarded-host']).toBeUndefined();
+    expect(seen.headers['accept-encoding']).toBe('gzip');
+    expect(seen.headers['user-agent']).toBe('Amazon CloudFront');
+  });
+
+  test('a method the behavior does not allow is refused with 403, as CloudFront does', async () => {
+    const reply = await request(`${edge.url}/blog-static/a.js`, { method: 'POST' }, 'x');
+    expect(reply.status).toBe(403);
+    expect(reply.body).toContain('GET, HEAD, OPTIONS');
+  });
+
+  test('the origins\' custom headers: literal ones are sent over the viewer\'s, referenced ones only when given', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
+    for (const o of dist.Properties.DistributionConfig.Origins) {
+      o.OriginCustomHeaders = [
+        { HeaderName: 'X-Zone-Secret', HeaderValue: `literal-${o.Id}` },
+        { HeaderName: 'x-origin-verify', HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: 'Secret' }, ':SecretString:::}}']] } },
+      ];
+    }
+    const withHeaders = SynthesizedSite.fromTemplate(t);
+    const plain = await startLocalEdge({ site: withHeaders, zoneUrls, flagsFile, host: '127.0.0.1' });
+    const given = await startLocalEdge({ site: withHeaders, zoneUrls, flagsFile, host: '127.0.0.1', originHeaders: { 'X-Origin-Verify': 's3cret' } });
+    try {
+      expect(plain.zones.find((z) => z.zone === 'blog')?.unresolvedOriginHeaders).toEqual(['x-origin-verify']);
+      const seen = await seenBy(`${plain.url}/blog/a`, { headers: { 'x-zone-secret': 'spoofed' } });
+      expect(seen.headers['x-zone-secret']).toMatch(/^literal-.*blog/);
+      expect(seen.headers['x-origin-verify']).toBeUndefined();
+      expect((await seenBy(`${given.url}/_next/static/a.js`)).headers['x-origin-verify']).toBe('s3cret');
+    } finally {
+      await plain.close();
+      await given.close();
+    }
+  });
+
+  test('the response headers policy applies: managed security headers, the zone\'s own value kept unless the policy overrides', async () => {
+    expect(site.behaviors.every((b) => b.raw.ResponseHeadersPolicyId === '67f7725c-6f97-4210-82d7-5512b31e9d03')).toBe(true);
+    const page = await request(`${edge.url}/blog/a`);
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect((await request(`${edge.url}/blog/frame-deny`)).headers['x-frame-options']).toBe('DENY');
+  });
+
+  test('a response headers policy of the template: custom headers, overrides and removals', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    t.Resources.Custom = {
+      Type: 'AWS::CloudFront::ResponseHeadersPolicy',
+      Properties: {
+        ResponseHeadersPolicyConfig: {
+          Name: 'custom',
+          CustomHeadersConfig: { Items: [{ Header: 'X-Site', Value: 'multi', Override: false }] },
+          SecurityHeadersConfig: {
+            ContentSecurityPolicy: { ContentSecurityPolicy: "default-src 'self'", Override: true },
+            FrameOptions: { FrameOption: 'SAMEORIGIN', Override: true },
+          },
+          RemoveHeadersConfig: { Items: [{ Header: 'X-Powered-By' }] },
+        },
+      },
+    };
+    const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
+    for (const b of dist.Properties.DistributionConfig.CacheBehaviors) b.ResponseHeadersPolicyId = { Ref: 'Custom' };
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    try {
+      const reply = await request(`${local.url}/blog/frame-deny`);
+      expect(reply.headers['x-site']).toBe('multi');
+      expect(reply.headers['content-security-policy']).toBe("default-src 'self'");
+      // The zone said DENY; this policy overrides it.
+      expect(reply.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(reply.headers['x-powered-by']).toBeUndefined();
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('POST to a page reaches the zone with its body', async () => {
+    const reply = await request(`${edge.url}/dashboard/upload`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, 'hello world');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain('total 11');
+  });
+});
+
+describe('local edge: streaming', () => {
+  test('a response streams: the first chunk arrives before the zone has finished', async () => {
+    const arrivals: number[] = [];
+    const start = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get(`${edge.url}/blog/stream`, { agent: false }, (res) => {
+          res.on('data', () => arrivals.push(Date.now() - start));
+          res.on('end', () => resolve());
+        })
+        .on('error', reject);
+    });
+    expect(arrivals.length).toBeGreaterThanOrEqual(2);
+    expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThanOrEqual(200);
+  });
+
+  test('a request body streams: the zone answers its first chunk while the viewer is still sending', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${edge.url}/dashboard/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+          // Only now send the rest: a proxy that buffered the body would never get here.
+          if (text === 'got first chunk\n') req.end('second part');
+        });
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+      req.write('first part ');
+    });
+    expect(body).toBe('got first chunk\ntotal 22\n');
+  });
+});
+
+describe('local edge: flags from the flag file', () => {
+  afterEach(() => fs.rmSync(flagsFile, { force: true }));
+
+  test('a flag flipped in the file takes effect on the next request, no restart', async () => {
+    expect((await request(`${edge.url}/checkout`)).headers['x-zone']).toBe('home');
+    writeFlag('new-checkout', 'on', flagsFile);
+    expect((await request(`${edge.url}/checkout`)).headers['x-zone']).toBe('dashboard');
+    expect((await request(`${edge.url}/checkout/pay`)).headers['x-zone']).toBe('dashboard');
+    // Other paths stay put.
+    expect((await request(`${edge.url}/about`)).headers['x-zone']).toBe('home');
+    writeFlag('new-checkout', 'off', flagsFile);
+    expect((await request(`${edge.url}/checkout`)).headers['x-zone']).toBe('home');
+    writeFlag('new-checkout', '100%', flagsFile);
+    expect((await request(`${edge.url}/checkout`)).headers['x-zone']).toBe('dashboard');
+    fs.rmSync(flagsFile);
+    expect((await request(`${edge.url}/checkout`)).headers['x-zone']).toBe('home');
+  });
+
+  test('a flag file that is not JSON: a 500 page naming the file, and the edge keeps running', async () => {
+    fs.writeFileSync(flagsFile, '{ not json');
+    const reply = await request(`${edge.url}/checkout`);
+    expect(reply.status).toBe(500);
+    expect(reply.body).toContain(flagsFile);
+    fs.rmSync(flagsFile);
+    expect((await request(`${edge.url}/checkout`)).status).toBe(200);
+  });
+});
+
+describe('local edge: websockets', () => {
+  test('an upgrade is routed like any request and proxied both ways', async () => {
+    const { headers, echoed } = await new Promise<{ headers: http.IncomingHttpHeaders; echoed: string }>((resolve, reject) => {
+      const req = http.request(`${edge.url}/blog-static/_next/webpack-hmr`, {
+        agent: false,
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      });
+      req.on('upgrade', (res, socket) => {
+        socket.once('data', (d) => {
+          resolve({ headers: res.headers, echoed: d.toString() });
+          socket.destroy();
+        });
+        socket.write('ping');
+      });
+      req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(headers['x-zone']).toBe('blog');
+    expect(headers['x-path']).toBe('/blog-static/_next/webpack-hmr');
+    expect(echoed).toBe('blog echoes ping');
+  });
+
+  test('a page websocket passes the function\'s x-forwarded-host', async () => {
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+      const req = http.request(`${edge.url}/dashboard/live`, {
+        agent: false,
+        headers: { host: 'site.test', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      });
+      req.on('upgrade', (res, socket) => {
+        socket.destroy();
+        resolve(res.headers);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(headers['x-zone']).toBe('dashboard');
+    expect(headers['x-seen-xfh']).toBe('site.test');
+  });
+});
+
+describe('local edge: bad input', () => {
+  test('a zone URL that refuses connections: a 502 page naming the zone and URL; other zones keep working', async () => {
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    const local = await startLocalEdge({ site, zoneUrls: { ...zoneUrls, blog: down }, flagsFile, host: '127.0.0.1' });
+    try {
+      const reply = await request(`${local.url}/blog/post-1`);
+      expect(reply.status).toBe(502);
+      expect(reply.headers['content-type']).toContain('text/html');
+      expect(reply.body).toContain('<b>blog</b>');
+      expect(reply.body).toContain(down);
+      expect((await request(`${local.url}/`)).headers['x-zone']).toBe('home');
+      // A websocket to the dead zone gets the same page, and no crash.
+      const ws = await new Promise<number>((resolve) => {
+        const req = http.request(`${local.url}/blog/live`, { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+        req.on('response', (res) => resolve(res.statusCode!));
+        req.on('upgrade', () => resolve(101));
+        req.on('error', () => resolve(-1));
+        req.end();
+      });
+      expect(ws).toBe(502);
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('an unknown zone in the zone URLs is refused before listening', async () => {
+    await expect(startLocalEdge({ site, zoneUrls: { blgo: 'http://localhost:1' } })).rejects.toThrow(MultiZoneValidationError);
+    await expect(startLocalEdge({ site, zoneUrls: { blgo: 'http://localhost:1' } })).rejects.toThrow('Zone "blgo": the template has no such zone (its zones: home, blog, dashboard)');
+    await expect(startLocalEdge({ site, zoneUrls: { blog: 'localhost:3001' } })).rejects.toThrow('is not an http:// or https:// URL');
+  });
+
+  test('a zone whose origin is a CloudFormation reference and has no URL: 502 telling how to give one', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
+    dist.Properties.DistributionConfig.Origins.find((o: any) => o.Id.includes('blog')).DomainName = { 'Fn::GetAtt': ['Bucket', 'RegionalDomainName'] };
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls: { home: zoneUrls.home, dashboard: zoneUrls.dashboard }, flagsFile, host: '127.0.0.1' });
+    try {
+      expect(local.zones.find((z) => z.zone === 'blog')?.source).toBe('none');
+      const reply = await request(`${local.url}/blog`);
+      expect(reply.status).toBe(502);
+      expect(reply.body).toContain('--zone blog=http://localhost:PORT');
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('a response the function returns itself is sent as is', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    t.Resources[site.behaviorFor('/blog/x').behavior.viewerRequestFunction!].Properties.FunctionCode =
+      "import cf from 'cloudfront';\nasync function handler(event) {\n  return { statusCode: 302, statusDescription: 'Found', headers: { location: { value: 'https://elsewhere.test' + event.request.uri } }, cookies: { seen: { value: '1', attributes: 'Path=/' } } };\n}";
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    try {
+      const reply = await request(`${local.url}/blog/x`);
+      expect(reply.status).toBe(302);
+      expect(reply.headers.location).toBe('https://elsewhere.test/blog/x');
+      expect(reply.headers['set-cookie']).toEqual(['seen=1; Path=/']);
+      // No function on asset behaviors: they still reach the zone.
+      expect((await request(`${local.url}/blog-static/a.js`)).headers['x-zone']).toBe('blog');
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('a function that throws: 503, as CloudFront answers', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    t.Resources[site.behaviorFor('/blog/x').behavior.viewerRequestFunction!].Properties.FunctionCode = "import cf from 'cloudfront';\nfunction handler(event) {\n  throw new Error('boom');\n}";
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    try {
+      const reply = await request(`${local.url}/blog/x`);
+      expect(reply.status).toBe(503);
+      expect(reply.body).toContain('boom');
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('the edge logs one line per request naming the zone and behavior', () => {
+    expect(lines.some((l) => /^GET \/blog\/post-1 -> blog \(\/blog\/\*, function\) 200 \d+ ms$/.test(l))).toBe(true);
+  });
+});
+
+/** Runs the CLI in-process, capturing its output. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => (out += t.endsWith('\n') ? t : `${t}\n`), err: (t) => (err += t.endsWith('\n') ? t : `${t}\n`) };
+  const code = await main(['node', 'multizone', ...args], io);
+  return { code, out, err };
+}
+
+const noFlagFile = path.join(tmp, 'absent', 'flags.json');
+
+describe('CLI: explain', () => {
+  test('/checkout with the flag on: the /checkout behavior, the function ran and chose the dashboard', async () => {
+    const r = await cli('explain', '/checkout', '--flag', 'new-checkout=on', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('GET /checkout');
+    expect(r.out).toMatch(/behavior +#\d+ of \d+: \/checkout \(first match in CloudFront's order\) -> origin \S+ \(home\)/);
+    expect(r.out).toMatch(/function +\S+ \(viewer-request\) ran: selected origin \S*dashboard/);
+    expect(r.out).toMatch(/zone +dashboard \(origin \S*dashboard/);
+    expect(r.out).toContain('new-checkout=on (--flag)');
+  });
+
+  test('/checkout with the flag off (its initial value): home', async () => {
+    const r = await cli('explain', '/checkout', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.out).toMatch(/zone +home /);
+    expect(r.out).toContain("new-checkout=off (template's initial value)");
+    expect(r.out).toContain("kept the behavior's origin");
+  });
+
+  test('the local flag file counts, and --flag beats it', async () => {
+    const file = path.join(tmp, 'explain-flags.json');
+    writeFlag('new-checkout', 'on', file);
+    expect((await cli('explain', '/checkout', '--template', templateFile, '--flags-file', file)).out).toMatch(/zone +dashboard/);
+    expect((await cli('explain', '/checkout', '--template', templateFile, '--flags-file', file, '--flag', 'new-checkout=off')).out).toMatch(/zone +home/);
+  });
+
+  test('an asset: no function, never moved', async () => {
+    const r = await cli('explain', '/blog-static/_next/static/a.js', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.out).toContain('function   none on this behavior');
+    expect(r.out).toMatch(/zone +blog /);
+    expect(r.out).toContain('assets never move');
+  });
+
+  test('--json', async () => {
+    const r = await cli('explain', '/blog/post-1', '--json', '--template', templateFile, '--flags-file', noFlagFile);
+    const parsed = JSON.parse(r.out);
+    expect(parsed).toMatchObject({ uri: '/blog/post-1', zone: 'blog', functionRan: true, behavior: { pathPattern: '/blog/*' } });
+  });
+});
+
+describe('CLI: routes', () => {
+  test('every behavior in CloudFront order with zone, kind and function, the overrides, and a picture', async () => {
+    const r = await cli('routes', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.code).toBe(0);
+    const rows = r.out.split('\n').filter((l) => /^\s+\d+\s{2}/.test(l));
+    expect(rows.map((l) => l.trim().split(/\s{2,}/)[1])).toEqual(site.behaviors.map((b) => (b.pathPattern === '*' ? '* (default)' : b.pathPattern)));
+    expect(r.out).toMatch(/\/blog-static\/\*\s+blog\s+asset\s+-/);
+    expect(r.out).toMatch(/\/checkout\s+home\s+override\s+\S+/);
+    expect(r.out).toMatch(/\* \(default\)\s+home\s+default/);
+    expect(r.out).toMatch(/\/checkout\s+-> dashboard\s+while new-checkout is on\s+now: off/);
+    expect(r.out).toContain('Picture');
+    expect(r.out).toMatch(/`- if new-checkout is on -> dashboard/);
+  });
+
+  test('routes past the behavior quota are listed as overflow, under the default behavior', async () => {
+    const small = synth({ maxCacheBehaviors: 4 }).template.toJSON();
+    const file = path.join(tmp, 'overflow.template.json');
+    fs.writeFileSync(file, JSON.stringify(small));
+    const overflowSite = SynthesizedSite.fromTemplate(small);
+    const carried = new Set(overflowSite.behaviors.map((b) => b.pathPattern));
+    const overflowed = overflowSite.table.routes.filter((x) => !carried.has(x.pattern));
+    expect(overflowed.length).toBeGreaterThan(0);
+    const r = await cli('routes', '--template', file, '--flags-file', noFlagFile);
+    expect(r.out).toContain('Overflow (past the behavior quota');
+    for (const o of overflowed) expect(r.out).toMatch(new RegExp(`[+\`]- ${o.pattern.replace(/[*.?]/g, '\\$&')} +-> ${o.zone}`));
+    // And the edge routes them as the function does.
+    const blogRoute = overflowed.find((o) => o.zone === 'blog' && o.kind === 'page');
+    if (blogRoute) expect((await cli('explain', blogRoute.pattern.replace('*', 'x'), '--template', file, '--flags-file', noFlagFile)).out).toMatch(/zone +blog /);
+  });
+});
+
+describe('CLI: flags --local', () => {
+  test('set, get and list work on the flag file', async () => {
+    const file = path.join(tmp, 'cli-flags.json');
+    const set = await cli('flags', 'set', 'new-checkout', '25%', '--local', '--flags-file', file);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ 'new-checkout': '25%' });
+    expect((await cli('flags', 'get', 'new-checkout', '--local', '--flags-file', file)).out).toBe('25%\n');
+    expect((await cli('flags', 'list', '--local', '--flags-file', file)).out).toMatch(/^new-checkout\s+25%/m);
+  });
+
+  test('a bad value: one line, exit 1, the file untouched', async () => {
+    const file = path.join(tmp, 'bad-flags.json');
+    const r = await cli('flags', 'set', 'new-checkout', 'maybe', '--local', '--flags-file', file);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toContain('"on", "off" or a whole percentage');
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  test('without --local and no deployed-site handler: a one-line hint and exit 1', async () => {
+    const program = buildProgram({ out: () => undefined, err: () => undefined });
+    setDeployedFlagsHandler(undefined);
+    program.exitOverride();
+    await expect(program.parseAsync(['node', 'multizone', 'flags', 'list'])).rejects.toThrow('use --local, or deploy and pass --stack');
+  });
+
+  test('without --local, the registered handler gets the call', async () => {
+    const calls: unknown[] = [];
+    const program = buildProgram({ out: () => undefined, err: () => undefined });
+    setDeployedFlagsHandler({
+      list: async () => void calls.push('list'),
+      get: async (name) => void calls.push(['get', name]),
+      set: async (name, value) => void calls.push(['set', name, value]),
+    });
+    try {
+      await program.parseAsync(['node', 'multizone', 'flags', 'set', 'new-checkout', 'on']);
+      await program.parseAsync(['node', 'multizone', 'flags', 'get', 'new-checkout']);
+      expect(calls).toEqual([
+        ['set', 'new-checkout', 'on'],
+        ['get', 'new-checkout'],
+      ]);
+    } finally {
+      setDeployedFlagsHandler(undefined);
+    }
+  });
+});
+
+describe('CLI: errors are one clear line and a non-zero exit', () => {
+  test.each([
+    [['dev', '--zone', 'blgo=http://localhost:3001'], '--zone: Zone "blgo": the template has no such zone (its zones: home, blog, dashboard)'],
+    [['dev', '--zone', 'blog'], '--zone blog: expected name=value'],
+    [['explain', '/checkout', '--flag', 'new-checkout=yes'], '--flag new-checkout=yes: value "yes" must be'],
+    [['explain', '/checkout', '--flag', 'old-checkout=on'], 'the template has no flag "old-checkout" (its flags: new-checkout)'],
+    [['explain', 'checkout'], 'the path must start with "/"'],
+  ])('%j', async (args, message) => {
+    const r = await cli(...args, '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(message);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  test('a template without a MultiZoneDistribution', async () => {
+    const file = path.join(tmp, 'other.template.json');
+    fs.writeFileSync(file, JSON.stringify({ Resources: { Bucket: { Type: 'AWS::S3::Bucket' } } }));
+    const r = await cli('routes', '--template', file);
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toBe(`multizone: template ${file}: no MultiZoneDistribution found (no AWS::CloudFront::Distribution with MultiZone metadata)`);
+  });
+
+  test('a template that does not exist', async () => {
+    const r = await cli('routes', '--template', path.join(tmp, 'nope.json'));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('nope.json: no such file');
+  });
+});
+
+describe('bin/multizone.js', () => {
+  test('runs without a build; an error exits 1 with one line and no stack trace', () => {
+    const ok = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'explain', '/blog', '--template', templateFile, '--flags-file', noFlagFile], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/zone +blog /);
+    const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'routes', '--template', path.join(tmp, 'nope.json')], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('dev serves the template until stopped', async () => {
+    const port = await closedPort();
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'dev', '--template', templateFile, '--port', String(port), '--host', '127.0.0.1', '--flags-file', noFlagFile, ...zoneNames.flatMap((z) => ['--zone', `${z}=${zoneUrls[z]}`])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('multizone local edge') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain(`http://localhost:${port}`);
+      expect(out).toMatch(/blog\s+-> http:\/\/127\.0\.0\.1:\d+/);
+      expect((await request(`http://127.0.0.1:${port}/blog/post-1`)).headers['x-zone']).toBe('blog');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(child.exitCode).toBe(0);
+  });
+});
