@@ -206,6 +206,11 @@ const flagValuesAreValid: Rule = (m) =>
     return valueProblem ? [`Flag "${name}": ${valueProblem}`] : [];
   });
 
+const flagsAreUsed: Rule = (m) =>
+  Object.keys(m.flags)
+    .filter((name) => !m.overrides.some((o) => o.flag === name))
+    .map((name) => `Flag "${name}": no override uses it (overrides' flags: ${[...new Set(m.overrides.map((o) => o.flag))].join(', ') || 'none'})`);
+
 /**
  * Every rule the zone model must pass, each with one job. Their messages
  * name the zone, override or flag at fault and the field that is wrong.
@@ -225,6 +230,7 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'override-path-patterns-valid', check: overridePathPatternsAreValid },
   { name: 'overrides-avoid-asset-prefixes', check: overridesAvoidAssetPrefixes },
   { name: 'flag-values-valid', check: flagValuesAreValid },
+  { name: 'flags-are-used', check: flagsAreUsed },
 ];
 
 /** All problems with a zone model, in rule order; empty when it is sound. */

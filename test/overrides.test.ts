@@ -1,5 +1,9 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { KeyValueStore } from 'aws-cdk-lib/aws-cloudfront';
 import * as fc from 'fast-check';
 import {
+  MultiZoneDistribution,
   FunctionSandbox,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
@@ -72,6 +76,18 @@ describe('flag overrides at the edge', () => {
     expect(Object.keys(s.origins)).toContain('zone-pay');
     expect(s.behaviors.map((b) => b.pathPattern)).toContain('/_multizone/origin/pay');
   });
+});
+
+test('a KeyValueStore of the user is used instead of a new one', () => {
+  const stack = new Stack(new App(), 'S', { env: { account: '123456789012', region: 'us-east-1' } });
+  const store = KeyValueStore.fromKeyValueStoreArn(stack, 'Store', 'arn:aws:cloudfront::123456789012:key-value-store/0d7a2e5e-1111-2222-3333-444455556666');
+  new MultiZoneDistribution(stack, 'Site', { defaultZone: { name: 'home', origin: origin('home') }, ...overrideProps(), keyValueStore: store });
+  const template = Template.fromStack(stack);
+  template.resourceCountIs('AWS::CloudFront::KeyValueStore', 0);
+  template.hasResourceProperties('AWS::CloudFront::Function', {
+    FunctionConfig: Match.objectLike({ KeyValueStoreAssociations: [{ KeyValueStoreARN: store.keyValueStoreArn }] }),
+  });
+  template.hasResourceProperties('Custom::MultiZoneKvsSync', { KeyValueStoreArn: store.keyValueStoreArn });
 });
 
 describe('percentage rollouts', () => {
@@ -246,6 +262,7 @@ describe('bad overrides are refused at synth', () => {
     ['a flag value that is not on/off/N%', { overrides: [{ flag: 'x', pathPatterns: ['/x/*'], zone: 'blog' }], flags: { x: 'maybe' } }, /Flag "x": value "maybe" must be "on", "off" or a whole percentage/],
     ['a percentage over 100', { flags: { x: '101%' } }, /Flag "x": value "101%"/],
     ['a flag name that cannot be a key', { overrides: [{ flag: 'mz:evil', pathPatterns: ['/x/*'], zone: 'blog' }] }, /Override "mz:evil": flag name "mz:evil" must be 1 to 128 letters/],
+    ['a flag no override uses (a typo, say)', { overrides: [{ flag: 'new-checkout', pathPatterns: ['/x/*'], zone: 'blog' }], flags: { 'new-chekout': 'on' } }, /Flag "new-chekout": no override uses it \(overrides' flags: new-checkout\)/],
     ['an override with no patterns', { overrides: [{ flag: 'x', pathPatterns: [], zone: 'blog' }] }, /Override "x": pathPatterns must not be empty/],
     ['a pattern CloudFront refuses', { overrides: [{ flag: 'x', pathPatterns: ['/x/[a]'], zone: 'blog' }] }, /Override "x": path pattern "\/x\/\[a\]" has characters CloudFront refuses/],
     ['a pattern inside an asset prefix', { overrides: [{ flag: 'x', pathPatterns: ['/blog-static/*'], zone: 'dashboard' }] }, /Override "x": path pattern "\/blog-static\/\*" lies inside zone "blog"'s assetPrefix/],
