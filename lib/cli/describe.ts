@@ -1,4 +1,4 @@
-import { templateOriginUrl } from '../local-edge/server';
+import { templateOriginUrl } from '../local-edge/zones';
 import { METADATA_KEY } from '../multi-zone-distribution';
 import { pathPatternMatches } from '../path-patterns';
 import { OverrideRoute, ZoneRoute } from '../routing-plan';
