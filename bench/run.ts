@@ -23,15 +23,24 @@
  * Bounded to well under a minute (MEASURE_MS of interleaved rounds).
  */
 import { spawnSync } from 'child_process';
-import { createHash, createHmac } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as vm from 'vm';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import { FunctionSandbox, MultiZoneDistribution, RoutingTable, SynthesizedSite, ViewerRequestEvent, ZoneDefinition, viewerRequestEvent } from '../lib';
+import {
+  FunctionSandbox,
+  MultiZoneDistribution,
+  RoutingTable,
+  SynthesizedSite,
+  ViewerRequestEvent,
+  ZoneDefinition,
+  cloudfrontModule,
+  compileFunction,
+  requireRuntimeModule,
+  viewerRequestEvent,
+} from '../lib';
 
 const OVERRIDE_COUNTS = [1, 10, 100, 1000];
 const ZONES = ['blog', 'dashboard', 'shop', 'docs'];
@@ -115,11 +124,6 @@ export function requestMix(overrides: number, shared = false): MixRequest[] {
 
 // ---------------------------------------------------------------- harnesses
 
-function runtimeRequire(name: string): unknown {
-  if (name === 'crypto') return { createHash, createHmac };
-  throw new Error(`Cannot find module '${name}'`);
-}
-
 /**
  * The function's own code, compiled and instantiated once in a fresh V8
  * context, with a `cloudfront` module whose store is `store` plus the
@@ -129,26 +133,15 @@ export function leanHarness(code: string, store: Record<string, string>): Harnes
   let flags: Record<string, string> = {};
   let selected: string | undefined;
   const lookup = (key: string) => (Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : store[key]);
-  const cf = {
-    kvs: () => ({
-      get: async (key: string, options?: { format?: string }) => {
-        const value = lookup(key);
-        if (value === undefined) throw new Error(`KVS key not found: ${key}`);
-        return options?.format === 'json' ? JSON.parse(value) : value;
-      },
-    }),
-    selectRequestOriginById: (id: string) => {
-      selected = id;
-    },
-  };
-  const body = code.replace(/^import cf from 'cloudfront';\n/, '');
-  const factory = new vm.Script(`(function (cf, require) { 'use strict';\n${body}\nreturn handler; })`).runInNewContext({});
-  const handler = factory(cf, runtimeRequire);
+  const cf = cloudfrontModule(lookup, (id) => {
+    selected = id;
+  });
+  const handler = compileFunction(code)(cf, requireRuntimeModule);
   return {
     run: (req) => {
       flags = req.flags;
       selected = undefined;
-      return handler(req.event);
+      return handler(req.event) as Promise<unknown>;
     },
     lastSelected: () => selected,
   };

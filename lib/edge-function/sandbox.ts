@@ -26,7 +26,41 @@ export interface SandboxResult {
   readonly selectedOriginId?: string;
 }
 
-type Factory = (cf: object, require: (name: string) => unknown) => (event: ViewerRequestEvent) => unknown;
+/** A compiled function: given a `cloudfront` module and `require`, its handler. */
+export type FunctionFactory = (cf: object, require: (name: string) => unknown) => (event: ViewerRequestEvent) => unknown;
+
+/**
+ * Compiles a CloudFront Function's source once, in a fresh V8 context and
+ * strict mode, as CloudFront runs it. CloudFront imports the module on the
+ * first line; here it is a parameter instead.
+ */
+export function compileFunction(code: string): FunctionFactory {
+  const body = code.replace(/^import cf from 'cloudfront';\n/, '');
+  const script = new vm.Script(`(function (cf, require) { 'use strict';\n${body}\nreturn handler; })`, { filename: 'cloudfront-function.js' });
+  return script.runInNewContext({});
+}
+
+/** A `cloudfront` module: the store read through `lookup`, origin choices reported to `onSelect`. */
+export function cloudfrontModule(lookup: KvsLookup, onSelect: (originId: string) => void): object {
+  return {
+    kvs: () => ({
+      get: async (key: string, options?: { format?: string }) => {
+        const value = lookup(key);
+        if (value === undefined) throw new Error(`KVS key not found: ${key}`);
+        return options?.format === 'json' ? JSON.parse(value) : value;
+      },
+      exists: async (key: string) => lookup(key) !== undefined,
+      meta: async () => ({ creationDateTime: '', lastUpdatedDateTime: '', keyCount: 0 }),
+    }),
+    selectRequestOriginById: onSelect,
+  };
+}
+
+/** The runtime's `require`: the `crypto` subset routing uses. */
+export function requireRuntimeModule(name: string): unknown {
+  if (name === 'crypto') return { createHash, createHmac };
+  throw new Error(`Cannot find module '${name}' (CloudFront Functions offers crypto, querystring and buffer)`);
+}
 
 /**
  * Runs a CloudFront Function's own source in a V8 sandbox with a
@@ -35,46 +69,27 @@ type Factory = (cf: object, require: (name: string) => unknown) => (event: Viewe
  * `cloudfront` module, so concurrent requests never see each other's choice.
  */
 export class FunctionSandbox {
-  private readonly factory: Factory;
+  private readonly factory: FunctionFactory;
 
   constructor(
     code: string,
     private readonly kvs: KvsLookup = () => undefined,
   ) {
-    // CloudFront imports the module on the first line; here it is a parameter instead.
-    const body = code.replace(/^import cf from 'cloudfront';\n/, '');
-    const script = new vm.Script(`(function (cf, require) { 'use strict';\n${body}\nreturn handler; })`, { filename: 'cloudfront-function.js' });
-    this.factory = script.runInNewContext({});
+    this.factory = compileFunction(code);
   }
 
   /** Runs the handler once on `event` (which it may change, as CloudFront's does), reading `kvs` if given. */
   public async run(event: ViewerRequestEvent, kvs?: KvsLookup): Promise<SandboxResult> {
     let selectedOriginId: string | undefined;
-    const lookup = kvs ?? this.kvs;
-    const cf = {
-      kvs: () => ({
-        get: async (key: string, options?: { format?: string }) => {
-          const value = lookup(key);
-          if (value === undefined) throw new Error(`KVS key not found: ${key}`);
-          return options?.format === 'json' ? JSON.parse(value) : value;
-        },
-        exists: async (key: string) => lookup(key) !== undefined,
-        meta: async () => ({ creationDateTime: '', lastUpdatedDateTime: '', keyCount: 0 }),
-      }),
-      selectRequestOriginById: (id: string) => {
-        selectedOriginId = id;
-      },
-    };
+    const cf = cloudfrontModule(kvs ?? this.kvs, (id) => {
+      selectedOriginId = id;
+    });
     const handler = this.factory(cf, requireRuntimeModule);
     const result = await handler(event);
     return { result, selectedOriginId };
   }
 }
 
-function requireRuntimeModule(name: string): unknown {
-  if (name === 'crypto') return { createHash, createHmac };
-  throw new Error(`Cannot find module '${name}' (CloudFront Functions offers crypto, querystring and buffer)`);
-}
 
 /** A viewer-request event for a URI, as CloudFront would build it. */
 export function viewerRequestEvent(
