@@ -99,7 +99,7 @@ export class ExampleSiteStack extends Stack {
           assetPrefix: '/dashboard-static',
         },
       ],
-      overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }],
+      overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard', preview: true }],
       flags: { 'new-checkout': 'off' },
       domainNames: props.domainName ? [props.domainName] : undefined,
       certificate: props.certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn) : undefined,

@@ -11,3 +11,4 @@ export * from './edge-function/kvs-table';
 export * from './edge-function/sandbox';
 export * from './kvs-sync/kvs-table-sync';
 export * from './synthesized-site';
+export * from './preview';

@@ -285,6 +285,7 @@ export class MultiZoneDistribution extends Construct {
                   zones: this.boundZones.map((z) => [z.name, z.originId] as [string, string]),
                   keyPrefix: kvsTable.keyPrefix,
                   bucketCookie: props.bucketCookie ?? '',
+                  previewFlags: this.routingTable.previewFlags,
                 },
               }),
           }),
@@ -305,6 +306,7 @@ export class MultiZoneDistribution extends Construct {
         entries: kvsTable.entries,
         version: kvsTable.version,
         initialFlags: this.routingTable.flags,
+        createPreviewSecret: (this.routingTable.previewFlags ?? []).length > 0,
       });
       // The function may only go live once the table it reads is in the store.
       this.routerFunction?.node.addDependency(sync);

@@ -35,6 +35,8 @@ export interface RoutingTable {
   readonly overrides: OverrideRoute[];
   /** Initial flag values, for every flag an override names. */
   readonly flags: Record<string, string>;
+  /** Flags a signed preview cookie may set (overrides with `preview: true`), sorted; absent when none. */
+  readonly previewFlags?: string[];
 }
 
 /** Builds the routing table from a validated zone model. */
@@ -58,6 +60,7 @@ export function buildRoutingTable(model: ZoneModel): RoutingTable {
   }
   const flags: Record<string, string> = {};
   for (const o of model.overrides) flags[o.flag] = model.flags[o.flag] ?? DEFAULT_FLAG_VALUE;
+  const previewFlags = [...new Set(model.overrides.filter((o) => o.preview === true).map((o) => o.flag))].sort();
   const bySpecificity = (a: { pattern: string }, b: { pattern: string }) => compareSpecificity(a.pattern, b.pattern);
   return {
     defaultZone: model.defaultZone.name,
@@ -67,6 +70,7 @@ export function buildRoutingTable(model: ZoneModel): RoutingTable {
     // Stable sort: overrides on the same pattern keep the order they were declared in.
     overrides: overrides.sort(bySpecificity),
     flags,
+    ...(previewFlags.length > 0 && { previewFlags }),
   };
 }
 

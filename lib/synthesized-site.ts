@@ -36,7 +36,7 @@ export interface ServedRequest {
 
 /** Options of one simulated request. */
 export interface RequestOptions {
-  /** Flag values, overriding the store's initial ones. */
+  /** Flag values, overriding the store's initial ones; any other store key too (the preview secret, `preview:secret`). */
   readonly flags?: Record<string, string>;
   readonly ip?: string;
   readonly host?: string;

@@ -49,6 +49,18 @@ export interface OverrideDefinition {
   readonly pathPatterns: string[];
   /** Name of the zone that serves those paths while the flag is on. */
   readonly zone: string;
+  /**
+   * Let viewers holding a valid signed preview cookie (`mz-preview`, made
+   * by `multizone flags preview`) see this flag at the cookie's value, on
+   * or off, whatever the store says. Cookies are signed with a secret the
+   * deploy creates in the KeyValueStore, so a guessed or edited cookie does
+   * nothing; without this, no cookie or header of a viewer moves a path.
+   * Preview is a property of the flag: every override naming the same flag
+   * must give the same value.
+   *
+   * @default false
+   */
+  readonly preview?: boolean;
 }
 
 /** The zone model after validation: what the planner works from. */
@@ -198,6 +210,20 @@ const overridesAvoidAssetPrefixes: Rule = (m) =>
     ),
   );
 
+const previewAgreesPerFlag: Rule = (m) => {
+  const problems: string[] = [];
+  const seen = new Map<string, boolean>();
+  for (const o of m.overrides) {
+    const preview = o.preview === true;
+    const first = seen.get(o.flag);
+    if (first === undefined) seen.set(o.flag, preview);
+    else if (first !== preview && !problems.some((p) => p.startsWith(`Override "${o.flag}":`))) {
+      problems.push(`Override "${o.flag}": preview must be the same on every override of the flag (some say true, some false); preview is a property of the flag`);
+    }
+  }
+  return problems;
+};
+
 const flagValuesAreValid: Rule = (m) =>
   Object.entries(m.flags).flatMap(([name, value]) => {
     const nameProblem = flagNameProblem(name);
@@ -229,6 +255,7 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'override-flags-are-keys', check: overrideFlagsAreKeys },
   { name: 'override-path-patterns-valid', check: overridePathPatternsAreValid },
   { name: 'overrides-avoid-asset-prefixes', check: overridesAvoidAssetPrefixes },
+  { name: 'override-preview-agrees', check: previewAgreesPerFlag },
   { name: 'flag-values-valid', check: flagValuesAreValid },
   { name: 'flags-are-used', check: flagsAreUsed },
 ];

@@ -212,6 +212,54 @@ describe('handler: Create and Update', () => {
   });
 });
 
+describe('handler: the preview secret', () => {
+  test('is created when missing, 32 random bytes in hex, if the site asks for it', async () => {
+    storeHolds({ beta: 'on' });
+
+    await handler(syncEvent({ InitialFlags: { beta: 'off' }, PreviewSecret: 'create-if-missing' }));
+
+    const puts = updates().flatMap((u) => u.Puts ?? []);
+    expect(puts).toEqual([{ Key: 'preview:secret', Value: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  test('is different for every store it creates', async () => {
+    storeHolds({});
+    await handler(syncEvent({ PreviewSecret: 'create-if-missing' }));
+    storeHolds({});
+    await handler(syncEvent({ PreviewSecret: 'create-if-missing' }));
+    const secrets = updates().flatMap((u) => u.Puts ?? []).map((p) => p.Value);
+    expect(secrets).toHaveLength(2);
+    expect(secrets[0]).not.toBe(secrets[1]);
+  });
+
+  test('is never overwritten', async () => {
+    storeHolds({ 'preview:secret': 'existing-secret', beta: 'on' });
+
+    await handler(syncEvent({ InitialFlags: { beta: 'off' }, PreviewSecret: 'create-if-missing' }, OLD));
+
+    expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(0);
+  });
+
+  test('is not created for a site without previews, and an existing one is left alone', async () => {
+    storeHolds({});
+    await handler(syncEvent({ InitialFlags: { beta: 'off' } }));
+    expect(updates().flatMap((u) => u.Puts ?? []).map((p) => p.Key)).toEqual(['beta']);
+
+    kvs.reset();
+    storeHolds({ 'preview:secret': 'existing-secret', [`mz:${STALE}:a`]: '1' });
+    await handler(syncEvent({}));
+    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `mz:${STALE}:a` }] }]);
+  });
+
+  test('is never deleted, not even when the site is', async () => {
+    storeHolds({ 'preview:secret': 'existing-secret', [`mz:${NEW}:a`]: '1' });
+
+    await handler({ ...deleteEvent(NEW), ResourceProperties: { ...deleteEvent(NEW).ResourceProperties, PreviewSecret: 'create-if-missing' } });
+
+    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `mz:${NEW}:a` }] }]);
+  });
+});
+
 describe('handler: Delete', () => {
   test("deletes only this version's internal keys, never flags or other versions", async () => {
     storeHolds({ [`mz:${NEW}:a`]: '1', [`mz:${NEW}:b`]: '2', [`mz:${OLD}:a`]: '1', beta: 'on', [`${NEW}`]: 'x' });
@@ -274,6 +322,13 @@ describe('KvsTableSync', () => {
       Entries: ENTRIES,
       InitialFlags: FLAGS,
     });
+  });
+
+  test('asks for the preview secret only with createPreviewSecret', () => {
+    const props = (t: Template) => Object.values<any>(t.findResources('Custom::MultiZoneKvsSync'))[0].Properties;
+    expect(props(synth().template).PreviewSecret).toBeUndefined();
+    expect(props(synth({ createPreviewSecret: false }).template).PreviewSecret).toBeUndefined();
+    expect(props(synth({ createPreviewSecret: true }).template).PreviewSecret).toBe('create-if-missing');
   });
 
   test('scopes the handler to the store ARN and the three KVS actions', () => {

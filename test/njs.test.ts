@@ -19,7 +19,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, rolloutBucket, viewerRequestEvent } from '../lib';
+import { FunctionSandbox, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, SynthesizedSite, ViewerRequestEvent, previewEntry, rolloutBucket, viewerRequestEvent } from '../lib';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {
@@ -139,7 +139,7 @@ function overrideSite(): SynthesizedSite {
   const { template } = synth({
     zones: [...seedZones(), { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' }],
     overrides: [
-      { flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'shop' },
+      { flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'shop', preview: true },
       { flag: 'blog-beta', pathPatterns: ['/news/*'], zone: 'blog' },
       { flag: 'promo', pathPatterns: ['/promo*'], zone: 'dashboard' },
       { flag: 'ghost', pathPatterns: ['/ghost/*'], zone: 'dashboard' },
@@ -169,7 +169,25 @@ function cases(site: SynthesizedSite): NjsCase[] {
   const ipIn2 = viewerKey('blog-beta', true, 50, (i) => `203.0.113.${i}`);
   const sidIn = viewerKey('blog-beta', true, 50, (i) => `session-${i}`);
   const tableKeys = Object.keys(site.storeEntries).filter((k) => k.startsWith('mz:'));
+  const secret = 'c'.repeat(64);
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  const preview = (flag: string, value: 'on' | 'off', key = secret) => ({ [PREVIEW_COOKIE]: previewEntry(flag, value, expiry, key) });
+  const withSecret = (flags: Record<string, string>) => ({ ...flags, [PREVIEW_SECRET_KEY]: secret });
   return [
+    { name: 'preview cookie on, flag off', uri: '/checkout/pay', overlay: withSecret({ 'new-checkout': 'off' }), cookies: preview('new-checkout', 'on'), zone: 'shop' },
+    { name: 'preview cookie off, flag on', uri: '/checkout', overlay: withSecret({}), cookies: preview('new-checkout', 'off'), zone: 'home' },
+    {
+      name: 'preview cookie with two entries',
+      uri: '/checkout',
+      overlay: withSecret({ 'new-checkout': 'off' }),
+      cookies: { [PREVIEW_COOKIE]: `${preview('promo', 'on')[PREVIEW_COOKIE]},${preview('new-checkout', 'on')[PREVIEW_COOKIE]}` },
+      zone: 'shop',
+    },
+    { name: 'preview cookie, other secret', uri: '/checkout', overlay: withSecret({ 'new-checkout': 'off' }), cookies: preview('new-checkout', 'on', 'd'.repeat(64)), zone: 'home' },
+    { name: 'preview cookie, no secret in the store', uri: '/checkout', overlay: { 'new-checkout': 'off' }, cookies: preview('new-checkout', 'on'), zone: 'home' },
+    { name: 'preview cookie, flag not previewable', uri: '/promo-summer', overlay: withSecret({ promo: 'off' }), cookies: preview('promo', 'on'), zone: 'home' },
+    { name: 'preview cookie, garbage', uri: '/checkout', overlay: withSecret({ 'new-checkout': 'off' }), cookies: { [PREVIEW_COOKIE]: 'new-checkout.on.1.x,,%2C.' }, zone: 'home' },
+    { name: 'preview cookie, asset path', uri: '/shop-static/_next/static/css/a.css', overlay: withSecret({}), cookies: preview('new-checkout', 'off'), zone: 'shop' },
     { name: 'flag on', uri: '/checkout', overlay: {}, zone: 'shop' },
     { name: 'flag on, below the pattern', uri: '/checkout/pay', overlay: {}, zone: 'shop' },
     { name: 'flag off', uri: '/checkout/pay', overlay: { 'new-checkout': 'off' }, zone: 'home' },

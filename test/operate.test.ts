@@ -29,7 +29,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
-import { FunctionSandbox, MultiZoneDistribution, STACK_OUTPUT_SUFFIXES, SynthesizedSite } from '../lib';
+import { FunctionSandbox, MultiZoneDistribution, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, STACK_OUTPUT_SUFFIXES, SynthesizedSite, readPreviewCookie } from '../lib';
 import { main } from '../lib/cli';
 import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../lib/operate/verify';
 import { origin, seedZones } from './support/sites';
@@ -237,6 +237,50 @@ describe('flags on the deployed store', () => {
     expectOneLineError(await run('flags', 'set', 'new-chekout', 'on', '--stack', STACK), 'Flag "new-chekout": unknown; the store\'s flags are new-checkout');
     expectOneLineError(await run('flags', 'get', 'new-chekout', '--stack', STACK), 'Flag "new-chekout": unknown');
     expect(kvs.commandCalls(PutKeyCommand)).toHaveLength(0);
+  });
+});
+
+describe('flags preview on the deployed store', () => {
+  const SECRET = 'f'.repeat(64);
+
+  test('reads the secret with GetKey and prints a cookie the deployed function honors', async () => {
+    storeFlags[PREVIEW_SECRET_KEY] = SECRET;
+    const result = await run('flags', 'preview', 'new-checkout', 'on', '--ttl', '30m', '--stack', STACK);
+    expect(result.code).toBe(0);
+    expect(kvs.commandCalls(GetKeyCommand).map((c) => c.args[0].input)).toEqual([{ KvsARN: KVS_ARN, Key: PREVIEW_SECRET_KEY }]);
+    expect(kvs.commandCalls(PutKeyCommand)).toHaveLength(0);
+    expect(result.out[0]).toMatch(/^mz-preview=new-checkout\.on\.\d+\.[0-9a-f]{64}$/);
+    expect(result.out[1]).toContain(`curl -b '${result.out[0]}' https://${DOMAIN}/`);
+    expect(result.out[1]).toContain('max-age=1800');
+    const value = result.out[0].slice(`${PREVIEW_COOKIE}=`.length);
+    expect(readPreviewCookie(value, SECRET, site.table.previewFlags ?? [])).toEqual({ 'new-checkout': true });
+    // The example's own function, with the store at off and the secret in it.
+    const served = await site.serve('/checkout', { flags: { 'new-checkout': 'off', [PREVIEW_SECRET_KEY]: SECRET }, cookies: { [PREVIEW_COOKIE]: value } });
+    expect(served.zone).toBe('dashboard');
+  });
+
+  test('an explicit --kvs-arn needs no stack', async () => {
+    storeFlags[PREVIEW_SECRET_KEY] = SECRET;
+    const result = await run('flags', 'preview', 'new-checkout', 'off', '--kvs-arn', KVS_ARN);
+    expect(result.code).toBe(0);
+    expect(cfn.calls()).toHaveLength(0);
+    expect(result.out[0]).toMatch(/^mz-preview=new-checkout\.off\./);
+  });
+
+  test('a store without the secret: one line saying how to get one', async () => {
+    expectOneLineError(await run('flags', 'preview', 'new-checkout', 'on', '--stack', STACK), 'the store has no "preview:secret"; deploy the site with preview: true');
+  });
+
+  test('a bad value or ttl fails before any AWS call', async () => {
+    expectOneLineError(await run('flags', 'preview', 'new-checkout', '25%', '--stack', STACK), 'a preview value must be "on" or "off"');
+    expectOneLineError(await run('flags', 'preview', 'new-checkout', 'on', '--ttl', '90d', '--stack', STACK), '--ttl: "90d" must be a duration');
+    expect(awsCalls()).toBe(0);
+  });
+
+  test('flags list does not show the secret', async () => {
+    storeFlags[PREVIEW_SECRET_KEY] = SECRET;
+    const result = await run('flags', 'list', '--stack', STACK);
+    expect(result).toMatchObject({ code: 0, out: ['new-checkout=off'] });
   });
 });
 

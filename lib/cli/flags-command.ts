@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem } from '../flags';
-import { DEFAULT_FLAG_FILE, readFlagFile, writeFlag } from '../local-edge/flag-file';
+import { DEFAULT_FLAG_FILE, ensureLocalPreviewSecret, previewSecretFile, readFlagFile, writeFlag } from '../local-edge/flag-file';
+import { MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from '../preview';
 import { CliError, CliIO } from './io';
 import { findSiteTemplates, readSite } from './site-loader';
 
@@ -17,7 +18,7 @@ export interface FlagsCommandOptions {
 }
 
 /**
- * What `flags list|get|set` do without `--local`: read and write the
+ * What `flags list|get|set|preview` do without `--local`: read and write the
  * deployed site's KeyValueStore. Registered by the deployed-site commands
  * (lib/cli/operate.ts) with {@link setDeployedFlagsHandler}; they add
  * their own options to the subcommands (see {@link flagsSubcommand}).
@@ -26,6 +27,8 @@ export interface DeployedFlagsHandler {
   list(opts: FlagsCommandOptions): Promise<void>;
   get(name: string, opts: FlagsCommandOptions): Promise<void>;
   set(name: string, value: string, opts: FlagsCommandOptions): Promise<void>;
+  /** `flags preview`: prints a cookie signed with the deployed store's preview secret (see {@link previewCookieLines}). */
+  preview?(name: string, value: 'on' | 'off', ttlSeconds: number, opts: FlagsCommandOptions): Promise<void>;
 }
 
 let deployedHandler: DeployedFlagsHandler | undefined;
@@ -41,7 +44,7 @@ function deployed(): DeployedFlagsHandler {
 }
 
 /** A subcommand of the program's `flags` group (`list`, `get`, `set`), e.g. to add options to it. */
-export function flagsSubcommand(program: Command, name: 'list' | 'get' | 'set'): Command {
+export function flagsSubcommand(program: Command, name: 'list' | 'get' | 'set' | 'preview'): Command {
   const group = program.commands.find((c) => c.name() === 'flags');
   const sub = group?.commands.find((c) => c.name() === name);
   if (!sub) throw new Error(`the program has no "flags ${name}" command`);
@@ -50,13 +53,44 @@ export function flagsSubcommand(program: Command, name: 'list' | 'get' | 'set'):
 
 /** Flags the local template declares, with their initial values; empty when no template is at hand (never synthesizes). */
 function templateFlags(): Record<string, string> {
+  return localTable()?.flags ?? {};
+}
+
+/** The local template's routing table, when exactly one template is at hand. */
+function localTable(): { flags: Record<string, string>; previewFlags?: string[] } | undefined {
   const found = findSiteTemplates();
-  if (found.length !== 1) return {};
+  if (found.length !== 1) return undefined;
   try {
-    return readSite(found[0]).table.flags;
+    return readSite(found[0]).table;
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/** Checks a `flags preview` request: the name, on/off, and the time to live in seconds. */
+export function previewRequest(name: string, value: string, ttl: string): { value: 'on' | 'off'; ttlSeconds: number } {
+  const problem = flagNameProblem(name);
+  if (problem) throw new MultiZoneValidationError(`Flag "${name}": ${problem}`);
+  if (value !== 'on' && value !== 'off') throw new MultiZoneValidationError(`Flag "${name}": a preview value must be "on" or "off", not "${value}"`);
+  const ttlSeconds = parsePreviewTtl(ttl);
+  if (ttlSeconds === undefined || ttlSeconds > MAX_PREVIEW_TTL_SECONDS) {
+    throw new MultiZoneValidationError(`--ttl: "${ttl}" must be a duration such as 30m, 1h or 7d, at most 30d`);
+  }
+  return { value, ttlSeconds };
+}
+
+/**
+ * The lines `flags preview` prints: the signed cookie (`mz-preview=...`),
+ * then how to set it. `url` is where the site answers, for the curl hint.
+ */
+export function previewCookieLines(name: string, value: 'on' | 'off', ttlSeconds: number, secret: string, url: string, nowMs: number = Date.now()): string[] {
+  const expiry = Math.floor(nowMs / 1000) + ttlSeconds;
+  const cookie = `${PREVIEW_COOKIE}=${previewEntry(name, value, expiry, secret)}`;
+  return [
+    cookie,
+    `set it in the browser devtools console on the site: document.cookie = "${cookie}; path=/; max-age=${ttlSeconds}"; or with curl: curl -b '${cookie}' ${url}` +
+      ` (${name} ${value} for its holder until ${new Date(expiry * 1000).toISOString()}; several flags: join entries with "," in one ${PREVIEW_COOKIE} cookie)`,
+  ];
 }
 
 /** Adds the `flags` group (`list`, `get`, `set`; `--local` works on the local flag file) to `program`. */
@@ -128,6 +162,30 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
       const initial = templateFlags();
       if (Object.keys(initial).length > 0 && !(name in initial)) {
         io.err(`note: no override of the template uses flag "${name}" (its flags: ${Object.keys(initial).join(', ')})`);
+      }
+    });
+
+  group
+    .command('preview')
+    .description('print a signed preview cookie: its holder sees the flag on (or off), whatever the store says (overrides with preview: true only)')
+    .argument('<name>', 'flag name')
+    .argument('<value>', 'on or off')
+    .option('--ttl <duration>', 'how long the cookie is valid: 90s, 30m, 1h, 7d (at most 30d)', '1h')
+    .option('--local', `the local edge's preview (secret in ${previewSecretFile(DEFAULT_FLAG_FILE)} beside the flag file, created if missing)`)
+    .option('--flags-file <file>', fileOption)
+    .action(async (name: string, value: string, opts: FlagsCommandOptions & { ttl: string }) => {
+      const request = previewRequest(name, value, opts.ttl);
+      if (!opts.local) {
+        const handler = deployed();
+        if (!handler.preview) throw new CliError('flags preview: use --local, or deploy and pass --stack');
+        return handler.preview(name, request.value, request.ttlSeconds, opts);
+      }
+      const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
+      const secret = ensureLocalPreviewSecret(file);
+      for (const line of previewCookieLines(name, request.value, request.ttlSeconds, secret, 'http://localhost:3000/')) io.out(line);
+      const table = localTable();
+      if (table && !(table.previewFlags ?? []).includes(name)) {
+        io.err(`note: the template does not let flag "${name}" be previewed (previewable: ${(table.previewFlags ?? []).join(', ') || 'none'}); set preview: true on its overrides`);
       }
     });
   return group;

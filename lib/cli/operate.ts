@@ -1,7 +1,7 @@
 /**
  * The operator commands of `multizone`, against a deployed site:
  *
- *   multizone flags list|get|set ... --stack NAME     (the deployed store; `--local` is the local edge's)
+ *   multizone flags list|get|set|preview ... --stack NAME     (the deployed store; `--local` is the local edge's)
  *   multizone verify [--cases file.json] --stack NAME
  *   multizone invalidate [paths...] [--flag NAME] --stack NAME
  *
@@ -16,7 +16,7 @@ import { flagNameProblem, flagValueProblem } from '../flags';
 import type { AwsClients, AwsOptions } from '../operate/aws';
 import type { FlagWrite } from '../operate/flags';
 import type { DeployedSite, SiteOptions } from '../operate/site';
-import { flagsSubcommand, setDeployedFlagsHandler } from './flags-command';
+import { flagsSubcommand, previewCookieLines, setDeployedFlagsHandler } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 
 /** Compute utilization above which `verify` fails a case: lib/operate/verify's DEFAULT_MAX_UTILIZATION, kept here so help needs no AWS SDK. */
@@ -78,9 +78,9 @@ export function registerOperateCommands(program: Command, context: OperateContex
     return { ops, clients, site };
   };
 
-  // `flags list|get|set` without --local work on the deployed store: they take the site options too.
+  // `flags list|get|set|preview` without --local work on the deployed store: they take the site options too.
   if (program.commands.some((c) => c.name() === 'flags')) {
-    for (const name of ['list', 'get', 'set'] as const) addSiteOptions(flagsSubcommand(program, name));
+    for (const name of ['list', 'get', 'set', 'preview'] as const) addSiteOptions(flagsSubcommand(program, name));
   }
   setDeployedFlagsHandler({
     list: (opts) =>
@@ -103,6 +103,13 @@ export function registerOperateCommands(program: Command, context: OperateContex
         const { ops, clients, site } = await open(opts as SiteOptions);
         const write = await ops.setFlag(clients, ops.requireId(site, 'kvsArn'), name, value, { sleep: context.sleep });
         for (const line of describeWrite(write)) io.out(line);
+      }),
+    preview: (name, value, ttlSeconds, opts) =>
+      oneLineErrors(async () => {
+        const { ops, clients, site } = await open(opts as SiteOptions);
+        const secret = await ops.getPreviewSecret(clients, ops.requireId(site, 'kvsArn'));
+        const url = site.domainName ? `https://${site.domainName}/` : 'https://<your domain>/';
+        for (const line of previewCookieLines(name, value, ttlSeconds, secret, url)) io.out(line);
       }),
   });
 

@@ -1,3 +1,4 @@
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../preview';
 import { HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER } from './router-source';
 
 /** CloudFront Functions' hard limit on code size, in bytes. */
@@ -18,6 +19,12 @@ export interface RouterCodeOptions {
     readonly keyPrefix: string;
     /** Cookie that keeps a viewer in the same rollout bucket; '' for the viewer IP only. */
     readonly bucketCookie: string;
+    /**
+     * Flags a signed preview cookie may set for its holder.
+     *
+     * @default - none
+     */
+    readonly previewFlags?: string[];
   };
 }
 
@@ -34,7 +41,10 @@ export function generateRouterCode(options: RouterCodeOptions): string {
         PRELUDE,
         ROUTER.replace('__ZONES__', JSON.stringify(options.routes.zones))
           .replace('__PREFIX__', JSON.stringify(options.routes.keyPrefix))
-          .replace('__BUCKET_COOKIE__', JSON.stringify(options.routes.bucketCookie)),
+          .replace('__BUCKET_COOKIE__', JSON.stringify(options.routes.bucketCookie))
+          .replace('__PREVIEW_FLAGS__', JSON.stringify(options.routes.previewFlags ?? []))
+          .replace('__PREVIEW_COOKIE__', JSON.stringify(PREVIEW_COOKIE))
+          .replace('__PREVIEW_SECRET_KEY__', JSON.stringify(PREVIEW_SECRET_KEY)),
       ]
     : [PRELUDE, HANDLER_WITHOUT_ROUTES];
   return parts

@@ -43,6 +43,8 @@ var Z = __ZONES__;
 var P = __PREFIX__;
 // Cookie whose value keeps a viewer in the same rollout bucket ('' = viewer IP only).
 var BC = __BUCKET_COOKIE__;
+// Flags a signed preview cookie may set for its holder.
+var PV = __PREVIEW_FLAGS__;
 
 // CloudFront path pattern match: * is any run of characters, ? exactly one.
 function match(p, s) {
@@ -95,6 +97,26 @@ async function flagOn(flag, req, ip) {
   return m ? share(flag, req, ip) < +m[1] : false;
 }
 
+// Flag values of a valid preview cookie: entries '<flag>.<on|off>.<expiry s>.<hex HMAC-SHA256 of the rest>', comma-separated.
+// The secret is read only when the cookie is there; anything unsigned, expired or malformed is ignored.
+async function previews(req) {
+  var out = {}, c = req.cookies ? req.cookies[__PREVIEW_COOKIE__] : null, s, e, m, i;
+  if (!PV.length || !c || typeof c.value !== 'string') return out;
+  try {
+    s = await kvs.get(__PREVIEW_SECRET_KEY__, { format: 'string' });
+  } catch (x) {
+    return out;
+  }
+  if (typeof s !== 'string' || s.length < 32) return out;
+  e = c.value.split(/,|%2C/i);
+  for (i = 0; i < e.length && i < 10; i++) {
+    m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})\\.(on|off)\\.([0-9]{1,12})\\.([0-9a-f]{64})$/.exec(e[i]);
+    if (m && PV.indexOf(m[1]) >= 0 && m[3] * 1000 > Date.now() &&
+      crypto.createHmac('sha256', s).update(m[1] + '.' + m[2] + '.' + m[3]).digest('hex') === m[4]) out[m[1]] = m[2] === 'on';
+  }
+  return out;
+}
+
 // The zone index for the request, or -1 to leave the behavior's own origin.
 async function route(req, ip) {
   var uri = typeof req.uri === 'string' ? req.uri : '';
@@ -112,7 +134,7 @@ async function route(req, ip) {
     key += '/' + segs[d];
   }
   if (list.length > 1) list.sort(function (a, b) { return a[0] - b[0]; });
-  var base = 0, i, r, on;
+  var base = 0, i, r, on, pv = null;
   for (i = 0; i < list.length; i++) {
     r = list[i];
     if (typeof r[3] === 'number' && match(r[1], uri)) {
@@ -125,7 +147,10 @@ async function route(req, ip) {
   for (i = 0; i < list.length; i++) {
     r = list[i];
     if (typeof r[3] === 'string' && match(r[1], uri)) {
-      on = await flagOn(r[3], req, ip);
+      // A valid preview cookie decides its flags for its holder, whatever the store says.
+      if (pv === null) pv = await previews(req);
+      on = pv[r[3]];
+      if (typeof on !== 'boolean') on = await flagOn(r[3], req, ip);
       if (on) return r[2];
     }
   }

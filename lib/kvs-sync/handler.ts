@@ -10,6 +10,7 @@
 
 // The KeyValueStore data-plane API only accepts SigV4A signatures: this registers the signer.
 import '@aws-sdk/signature-v4a';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CloudFrontKeyValueStoreClient,
@@ -21,6 +22,7 @@ import {
   paginateListKeys,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { INTERNAL_KEY_PREFIX } from '../flags';
+import { PREVIEW_SECRET_KEY } from '../preview';
 
 /**
  * Keys (puts and deletes together) per UpdateKeys call: the service takes
@@ -45,6 +47,8 @@ export interface KvsSyncProperties {
   readonly Version: string;
   readonly Entries?: Record<string, string>;
   readonly InitialFlags?: Record<string, string>;
+  /** `create-if-missing`: write a random preview signing secret when the store has none. */
+  readonly PreviewSecret?: 'create-if-missing';
 }
 
 /** The part of the Provider framework's event this handler reads. */
@@ -110,6 +114,10 @@ function planSync(props: KvsSyncProperties, previousVersion: string | undefined)
     // Operators flip flags at run time: an existing flag keeps its value.
     for (const [key, value] of Object.entries(props.InitialFlags ?? {})) {
       if (!current.has(key)) puts.push({ Key: key, Value: value });
+    }
+    // The preview secret signs cookies already handed out: it is created once, never replaced or deleted.
+    if (props.PreviewSecret === 'create-if-missing' && !current.has(PREVIEW_SECRET_KEY)) {
+      puts.push({ Key: PREVIEW_SECRET_KEY, Value: randomBytes(32).toString('hex') });
     }
     const deletes = [...current.keys()]
       .filter((key) => key.startsWith(INTERNAL_KEY_PREFIX) && !keptVersions.has(versionOf(key)))

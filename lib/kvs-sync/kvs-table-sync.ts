@@ -19,6 +19,13 @@ export interface KvsTableSyncProps {
   readonly version: string;
   /** Flag keys and their initial values, written only while the key is missing so runtime flips survive deploys. */
   readonly initialFlags: Record<string, string>;
+  /**
+   * Create the preview signing secret (`preview:secret`, 32 random bytes)
+   * when the store lacks it; it is never overwritten or deleted.
+   *
+   * @default false
+   */
+  readonly createPreviewSecret?: boolean;
 }
 
 /**
@@ -28,8 +35,9 @@ export interface KvsTableSyncProps {
  * A KeyValueStore's `ImportSource` only seeds the store when it is created;
  * this custom resource writes `entries` on every deploy, creates the flags
  * of `initialFlags` that do not exist yet, and deletes internal keys of
- * versions older than the previous one. On delete it removes this version's
- * keys and leaves the flags alone.
+ * versions older than the previous one. With `createPreviewSecret` it
+ * also creates the preview signing secret if missing. On delete it removes
+ * this version's keys and leaves the flags and the secret alone.
  *
  * Use one KvsTableSync per store: each one treats every other version's
  * internal keys in the store as stale. All instances in a stack share one
@@ -54,6 +62,8 @@ export class KvsTableSync extends Construct {
         Version: props.version,
         Entries: props.entries,
         InitialFlags: props.initialFlags,
+        // Only when asked: templates of sites without previews stay as they were.
+        ...(props.createPreviewSecret && { PreviewSecret: 'create-if-missing' }),
       },
     });
   }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem, flagValueProblem } from '../flags';
+import { LOCAL_PREVIEW_SECRET_FILE, newPreviewSecret } from '../preview';
 
 /** Where the local edge keeps flag values unless told otherwise. */
 export const DEFAULT_FLAG_FILE = path.join('.multizone', 'flags.json');
@@ -32,4 +33,28 @@ export function writeFlag(name: string, value: string, file: string = DEFAULT_FL
   fs.writeFileSync(tmp, JSON.stringify(flags, null, 2) + '\n');
   fs.renameSync(tmp, file);
   return flags;
+}
+
+/** The local edge's preview signing secret file: `preview-secret` beside the flag file. */
+export function previewSecretFile(flagsFile: string = DEFAULT_FLAG_FILE): string {
+  return path.join(path.dirname(flagsFile), LOCAL_PREVIEW_SECRET_FILE);
+}
+
+/** The local edge's preview secret, or undefined when its file is absent or empty. */
+export function readLocalPreviewSecret(flagsFile: string = DEFAULT_FLAG_FILE): string | undefined {
+  const file = previewSecretFile(flagsFile);
+  if (!fs.existsSync(file)) return undefined;
+  const secret = fs.readFileSync(file, 'utf8').trim();
+  return secret === '' ? undefined : secret;
+}
+
+/** The local edge's preview secret, created (32 random bytes, hex; file mode 600) when missing. */
+export function ensureLocalPreviewSecret(flagsFile: string = DEFAULT_FLAG_FILE): string {
+  const existing = readLocalPreviewSecret(flagsFile);
+  if (existing) return existing;
+  const file = previewSecretFile(flagsFile);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const secret = newPreviewSecret();
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }

@@ -6,7 +6,8 @@ import type { Duplex } from 'stream';
 import httpProxy from 'http-proxy';
 import { flagNameProblem } from '../flags';
 import type { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
-import { DEFAULT_FLAG_FILE, readFlagFile } from './flag-file';
+import { PREVIEW_SECRET_KEY } from '../preview';
+import { DEFAULT_FLAG_FILE, readFlagFile, readLocalPreviewSecret } from './flag-file';
 import { Routed, originRequest } from './origin-request';
 import { Failure, escapeHtml, failure, noUrlPage, sendFunctionResponse, sendPage, unreachablePage, writeRawPage } from './pages';
 import { forwardPolicy } from './policies';
@@ -86,7 +87,10 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const site = options.site;
   const zones = zoneTargets(site, options.zoneUrls, options.originHeaders);
   const log = options.log ?? (() => undefined);
-  const flags = new FlagSource(options.flagsFile ?? DEFAULT_FLAG_FILE, log);
+  const flagsFile = options.flagsFile ?? DEFAULT_FLAG_FILE;
+  const flags = new FlagSource(flagsFile, log);
+  // Preview cookies are signed with the local secret (`multizone flags preview --local` creates it), read only when a flag is previewable.
+  const previews = (site.table.previewFlags ?? []).length > 0;
   // Each behavior's policies are read from the template at its first request, and what the local edge leaves out of them logged then.
   const perBehavior = <P extends { readonly note?: string }>(read: (site: SynthesizedSite, behavior: TemplateBehavior) => P) => {
     const cache = new Map<TemplateBehavior, P>();
@@ -129,6 +133,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     let currentFlags: Record<string, string>;
     try {
       currentFlags = flags.current();
+      const secret = previews ? readLocalPreviewSecret(flagsFile) : undefined;
+      if (secret) currentFlags = { ...currentFlags, [PREVIEW_SECRET_KEY]: secret };
     } catch (e) {
       return failure(500, 'Flag file unreadable', `<p>${escapeHtml((e as Error).message)}</p>`);
     }

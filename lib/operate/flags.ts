@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeKeyValueStoreCommand, GetKeyCommand, PutKeyCommand, paginateListKeys } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { MultiZoneValidationError } from '../errors';
 import { INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem } from '../flags';
+import { PREVIEW_SECRET_KEY } from '../preview';
 import { AwsClients, OperateError, awsCall, explainAwsError, isEtagConflict } from './aws';
 
 /** Writes tried when the ETag keeps going stale: conflicts come from a few writers, not a stampede. */
@@ -23,13 +24,27 @@ export interface FlagValue {
   readonly value: string;
 }
 
-/** Every flag in the store (the construct's own `mz:` keys left out), sorted by name. */
+/**
+ * The preview signing secret (`preview:secret`), which deploys of a site
+ * with previewable flags create; a one-line error when the store has none.
+ */
+export async function getPreviewSecret(clients: AwsClients, kvsArn: string): Promise<string> {
+  try {
+    const response = await clients.keyValueStore.send(new GetKeyCommand({ KvsARN: kvsArn, Key: PREVIEW_SECRET_KEY }));
+    if (response.Value) return response.Value;
+  } catch (error) {
+    if ((error as Error).name !== 'ResourceNotFoundException') throw explainAwsError(`GetKey "${PREVIEW_SECRET_KEY}"`, error);
+  }
+  throw new OperateError(`Preview: the store has no "${PREVIEW_SECRET_KEY}"; deploy the site with preview: true on an override of the flag (the deploy creates the secret)`);
+}
+
+/** Every flag in the store (the construct's own `mz:` keys and the preview secret left out), sorted by name. */
 export async function listFlags(clients: AwsClients, kvsArn: string): Promise<FlagValue[]> {
   return awsCall('ListKeys on the KeyValueStore', async () => {
     const flags: FlagValue[] = [];
     for await (const page of paginateListKeys({ client: clients.keyValueStore, pageSize: 50 }, { KvsARN: kvsArn })) {
       for (const item of page.Items ?? []) {
-        if (item.Key && !item.Key.startsWith(INTERNAL_KEY_PREFIX)) flags.push({ name: item.Key, value: item.Value ?? '' });
+        if (item.Key && !item.Key.startsWith(INTERNAL_KEY_PREFIX) && item.Key !== PREVIEW_SECRET_KEY) flags.push({ name: item.Key, value: item.Value ?? '' });
       }
     }
     return flags.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
