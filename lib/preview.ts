@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'crypto';
+import { createHmac, randomBytes } from 'crypto';
 
 /**
  * Signed preview cookies: a viewer holding a valid one sees a previewable
@@ -40,22 +40,6 @@ export function previewSignature(flag: string, value: 'on' | 'off', expiry: numb
 /** One signed cookie entry: `<flag>.<on|off>.<expiry>.<signature>`. */
 export function previewEntry(flag: string, value: 'on' | 'off', expiry: number, secret: string): string {
   return `${flag}.${value}.${expiry}.${previewSignature(flag, value, expiry, secret)}`;
-}
-
-/**
- * The flag values a cookie value gives, as the edge function reads it
- * (for tools; the function has its own copy of this logic).
- */
-export function readPreviewCookie(cookie: string, secret: string, previewable: string[], nowMs: number = Date.now()): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  if (!secret || secret.length < 32) return out;
-  for (const entry of cookie.split(/,|%2C/i).slice(0, 10)) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.(on|off)\.([0-9]{1,12})\.([0-9a-f]{64})$/.exec(entry);
-    if (!m || !previewable.includes(m[1]) || Number(m[3]) * 1000 <= nowMs) continue;
-    const expected = Buffer.from(previewSignature(m[1], m[2] as 'on' | 'off', Number(m[3]), secret));
-    if (timingSafeEqual(expected, Buffer.from(m[4]))) out[m[1]] = m[2] === 'on';
-  }
-  return out;
 }
 
 /** A preview time to live such as `90s`, `30m`, `1h`, `7d` (or plain seconds), in seconds; undefined when unreadable. */
