@@ -1,5 +1,5 @@
 import { MultiZoneValidationError } from './errors';
-import { FunctionSandbox, ViewerRequestEvent, viewerRequestEvent } from './edge-function/sandbox';
+import { FunctionSandbox, ViewerRequestEvent, splitUri, viewerRequestEvent } from './edge-function/sandbox';
 import { BoundZone, METADATA_KEY } from './multi-zone-distribution';
 import { pathPatternMatches } from './path-patterns';
 import { RoutingTable } from './routing-plan';
@@ -170,18 +170,4 @@ export class SynthesizedSite {
     }
     return sandbox;
   }
-}
-
-/** A URI's path, and its query string parameters (the first value of each name, undecoded), if it has any. */
-function splitUri(uri: string): [string, Record<string, string> | undefined] {
-  const at = uri.indexOf('?');
-  if (at < 0) return [uri, undefined];
-  const query: Record<string, string> = {};
-  for (const part of uri.slice(at + 1).split('&')) {
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!(name in query)) query[name] = eq < 0 ? '' : part.slice(eq + 1);
-  }
-  return [uri.slice(0, at), query];
 }

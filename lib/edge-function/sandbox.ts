@@ -106,3 +106,35 @@ export function viewerRequestEvent(
     request: { method: options.method ?? 'GET', uri, querystring: wrap(options.querystring), headers, cookies: wrap(options.cookies) },
   };
 }
+
+/** One `name=value` of a cookie header or query string, undecoded, with its text as sent. */
+export interface Pair {
+  readonly name: string;
+  readonly value: string;
+  readonly raw: string;
+}
+
+/** The pairs of a cookie header or query string, in order. */
+export function pairs(text: string, separator: string): Pair[] {
+  const out: Pair[] = [];
+  for (const part of text.split(separator)) {
+    const raw = separator === ';' ? part.trim() : part;
+    if (!raw) continue;
+    const eq = raw.indexOf('=');
+    out.push(eq < 0 ? { name: raw, value: '', raw } : { name: raw.slice(0, eq), value: raw.slice(eq + 1), raw });
+  }
+  return out;
+}
+
+/** Name to value, the first of each name winning (as the function event shows them). */
+export function firstOfEach(list: Pair[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of list) if (!(p.name in out)) out[p.name] = p.value;
+  return out;
+}
+
+/** A URI's path, and its query string parameters (the first value of each name, undecoded), if it has any. */
+export function splitUri(uri: string): [string, Record<string, string> | undefined] {
+  const at = uri.indexOf('?');
+  return at < 0 ? [uri, undefined] : [uri.slice(0, at), firstOfEach(pairs(uri.slice(at + 1), '&'))];
+}

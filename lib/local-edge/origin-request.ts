@@ -1,7 +1,8 @@
 import type * as http from 'http';
 import type { ServedRequest } from '../synthesized-site';
 import { ForwardPolicy, selects } from './policies';
-import { Pair, ViewerRequest, pairs } from './viewer-request';
+import { Pair, pairs } from '../edge-function/sandbox';
+import { ViewerRequest } from './viewer-request';
 import type { ZoneTarget } from './zones';
 
 /** A request routed to its zone: the viewer's request, what the behavior's function made of it, and what the behavior forwards. */

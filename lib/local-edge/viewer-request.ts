@@ -1,4 +1,5 @@
 import type * as http from 'http';
+import { firstOfEach, pairs } from '../edge-function/sandbox';
 
 /** The request as the viewer sent it, in the shapes the function event wants. */
 export interface ViewerRequest {
@@ -38,30 +39,4 @@ export function viewerRequest(req: http.IncomingMessage): ViewerRequest {
     cookieMap: firstOfEach(pairs(cookieHeader, ';')),
     queryMap: firstOfEach(pairs(query, '&')),
   };
-}
-
-/** One `name=value` of a cookie header or query string, undecoded, with its text as sent. */
-export interface Pair {
-  readonly name: string;
-  readonly value: string;
-  readonly raw: string;
-}
-
-/** The pairs of a cookie header or query string, in order. */
-export function pairs(text: string, separator: string): Pair[] {
-  const out: Pair[] = [];
-  for (const part of text.split(separator)) {
-    const raw = separator === ';' ? part.trim() : part;
-    if (!raw) continue;
-    const eq = raw.indexOf('=');
-    out.push(eq < 0 ? { name: raw, value: '', raw } : { name: raw.slice(0, eq), value: raw.slice(eq + 1), raw });
-  }
-  return out;
-}
-
-/** Name to value, the first of each name winning (as the function event shows them). */
-function firstOfEach(list: Pair[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) if (!(p.name in out)) out[p.name] = p.value;
-  return out;
 }

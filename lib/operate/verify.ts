@@ -21,7 +21,7 @@
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
 import { ZONE_HEADER } from '../edge-function/generate';
-import { ViewerRequestEvent, viewerRequestEvent } from '../edge-function/sandbox';
+import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem, flagPercent, flagValueProblem } from '../flags';
 import { normalizePathPattern, pathPatternMatches } from '../path-patterns';
@@ -205,7 +205,7 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
   return results;
 
   async function runCase(c: RouteCase): Promise<CaseResult> {
-    const [path, query] = splitUri(c.uri);
+    const [path, query = {}] = splitUri(c.uri);
     const relevant = new Set(Object.keys(c.flags ?? {}));
     for (const o of template?.table.overrides ?? []) if (pathPatternMatches(o.pattern, path)) relevant.add(o.flag);
     const states: Record<string, FlagState> = {};
@@ -292,12 +292,6 @@ function zoneOfOrigin(template: SiteTemplate | undefined, originId: string): str
   if (known) return known;
   const match = /^zone-(.+)$/.exec(originId);
   return match ? match[1] : originId;
-}
-
-function splitUri(uri: string): [string, Record<string, string>] {
-  const i = uri.indexOf('?');
-  if (i < 0) return [uri, {}];
-  return [uri.slice(0, i), Object.fromEntries(new URLSearchParams(uri.slice(i + 1)))];
 }
 
 /** The viewer-request event of a case, as CloudFront would build it, with a spoofed zone header. */
