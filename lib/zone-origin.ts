@@ -130,7 +130,8 @@ export class ZoneOrigin implements cloudfront.IOrigin {
  * Lambda function URL. The bind result names the origin access control
  * by id; its configuration is read from the CloudFormation resource of
  * that id in the app (public L1 attributes only). An origin access control
- * imported by id has no such resource: an HTTP origin with one is then
+ * named by a literal id (`originAccessControlId` of an `HttpOrigin`) has no
+ * such resource: an HTTP origin with one is then
  * taken as a function URL that signs, since hashing a body the origin
  * does not check is harmless and a missing hash is a 403 on every POST.
  * Signing `never` turns origin access control off: no hash is needed.

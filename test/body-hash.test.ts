@@ -10,7 +10,7 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
-import { FunctionUrlOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import { FunctionUrlOrigin, HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MultiZoneDistribution, MultiZoneDistributionProps } from '../lib';
@@ -242,6 +242,20 @@ describe('which behaviors hash bodies', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Runtime: 'nodejs22.x', MemorySize: 128 } });
     const edge = Object.values<any>(fns).filter((f) => JSON.stringify(f.Properties.Description ?? '').includes('x-amz-content-sha256'));
     expect(edge).toHaveLength(1);
+  });
+
+  test('an HTTP origin naming an origin access control the app does not define is taken to sign: a missing hash is a 403 on every POST, an extra one is harmless', () => {
+    const { template } = build(() => ({
+      zones: [{ ...seedZones()[0], origin: new HttpOrigin('abc.lambda-url.us-east-1.on.aws', { originAccessControlId: 'E2QWRUHAPOMQZL' }) }],
+    }));
+    expect(hashedBehaviors(template)).toEqual(['/blog/*', '/blog']);
+  });
+
+  test('refuses more hashing behaviors than the Lambda@Edge triggers a distribution may have, naming the zone', () => {
+    const patterns = Array.from({ length: 101 }, (_, i) => `/blog/p${i}/*`);
+    expect(() => build((stack) => ({ maxCacheBehaviors: 200, ...lambdaBlog(stack, { pathPatterns: patterns }) }))).toThrow(
+      /^Zone "blog": 101 cache behaviors would run the body-hash Lambda@Edge function, past the 100 Lambda@Edge triggers a distribution may have/,
+    );
   });
 
   test('refuses a non-boolean hashRequestBodies', () => {
