@@ -335,13 +335,10 @@ export class MultiZoneDistribution extends Construct {
       origin: this.zoneOrigin(b.zone),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       compress: true,
+      allowedMethods: allowedMethods(b),
       ...(b.kind === 'asset'
-        ? {
-            allowedMethods: allowedMethods(b),
-            cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-          }
+        ? { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED }
         : {
-            allowedMethods: allowedMethods(b),
             cachePolicy: b.zoneMayChange ? policies.movablePages() : policies.pages,
             originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
           }),
