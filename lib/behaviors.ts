@@ -28,6 +28,11 @@ export interface PlannedBehavior {
   readonly edgeFunction: EdgeFunctionRole;
   /** Whether a flag may move requests of this behavior to another zone, so the zone joins the cache key. */
   readonly zoneMayChange: boolean;
+  /**
+   * Every zone that can answer the behavior's requests: its own zone
+   * first, then those the function may route them to (flags, overflow).
+   */
+  readonly servedBy: string[];
 }
 
 /** How the table is carried: which behaviors CloudFront gets, and what is left to the function. */
@@ -103,8 +108,13 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     const i = candidates.findIndex((c, index) => index < kept && c.pattern === pattern);
     return i < 0 ? Infinity : i;
   };
-  const overridesFrom = (position: number, pattern: string) =>
-    table.overrides.some((o) => overridePosition(o.pattern) >= position && pathPatternsIntersect(o.pattern, pattern));
+  // Overrides that can move requests of the behavior at `position`: those listed earlier catch their requests first.
+  const movingOverrides = (position: number, pattern: string) =>
+    table.overrides.filter((o) => overridePosition(o.pattern) >= position && pathPatternsIntersect(o.pattern, pattern));
+  const overridesFrom = (position: number, pattern: string) => movingOverrides(position, pattern).length > 0;
+  const servedBy = (zone: string, position: number, pattern: string, routed: ReadonlyArray<{ readonly zone: string }> = []) => [
+    ...new Set([zone, ...movingOverrides(position, pattern).map((o) => o.zone), ...routed.map((r) => r.zone)]),
+  ];
 
   const behaviors: PlannedBehavior[] = anchorsFor(kept).map((zone) => ({
     pattern: anchorPath(zone),
@@ -112,6 +122,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     kind: 'anchor',
     edgeFunction: 'none',
     zoneMayChange: false,
+    servedBy: [zone],
   }));
   const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole =>
     routes ? 'router' : kind === 'page' && options.forwardViewerHost ? 'forward-host' : 'none';
@@ -123,6 +134,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
       kind: c.kind,
       edgeFunction: role(c.kind, zoneMayChange),
       zoneMayChange,
+      servedBy: zoneMayChange ? servedBy(c.zone, i, c.pattern) : [c.zone],
     });
   });
 
@@ -134,6 +146,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     kind: 'page',
     edgeFunction: role('page', defaultZoneMayChange || overflow.length > 0),
     zoneMayChange: defaultZoneMayChange,
+    servedBy: servedBy(table.defaultZone, Infinity, '*', overflow),
   };
   const all = [...behaviors, defaultBehavior];
   return {

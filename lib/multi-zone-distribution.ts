@@ -4,6 +4,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
+import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
 import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
@@ -14,6 +15,13 @@ import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelPro
 
 /** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
 export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Router-Prefetch', 'Next-Router-Segment-Prefetch', 'Next-Url'];
+
+/**
+ * Lambda@Edge triggers (function associations) a distribution may have
+ * by default (CloudFront Developer Guide, "Quotas on Lambda@Edge",
+ * triggers per distribution).
+ */
+export const MAX_LAMBDA_EDGE_TRIGGERS = 100;
 
 /** The metadata key under which the synthesized distribution carries its routing table. */
 export const METADATA_KEY = 'MultiZone';
@@ -242,6 +250,12 @@ export class MultiZoneDistribution extends Construct {
   public readonly hostForwarderFunction?: cloudfront.Function;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
   public readonly keyValueStore?: cloudfront.IKeyValueStore;
+  /**
+   * The origin-request Lambda@Edge function (us-east-1) that adds
+   * `x-amz-content-sha256` to request bodies, when a Lambda function URL
+   * zone behind origin access control needs it; one per stack.
+   */
+  public readonly bodyHashFunction?: cloudfront.experimental.EdgeFunction;
 
   private readonly zoneOrigins: ZoneOrigin[];
 
@@ -266,7 +280,11 @@ export class MultiZoneDistribution extends Construct {
       headerName: props.originVerifyHeader.headerName ?? DEFAULT_ORIGIN_VERIFY_HEADER,
       headerValue: props.originVerifyHeader.value.unsafeUnwrap(),
     };
-    this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope, verifyHeader));
+    // Lazy: the zones' origins may be bound before the distribution exists (see ZoneOrigin).
+    const distributionId = Lazy.string({ produce: () => this.distribution.distributionId });
+    this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope, distributionId, verifyHeader));
+    const bodyHashing = this.planBodyHashing([props.defaultZone, ...zones]);
+    if (bodyHashing.size > 0) this.bodyHashFunction = bodyHashFunction(this);
 
     const kvsTable = this.behaviorPlan.needsRouter ? encodeRoutingTable(this.routingTable) : undefined;
     if (kvsTable) {
@@ -317,17 +335,15 @@ export class MultiZoneDistribution extends Construct {
       origin: this.zoneOrigin(b.zone),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       compress: true,
+      allowedMethods: allowedMethods(b),
       ...(b.kind === 'asset'
-        ? {
-            allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-            cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-          }
+        ? { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED }
         : {
-            allowedMethods: b.kind === 'anchor' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL,
             cachePolicy: b.zoneMayChange ? policies.movablePages() : policies.pages,
             originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
           }),
       functionAssociations: this.functionFor(b),
+      edgeLambdas: bodyHashing.has(b) ? this.bodyHashAssociation() : undefined,
       responseHeadersPolicy: props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
     });
 
@@ -403,6 +419,44 @@ export class MultiZoneDistribution extends Construct {
     }
   }
 
+  /**
+   * The behaviors that need the body hash: those taking request bodies
+   * that some zone able to answer them signs for a Lambda function URL
+   * (and has not opted out).
+   */
+  private planBodyHashing(zones: Array<DefaultZoneDefinition | ZoneDefinition>): Set<PlannedBehavior> {
+    const hashing = new Set(
+      zones.filter((z) => z.hashRequestBodies !== false && this.zoneOrigin(z.name).signsForFunctionUrl).map((z) => z.name),
+    );
+    const behaviors = [...this.behaviorPlan.behaviors, this.behaviorPlan.defaultBehavior].filter(
+      (b) => allowedMethods(b).methods.some((m) => m === 'POST' || m === 'PUT') && b.servedBy.some((z) => hashing.has(z)),
+    );
+    if (behaviors.length === 0) return new Set();
+    const stack = Stack.of(this);
+    const named = [...new Set(behaviors.flatMap((b) => b.servedBy.filter((z) => hashing.has(z))))].map((z) => `"${z}"`);
+    const zonesNamed = `${named.length === 1 ? 'Zone' : 'Zones'} ${named.join(', ')}`;
+    if (!canPlaceEdgeFunction(stack)) {
+      throw new MultiZoneValidationError(
+        `${zonesNamed}: a Lambda function URL origin with origin access control needs x-amz-content-sha256 on POST and PUT, ` +
+          `which a Lambda@Edge function in us-east-1 adds; stack ${stack.stackName} has no region at synth to place it from: ` +
+          'set env.region on the stack, or set hashRequestBodies: false on the zone if its clients send the header themselves',
+      );
+    }
+    if (behaviors.length > MAX_LAMBDA_EDGE_TRIGGERS) {
+      throw new MultiZoneValidationError(
+        `${zonesNamed}: ${behaviors.length} cache behaviors would run the body-hash Lambda@Edge function, past the ${MAX_LAMBDA_EDGE_TRIGGERS} ` +
+          'Lambda@Edge triggers a distribution may have ("Quotas on Lambda@Edge"); lower maxCacheBehaviors, or set hashRequestBodies: false on the zone',
+      );
+    }
+    return new Set(behaviors);
+  }
+
+  /** The body hash runs at origin request, after the router chose the zone, and reads the body. */
+  private bodyHashAssociation(): cloudfront.EdgeLambda[] | undefined {
+    if (!this.bodyHashFunction) return undefined;
+    return [{ functionVersion: this.bodyHashFunction, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST, includeBody: true }];
+  }
+
   private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
     const fn = b.edgeFunction === 'router' ? this.routerFunction : b.edgeFunction === 'forward-host' ? this.hostForwarderFunction : undefined;
     return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
@@ -411,6 +465,12 @@ export class MultiZoneDistribution extends Construct {
   private zoneOrigin(zone: string): ZoneOrigin {
     return this.zoneOrigins.find((z) => z.zone === zone)!;
   }
+}
+
+/** The methods a behavior takes: pages take them all, assets are read-only, anchors only carry an origin. */
+function allowedMethods(b: PlannedBehavior): cloudfront.AllowedMethods {
+  if (b.kind === 'asset') return cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS;
+  return b.kind === 'anchor' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL;
 }
 
 function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string[] {

@@ -71,23 +71,40 @@ function isPlainText(value: SecretValue, stack: Stack): boolean {
  * origin access control, say) lives under a scope named for the zone, so
  * reordering zones never renames them. The id the distribution keeps is
  * read back from the bind result, which honors an `originId` the user set.
+ *
+ * The zone's origin is bound once, on first need: before the distribution
+ * exists when its behaviors need to know what the origin is (a Lambda
+ * function URL behind origin access control, say), else when the
+ * distribution binds it. Either way with the zone's origin id and the
+ * distribution's id, which is all the distribution would pass.
  */
 export class ZoneOrigin implements cloudfront.IOrigin {
+  /** The id the distribution gave the origin; set once the distribution has bound it. */
   public originId?: string;
   /** Whether the zone is an HTTP origin with neither an origin access control nor the verify header. */
   public reachableAround = false;
+  private innerConfig?: cloudfront.OriginBindConfig;
 
   constructor(
     public readonly zone: string,
     private readonly inner: cloudfront.IOrigin,
     private readonly scope: Construct,
+    private readonly distributionId: string,
     private readonly verifyHeader?: cloudfront.CfnDistribution.OriginCustomHeaderProperty,
   ) {}
 
-  public bind(_scope: Construct, options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
-    const originId = `zone-${this.zone}`;
-    const config = this.inner.bind(new Construct(this.scope, this.zone), { ...options, originId });
-    this.originId = config.originProperty?.id ?? originId;
+  /**
+   * Whether CloudFront signs the zone's requests for a Lambda function URL
+   * (an origin access control of origin type `lambda` that signs), so that
+   * a POST or PUT must carry `x-amz-content-sha256`.
+   */
+  public get signsForFunctionUrl(): boolean {
+    return signsForFunctionUrl(this.bindInner().originProperty, this.scope);
+  }
+
+  public bind(_scope: Construct, _options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
+    const config = this.bindInner();
+    this.originId = config.originProperty?.id ?? `zone-${this.zone}`;
     const origin = config.originProperty;
     if (!origin?.customOriginConfig) return config;
     if (!this.verifyHeader) {
@@ -101,5 +118,31 @@ export class ZoneOrigin implements cloudfront.IOrigin {
     }
     return { ...config, originProperty: { ...origin, originCustomHeaders: [...headers, this.verifyHeader] } };
   }
+
+  private bindInner(): cloudfront.OriginBindConfig {
+    this.innerConfig ??= this.inner.bind(new Construct(this.scope, this.zone), { originId: `zone-${this.zone}`, distributionId: this.distributionId });
+    return this.innerConfig;
+  }
 }
 
+/**
+ * Whether a bound origin is signed by an origin access control for a
+ * Lambda function URL. The bind result names the origin access control
+ * by id; its configuration is read from the CloudFormation resource of
+ * that id in the app (public L1 attributes only). An origin access control
+ * named by a literal id (`originAccessControlId` of an `HttpOrigin`) has no
+ * such resource: an HTTP origin with one is then
+ * taken as a function URL that signs, since hashing a body the origin
+ * does not check is harmless and a missing hash is a 403 on every POST.
+ * Signing `never` turns origin access control off: no hash is needed.
+ */
+function signsForFunctionUrl(origin: cloudfront.CfnDistribution.OriginProperty | undefined, scope: Construct): boolean {
+  const oacId = origin?.originAccessControlId;
+  if (oacId === undefined || !origin?.customOriginConfig) return false;
+  const oac = scope.node.root.node
+    .findAll()
+    .find((c): c is cloudfront.CfnOriginAccessControl => c instanceof cloudfront.CfnOriginAccessControl && (c.attrId === oacId || c.ref === oacId));
+  if (!oac) return true;
+  const config = Stack.of(oac).resolve(oac.originAccessControlConfig) as cloudfront.CfnOriginAccessControl.OriginAccessControlConfigProperty;
+  return config.originAccessControlOriginType === cloudfront.OriginAccessControlOriginType.LAMBDA && config.signingBehavior !== cloudfront.SigningBehavior.NEVER;
+}

@@ -8,6 +8,18 @@ export interface DefaultZoneDefinition {
   readonly name: string;
   /** Where the zone's application runs: any CloudFront origin (HttpOrigin, FunctionUrlOrigin, S3BucketOrigin, ...). */
   readonly origin: cloudfront.IOrigin;
+  /**
+   * Whether CloudFront adds `x-amz-content-sha256` (the SHA-256 of the
+   * body) to requests with a body, when the zone's origin is a Lambda
+   * function URL behind an origin access control that signs: Lambda
+   * refuses a signed POST or PUT without it (403), and browsers never send
+   * it. An origin-request Lambda@Edge function in us-east-1 adds it on the
+   * behaviors that can reach the zone; bodies past the 1 MB it sees get a
+   * 413. Set false for zones whose clients send the header themselves.
+   *
+   * @default true
+   */
+  readonly hashRequestBodies?: boolean;
 }
 
 /** One application on the shared domain, serving its own paths and assets. */
@@ -39,6 +51,18 @@ export interface ZoneDefinition {
    * @default false
    */
   readonly pagesRouter?: boolean;
+  /**
+   * Whether CloudFront adds `x-amz-content-sha256` (the SHA-256 of the
+   * body) to requests with a body, when the zone's origin is a Lambda
+   * function URL behind an origin access control that signs: Lambda
+   * refuses a signed POST or PUT without it (403), and browsers never send
+   * it. An origin-request Lambda@Edge function in us-east-1 adds it on the
+   * behaviors that can reach the zone; bodies past the 1 MB it sees get a
+   * 413. Set false for zones whose clients send the header themselves.
+   *
+   * @default true
+   */
+  readonly hashRequestBodies?: boolean;
 }
 
 /** Sends paths to another zone while a feature flag is on for the viewer. */
@@ -113,6 +137,11 @@ const zonesHaveOrigins: Rule = (m) =>
   allZones(m)
     .filter((z) => !z.origin || typeof z.origin.bind !== 'function')
     .map((z) => `Zone "${z.name}": origin must be a CloudFront IOrigin`);
+
+const hashRequestBodiesIsBoolean: Rule = (m) =>
+  allZones(m)
+    .filter((z) => z.hashRequestBodies !== undefined && typeof z.hashRequestBodies !== 'boolean')
+    .map((z) => `Zone "${z.name}": hashRequestBodies must be true or false`);
 
 const zonesHavePathsOrOverrides: Rule = (m) =>
   m.zones
@@ -245,6 +274,7 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'zone-names-valid', check: zoneNamesAreValid },
   { name: 'zone-names-unique', check: zoneNamesAreUnique },
   { name: 'zones-have-origins', check: zonesHaveOrigins },
+  { name: 'hash-request-bodies-boolean', check: hashRequestBodiesIsBoolean },
   { name: 'zones-have-paths-or-overrides', check: zonesHavePathsOrOverrides },
   { name: 'zone-path-patterns-valid', check: zonePathPatternsAreValid },
   { name: 'paths-avoid-reserved-prefix', check: pathsAvoidReservedPrefix },

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Bundles each Lambda handler with its dependencies (the AWS SDK clients
- * and the SigV4A signer included) into one file under dist/handlers/, the
+ * and the SigV4A signer included; the Lambda@Edge body hasher has none)
+ * into one file under dist/handlers/, the
  * asset directory the constructs deploy. Run by `npm run build` and before
  * tests, since synth reads the bundle.
  */
@@ -14,6 +15,7 @@ const root = path.resolve(__dirname, '..');
 /** Handler entry point -> asset directory under dist/handlers. */
 const HANDLERS = {
   'lib/kvs-sync/handler.ts': 'kvs-sync',
+  'lib/body-hash/handler.ts': 'body-hash',
 };
 
 for (const [entry, name] of Object.entries(HANDLERS)) {

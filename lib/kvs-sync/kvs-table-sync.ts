@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +6,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { throwIfProblems } from '../errors';
 import { INTERNAL_KEY_PREFIX } from '../flags';
+import { handlerAssetDir } from '../handler-assets';
 
 /** Properties for a KvsTableSync. */
 export interface KvsTableSyncProps {
@@ -89,24 +88,6 @@ function propsProblems(id: string, props: KvsTableSyncProps): string[] {
   return problems;
 }
 
-/** The handler bundle, relative to the package root; written by `npm run bundle`. */
-const HANDLER_BUNDLE = path.join('dist', 'handlers', 'kvs-sync', 'index.js');
-
-/**
- * The directory holding the bundled handler: the nearest one above this
- * file, so it is found from `lib/kvs-sync` (ts-jest, ts-node) and from
- * `dist/lib/kvs-sync` (compiled, installed package) alike.
- */
-function handlerAssetDir(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const bundle = path.join(dir, HANDLER_BUNDLE);
-    if (fs.existsSync(bundle)) return path.dirname(bundle);
-    if (path.dirname(dir) === dir) {
-      throw new Error(`KvsTableSync: no ${HANDLER_BUNDLE} above ${__dirname}; run \`npm run build\` first`);
-    }
-  }
-}
-
 /** The handler function and provider, one per stack, shared by every KvsTableSync in it. */
 class KvsSyncProvider extends Construct {
   /** Finds the stack's provider, creating it on first use. */
@@ -126,7 +107,7 @@ class KvsSyncProvider extends Construct {
     this.handler = new lambda.Function(this, 'Handler', {
       runtime: lambda.Runtime.NODEJS_22_X,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(handlerAssetDir()),
+      code: lambda.Code.fromAsset(handlerAssetDir('kvs-sync', 'KvsTableSync')),
       // Listing and rewriting a full store (5 MB) takes a few hundred calls.
       timeout: Duration.minutes(5),
       description: 'Keeps the multi-zone routing keys of CloudFront KeyValueStores in sync',
