@@ -106,6 +106,17 @@ const MATRIX: MatrixCase[] = [
   { name: 'a Pages Router zone', build: site({ zones: seedZones().map((z) => ({ ...z, pagesRouter: true })), overrides: overrides(1) }) },
   { name: 'the same stack, with a function URL zone behind OAC, in two regions', build: twoRegions },
   { name: '1,000 overrides', build: site({ overrides: overrides(1000) }) },
+  // Minutes each while synth is quadratic in the overrides (issue 9, item 6): run with MULTIZONE_CONFORMANCE_SLOW=1.
+  ...(process.env.MULTIZONE_CONFORMANCE_SLOW
+    ? [
+        { name: '3,000 overrides', build: site({ overrides: overrides(3000) }) },
+        { name: '5,000 overrides', build: site({ overrides: overrides(5000) }), awaiting: { 'template-size': 'the routing table out of the template (issue 9, item 3)' } },
+        {
+          name: '3,000 wildcard-first overrides',
+          build: site({ overrides: Array.from({ length: 3000 }, (_, i) => ({ flag: `flag-${i % 50}`, pathPatterns: [`*.x${i}`], zone: 'dashboard' })) }),
+        },
+      ]
+    : []),
 ];
 
 describe.each(MATRIX)('conformance: $name', ({ build, raisedQuotas, awaiting = {} }) => {
@@ -142,7 +153,7 @@ describe('conformance: refused at synth with the documented error', () => {
     expect(error.message).toContain('SecretValue.cfnParameter');
   });
 
-  test('60 HTTP zones behind originVerifyHeader from Secrets Manager still fit: 61 origins, 61 references, refused; 59 zones, 60, accepted', () => {
+  test('the refusal starts past 60: 60 zones (61 references) refused, 59 zones (60) accepted', () => {
     expect(refusal(site({ zones: zonesNamed(60, 8), originVerifyHeader: { value: SecretValue.secretsManager(SECRET_ARN) } })).message).toMatch(/61 in the distribution/);
     const [template] = site({ zones: zonesNamed(59, 8), originVerifyHeader: { value: SecretValue.secretsManager(SECRET_ARN) } })();
     expect(templateLimitProblems(template)).toEqual([]);
