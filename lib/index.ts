@@ -4,6 +4,7 @@ export { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader } from './zone-origin'
 export * from './flags';
 export * from './errors';
 export * from './path-patterns';
+export * from './limits';
 export * from './routing-plan';
 export * from './behaviors';
 export * from './edge-function/generate';

@@ -1,14 +1,16 @@
-import { Annotations, CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
 import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
+import { dynamicReferenceCount, limitValue } from './limits';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
@@ -84,6 +86,14 @@ export interface MultiZoneDistributionProps {
    * @default 75 (CloudFront's default quota)
    */
   readonly maxCacheBehaviors?: number;
+  /**
+   * Origins the distribution may have: one per zone, the default zone
+   * included. Raise it after CloudFront raises your "Origins per
+   * distribution" quota.
+   *
+   * @default 100 (CloudFront's default quota)
+   */
+  readonly maxOrigins?: number;
   /**
    * Route the patterns that do not fit in `maxCacheBehaviors` in the
    * viewer-request function instead of refusing to synthesize.
@@ -270,7 +280,7 @@ export class MultiZoneDistribution extends Construct {
     const forwardViewerHost = props.forwardViewerHost ?? true;
     this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
     this.behaviorPlan = planBehaviors(this.routingTable, {
-      maxCacheBehaviors: props.maxCacheBehaviors ?? 75,
+      maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
       overflowToFunction: props.overflowToFunction ?? true,
       forwardViewerHost,
     });
@@ -288,7 +298,7 @@ export class MultiZoneDistribution extends Construct {
 
     const kvsTable = this.behaviorPlan.needsRouter ? encodeRoutingTable(this.routingTable) : undefined;
     if (kvsTable) {
-      this.keyValueStore = props.keyValueStore ?? new cloudfront.KeyValueStore(this, 'Store', { comment: 'MultiZoneDistribution flags and routing table' });
+      this.keyValueStore = props.keyValueStore ?? this.createStore();
       this.routerFunction = new cloudfront.Function(this, 'Router', {
         comment: 'MultiZoneDistribution viewer-request router',
         runtime: cloudfront.FunctionRuntime.JS_2_0,
@@ -367,6 +377,8 @@ export class MultiZoneDistribution extends Construct {
       errorResponses: props.errorResponses,
       enabled: props.enabled,
     });
+    this.nameOriginAccessControls(originScope);
+    this.refuseTooManyDynamicReferences(props.originVerifyHeader !== undefined);
     const unbound = this.zoneOrigins.filter((z) => z.originId === undefined).map((z) => z.zone);
     if (unbound.length > 0) {
       throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
@@ -395,6 +407,46 @@ export class MultiZoneDistribution extends Construct {
   /** Every zone with the origin id the distribution gave it, the default zone first. */
   public get boundZones(): BoundZone[] {
     return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
+  }
+
+  /** The construct's own store, named for the stack, construct path and region: store names are unique in the account, across regions. */
+  private createStore(): cloudfront.KeyValueStore {
+    const store: cloudfront.KeyValueStore = new cloudfront.KeyValueStore(this, 'Store', {
+      keyValueStoreName: Lazy.string({ produce: () => regionalResourceName(store, limitValue('store-name')) }),
+      comment: 'MultiZoneDistribution flags and routing table',
+    });
+    return store;
+  }
+
+  /**
+   * Origin access controls that zones' origins created under the
+   * construct (`FunctionUrlOrigin.withOriginAccessControl`, ...) take a
+   * name from aws-cdk-lib that lacks the region, while OAC names are
+   * unique in the account: those keeping that default get the region in.
+   */
+  private nameOriginAccessControls(originScope: Construct): void {
+    for (const c of originScope.node.findAll()) {
+      if (!(c instanceof cloudfront.CfnOriginAccessControl) || !c.node.scope) continue;
+      const config = Stack.of(this).resolve(c.originAccessControlConfig);
+      if (config?.name === Names.uniqueResourceName(c.node.scope, { maxLength: 64 })) {
+        c.addPropertyOverride('OriginAccessControlConfig.Name', regionalResourceName(c.node.scope, 64));
+      }
+    }
+  }
+
+  /** Refuses a distribution that alone holds more dynamic references than CloudFormation allows in a template. */
+  private refuseTooManyDynamicReferences(verifyHeader: boolean): void {
+    const config = (this.distribution.node.defaultChild as cloudfront.CfnDistribution).distributionConfig;
+    const count = dynamicReferenceCount(Stack.of(this).resolve(config));
+    const max = limitValue('dynamic-references');
+    if (count <= max) return;
+    const cause = verifyHeader
+      ? `originVerifyHeader: its value is a dynamic reference ({{resolve:...}}) written into each HTTP origin, ${count} in the distribution`
+      : `Distribution: its origins hold ${count} dynamic references ({{resolve:...}})`;
+    throw new MultiZoneValidationError(
+      `${cause}, and CloudFormation allows at most ${max} in a template ("Get values stored in other services using dynamic references"); ` +
+        'pass the secret as SecretValue.cfnParameter(...) of a NoEcho CfnParameter (a Ref, not a dynamic reference), or protect some zones with origin access control instead',
+    );
   }
 
   /** Outputs with export-free, stable logical ids: `<construct id><suffix>`. */
@@ -481,6 +533,15 @@ function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string
   }
   if (props.bucketCookie !== undefined && !/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(props.bucketCookie)) {
     problems.push(`bucketCookie: "${props.bucketCookie}" is not a cookie name`);
+  }
+  const maxOrigins = props.maxOrigins ?? limitValue('origins-per-distribution');
+  if (!Number.isInteger(maxOrigins) || maxOrigins < 1) {
+    problems.push(`maxOrigins: ${maxOrigins} must be a whole number of at least 1`);
+  } else if ((props.zones ?? []).length + 1 > maxOrigins) {
+    problems.push(
+      `maxOrigins: the zones need ${(props.zones ?? []).length + 1} origins (one per zone, the default zone included) but only ${maxOrigins} are allowed ` +
+        '(CloudFront quota "Origins per distribution"); raise maxOrigins after a quota increase, or serve fewer zones from this distribution',
+    );
   }
   problems.push(...originVerifyHeaderProblems(props.originVerifyHeader, stack));
   return problems;

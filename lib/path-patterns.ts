@@ -6,10 +6,12 @@
  * leading `/` is optional and nothing else is special.
  */
 
-/** CloudFront's limit on a path pattern's length. */
-export const MAX_PATH_PATTERN_LENGTH = 255;
+import { PATH_PATTERN_CHARACTERS, limitValue } from './limits';
 
-const ALLOWED_CHARACTERS = /^[A-Za-z0-9_\-.*$/~"'@:+&?]*$/;
+/** CloudFront's limit on a path pattern's length (lib/limits.ts). */
+export const MAX_PATH_PATTERN_LENGTH = limitValue('path-pattern-length');
+
+const ALLOWED_CHARACTERS = PATH_PATTERN_CHARACTERS;
 
 /** Adds the leading `/` CloudFront treats as implied, so equal patterns compare equal. */
 export function normalizePathPattern(pattern: string): string {

@@ -1,8 +1,9 @@
+import { limitValue } from '../limits';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../preview';
 import { HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER } from './router-source';
 
-/** CloudFront Functions' hard limit on code size, in bytes. */
-export const MAX_FUNCTION_CODE_BYTES = 10240;
+/** CloudFront Functions' hard limit on code size, in bytes (lib/limits.ts). */
+export const MAX_FUNCTION_CODE_BYTES = limitValue('function-code-size');
 
 /** The header the function sets to the chosen zone's name; cache keys of movable paths include it. */
 export const ZONE_HEADER = 'x-multizone-zone';

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
 import { INTERNAL_KEY_PREFIX } from '../flags';
+import { limitValue } from '../limits';
 import { normalizePathPattern } from '../path-patterns';
 import { RoutingTable } from '../routing-plan';
 
-/** CloudFront KeyValueStore limit on one value, in bytes. */
-export const MAX_KVS_VALUE_BYTES = 1024;
+/** CloudFront KeyValueStore limit on one value, in bytes (lib/limits.ts). */
+export const MAX_KVS_VALUE_BYTES = limitValue('store-value-size');
 
 /** The routing table as KeyValueStore entries, under a versioned key prefix. */
 export interface KvsRoutingTable {

@@ -1,0 +1,574 @@
+/**
+ * The documented CloudFront and CloudFormation limits the construct relies
+ * on, in one table: each row names the number, what it applies to, the
+ * page that states it and what the construct does about it, and, where the
+ * limit shows in a synthesized template, checks the template against it.
+ *
+ * Modules that enforce a limit take its number from here
+ * (`limitValue('function-code-size')`), so the README's "Limits" section,
+ * the code and the conformance tests never disagree.
+ */
+
+/** A documentation page a limit is stated on. */
+export interface LimitDocPage {
+  /** The page's title. */
+  readonly title: string;
+  /** The page's address. */
+  readonly url: string;
+}
+
+/** One place in a template that goes past a limit. */
+export interface LimitFinding {
+  /** The resource (logical id) or template part at fault. */
+  readonly where: string;
+  /** What was found there: a count, a size, a name. */
+  readonly found: string;
+}
+
+/** A synthesized CloudFormation template, as JSON. */
+export interface CfnTemplateJson {
+  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: any }>;
+  readonly Outputs?: Record<string, unknown>;
+  readonly [section: string]: unknown;
+}
+
+/** One documented platform limit. */
+export interface PlatformLimit {
+  /** Stable id, used in messages and to raise an adjustable quota in checks. */
+  readonly id: string;
+  /** What is limited, as the documentation names it. */
+  readonly title: string;
+  /** The limit: a maximum, or (for character sets) the allowed characters. */
+  readonly value: number | string;
+  /** Unit of the value: bytes, characters, cache behaviors... */
+  readonly unit: string;
+  /** What the limit applies to: per distribution, per account, per template... */
+  readonly scope: string;
+  /** Whether AWS raises it on request (a quota increase). */
+  readonly adjustable: boolean;
+  /** The page stating it. */
+  readonly doc: LimitDocPage;
+  /** What the construct does about it: designed away, refused at synth (with which error), or checked on the template. */
+  readonly handling: string;
+  /** Findings of a template past the limit; `max` is the limit in force (a raised quota, for adjustable ones). */
+  readonly check?: (template: CfnTemplateJson, max: number) => LimitFinding[];
+}
+
+const CLOUDFRONT_QUOTAS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Quotas',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html',
+};
+const CACHE_BEHAVIOR_SETTINGS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Cache behavior settings (Path pattern)',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern',
+};
+const KVS_FILE_FORMAT: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: File format for key-value pairs',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions-create-s3-kvp.html',
+};
+const CREATE_KEY_VALUE_STORE: LimitDocPage = {
+  title: 'Amazon CloudFront API Reference: CreateKeyValueStore (Name); AWS::CloudFront::KeyValueStore',
+  url: 'https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateKeyValueStore.html',
+};
+const CLOUDFORMATION_QUOTAS: LimitDocPage = {
+  title: 'AWS CloudFormation User Guide: Understand CloudFormation quotas',
+  url: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html',
+};
+const DYNAMIC_REFERENCES: LimitDocPage = {
+  title: 'AWS CloudFormation User Guide: Get values stored in other services using dynamic references',
+  url: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html',
+};
+
+/** Characters a CloudFront path pattern may hold (`*` and `?` are its wildcards). */
+export const PATH_PATTERN_CHARACTERS = /^[A-Za-z0-9_\-.*$/~"'@:+&?]*$/;
+
+/** Characters of a KeyValueStore name. */
+const KVS_NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Characters a region code takes in a name whose region is only known at
+ * deploy (`{"Ref": "AWS::Region"}`): the longest code today has 15
+ * (`us-isof-south-1`); 20 leaves room for new ones.
+ */
+export const REGION_NAME_ROOM = 20;
+
+/** The account-wide named CloudFront resources, and where their name sits in the properties. */
+const ACCOUNT_WIDE_NAMES: Record<string, string[]> = {
+  'AWS::CloudFront::KeyValueStore': ['Name'],
+  'AWS::CloudFront::Function': ['Name'],
+  'AWS::CloudFront::CachePolicy': ['CachePolicyConfig', 'Name'],
+  'AWS::CloudFront::OriginRequestPolicy': ['OriginRequestPolicyConfig', 'Name'],
+  'AWS::CloudFront::ResponseHeadersPolicy': ['ResponseHeadersPolicyConfig', 'Name'],
+  'AWS::CloudFront::OriginAccessControl': ['OriginAccessControlConfig', 'Name'],
+};
+
+type Resource = { id: string; properties: any };
+
+function resourcesOf(template: CfnTemplateJson, type: string): Resource[] {
+  return Object.entries(template.Resources ?? {})
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => ({ id, properties: r.Properties ?? {} }));
+}
+
+function distributionConfigs(template: CfnTemplateJson): Array<{ id: string; config: any }> {
+  return resourcesOf(template, 'AWS::CloudFront::Distribution').map((r) => ({ id: r.id, config: r.properties.DistributionConfig ?? {} }));
+}
+
+/** One finding when `count` is past `max`. */
+const over = (where: string, count: number, max: number, what: string): LimitFinding[] =>
+  count > max ? [{ where, found: `${count} ${what}` }] : [];
+
+const countOf = (type: string, what: string) => (template: CfnTemplateJson, max: number) =>
+  over('template', resourcesOf(template, type).length, max, what);
+
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** A value's literal text, or undefined when CloudFormation computes it at deploy. */
+const literal = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** The parts of a name: literal text, and `{"Ref": "AWS::Region"}` as null; undefined when some other function computes it. */
+function nameParts(value: unknown): Array<string | null> | undefined {
+  if (typeof value === 'string') return [value];
+  const join = (value as any)?.['Fn::Join'];
+  if (!Array.isArray(join) || join[0] !== '' || !Array.isArray(join[1])) return undefined;
+  const parts: Array<string | null> = [];
+  for (const part of join[1]) {
+    if (typeof part === 'string') parts.push(part);
+    else if (part?.Ref === 'AWS::Region') parts.push(null);
+    else return undefined;
+  }
+  return parts;
+}
+
+function propertyAt(properties: any, path: string[]): unknown {
+  return path.reduce((value, key) => value?.[key], properties);
+}
+
+/** Every header, cookie and query string list of the template's cache and origin request policies. */
+function policyLists(template: CfnTemplateJson, kind: 'Header' | 'Cookie' | 'QueryString'): Array<{ where: string; items: unknown[] }> {
+  const lists: Array<{ where: string; items: unknown[] }> = [];
+  const plural = `${kind}s`;
+  const config = `${kind}sConfig`;
+  for (const r of resourcesOf(template, 'AWS::CloudFront::CachePolicy')) {
+    const key = r.properties.CachePolicyConfig?.ParametersInCacheKeyAndForwardedToOrigin?.[config];
+    if (Array.isArray(key?.[plural])) lists.push({ where: r.id, items: key[plural] });
+  }
+  for (const r of resourcesOf(template, 'AWS::CloudFront::OriginRequestPolicy')) {
+    const list = r.properties.OriginRequestPolicyConfig?.[config]?.[plural];
+    if (Array.isArray(list)) lists.push({ where: r.id, items: list });
+  }
+  return lists;
+}
+
+const policyListCheck = (kind: 'Header' | 'Cookie' | 'QueryString', what: string) => (template: CfnTemplateJson, max: number) =>
+  policyLists(template, kind).flatMap((l) => over(l.where, l.items.length, max, what));
+
+/** Entries and initial flags the construct's sync resources write to the store. */
+function storeKeys(template: CfnTemplateJson): Array<{ where: string; key: string; value?: string }> {
+  return resourcesOf(template, 'Custom::MultiZoneKvsSync').flatMap((r) => [
+    ...Object.entries(r.properties.Entries ?? {}).map(([key, value]) => ({ where: r.id, key, value: literal(value) })),
+    ...Object.entries(r.properties.InitialFlags ?? {}).map(([key, value]) => ({ where: r.id, key, value: literal(value) })),
+  ]);
+}
+
+/** Occurrences of `{{resolve:...}}` in the template. */
+export function dynamicReferenceCount(value: unknown): number {
+  return (JSON.stringify(value ?? null).match(/\{\{resolve:/g) ?? []).length;
+}
+
+/**
+ * Every limit the construct relies on. Rows are small and named, each with
+ * one job, like cdk-nag's rule packs.
+ */
+export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
+  {
+    id: 'cache-behaviors-per-distribution',
+    title: 'Cache behaviors per distribution',
+    value: 75,
+    unit: 'cache behaviors, the default included',
+    scope: 'per distribution',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'Planned within `maxCacheBehaviors` (default 75): the most specific routes keep behaviors and the rest overflow to the router function; with `overflowToFunction: false`, refused at synth ("maxCacheBehaviors: the zones need N cache behaviors ...").',
+    check: (t, max) => distributionConfigs(t).flatMap((d) => over(d.id, (d.config.CacheBehaviors ?? []).length + 1, max, 'cache behaviors')),
+  },
+  {
+    id: 'origins-per-distribution',
+    title: 'Origins per distribution',
+    value: 100,
+    unit: 'origins',
+    scope: 'per distribution',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'One origin per zone. Refused at synth past `maxOrigins` (default 100): "maxOrigins: the zones need N origins ...".',
+    check: (t, max) => distributionConfigs(t).flatMap((d) => over(d.id, (d.config.Origins ?? []).length, max, 'origins')),
+  },
+  {
+    id: 'origin-custom-headers',
+    title: 'Custom headers CloudFront adds to origin requests',
+    value: 10,
+    unit: 'headers',
+    scope: 'per origin',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: '`originVerifyHeader` adds one to each HTTP origin; the zone\'s own headers are kept. Checked on the template.',
+    check: (t, max) =>
+      distributionConfigs(t).flatMap((d) =>
+        (d.config.Origins ?? []).flatMap((o: any) => over(`${d.id} origin ${o.Id}`, (o.OriginCustomHeaders ?? []).length, max, 'custom headers')),
+      ),
+  },
+  {
+    id: 'path-pattern-length',
+    title: 'Path pattern length',
+    value: 255,
+    unit: 'characters',
+    scope: 'per cache behavior',
+    adjustable: false,
+    doc: CACHE_BEHAVIOR_SETTINGS,
+    handling: 'Refused at synth for zone, asset-prefix, Pages Router data and override patterns: "path pattern \\"...\\" is N characters, CloudFront allows at most 255".',
+    check: (t, max) =>
+      distributionConfigs(t).flatMap((d) =>
+        (d.config.CacheBehaviors ?? []).flatMap((b: any) => over(`${d.id} behavior "${String(b.PathPattern).slice(0, 40)}"`, String(b.PathPattern).length, max, 'characters')),
+      ),
+  },
+  {
+    id: 'path-pattern-characters',
+    title: 'Path pattern characters',
+    value: 'A-Z a-z 0-9 _ - . * $ / ~ " \' @ : + & ?',
+    unit: 'characters allowed',
+    scope: 'per cache behavior',
+    adjustable: false,
+    doc: CACHE_BEHAVIOR_SETTINGS,
+    handling: 'Refused at synth: "path pattern \\"...\\" has characters CloudFront refuses: ...".',
+    check: (t) =>
+      distributionConfigs(t).flatMap((d) =>
+        (d.config.CacheBehaviors ?? [])
+          .filter((b: any) => !PATH_PATTERN_CHARACTERS.test(String(b.PathPattern)))
+          .map((b: any) => ({ where: `${d.id} behavior`, found: `path pattern "${b.PathPattern}"` })),
+      ),
+  },
+  {
+    id: 'function-code-size',
+    title: 'CloudFront Functions: maximum function size',
+    value: 10240,
+    unit: 'bytes',
+    scope: 'per function',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'The routing table lives in the KeyValueStore, so the router does not grow with overrides. Checked on the template; not yet refused at synth: the zone list inlined in the router grows with zones (74 zones with 64-character names pass 10 KB).',
+    check: (t, max) =>
+      resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
+        const code = literal(r.properties.FunctionCode);
+        return code === undefined ? [] : over(r.id, bytes(code), max, 'bytes of code');
+      }),
+  },
+  {
+    id: 'stores-per-function',
+    title: 'Key value stores associated with a function',
+    value: 1,
+    unit: 'key value stores',
+    scope: 'per function',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: flags and the routing table share one store; only the router is associated with it.',
+    check: (t, max) =>
+      resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => over(r.id, (r.properties.FunctionConfig?.KeyValueStoreAssociations ?? []).length, max, 'stores')),
+  },
+  {
+    id: 'functions-per-account',
+    title: 'CloudFront Functions per AWS account',
+    value: 100,
+    unit: 'functions',
+    scope: 'per account (this template\'s share)',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: at most two functions per site (the router and the host forwarder), whatever the number of zones.',
+    check: countOf('AWS::CloudFront::Function', 'functions'),
+  },
+  {
+    id: 'cache-policies-per-account',
+    title: 'Cache policies per AWS account',
+    value: 20,
+    unit: 'custom cache policies',
+    scope: 'per account (this template\'s share)',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: at most two custom cache policies per site (pages, and pages a flag can move); assets use the managed CachingOptimized.',
+    check: countOf('AWS::CloudFront::CachePolicy', 'cache policies'),
+  },
+  {
+    id: 'origin-request-policies-per-account',
+    title: 'Origin request policies per AWS account',
+    value: 20,
+    unit: 'custom origin request policies',
+    scope: 'per account (this template\'s share)',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: none created; pages use the managed AllViewerExceptHostHeader.',
+    check: countOf('AWS::CloudFront::OriginRequestPolicy', 'origin request policies'),
+  },
+  {
+    id: 'response-headers-policies-per-account',
+    title: 'Response headers policies per AWS account',
+    value: 20,
+    unit: 'custom response headers policies',
+    scope: 'per account (this template\'s share)',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: none created; every behavior uses the managed SecurityHeadersPolicy unless `responseHeadersPolicy` names another.',
+    check: countOf('AWS::CloudFront::ResponseHeadersPolicy', 'response headers policies'),
+  },
+  {
+    id: 'origin-access-controls-per-account',
+    title: 'Origin access controls per AWS account',
+    value: 100,
+    unit: 'origin access controls',
+    scope: 'per account (this template\'s share)',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Zones\' origins create them (one per S3 or function URL origin with origin access control, unless you pass one to share). Checked on the template.',
+    check: countOf('AWS::CloudFront::OriginAccessControl', 'origin access controls'),
+  },
+  {
+    id: 'policy-headers',
+    title: 'Headers per cache policy and per origin request policy',
+    value: 10,
+    unit: 'headers',
+    scope: 'per policy',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: page policies key on the five Next.js RSC headers, plus the zone header where a flag can move the page.',
+    check: policyListCheck('Header', 'headers'),
+  },
+  {
+    id: 'policy-cookies',
+    title: 'Cookies per cache policy and per origin request policy',
+    value: 10,
+    unit: 'cookies',
+    scope: 'per policy',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: no policy of the construct lists cookies.',
+    check: policyListCheck('Cookie', 'cookies'),
+  },
+  {
+    id: 'policy-query-strings',
+    title: 'Query strings per cache policy and per origin request policy',
+    value: 10,
+    unit: 'query strings',
+    scope: 'per policy',
+    adjustable: true,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: page policies key on all query strings, which is no list.',
+    check: policyListCheck('QueryString', 'query strings'),
+  },
+  {
+    id: 'stores-per-account',
+    title: 'Key value stores per AWS account',
+    value: 50,
+    unit: 'key value stores',
+    scope: 'per account (this template\'s share)',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: one store per site, and only when overrides or overflow routing need it (or the `keyValueStore` you pass).',
+    check: countOf('AWS::CloudFront::KeyValueStore', 'key value stores'),
+  },
+  {
+    id: 'store-key-size',
+    title: 'Key value store: key size',
+    value: 512,
+    unit: 'bytes',
+    scope: 'per key',
+    adjustable: false,
+    doc: KVS_FILE_FORMAT,
+    handling: 'Table keys are `mz:<version>:` and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the sync resource.',
+    check: (t, max) => storeKeys(t).flatMap((k) => over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.key), max, 'bytes')),
+  },
+  {
+    id: 'store-value-size',
+    title: 'Key value store: value size',
+    value: 1024,
+    unit: 'bytes',
+    scope: 'per value',
+    adjustable: false,
+    doc: KVS_FILE_FORMAT,
+    handling: 'Designed away: the routing table is split into buckets and chunks that each fit in one value. Checked on the sync resource.',
+    check: (t, max) => storeKeys(t).flatMap((k) => (k.value === undefined ? [] : over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.value), max, 'bytes'))),
+  },
+  {
+    id: 'store-size',
+    title: 'Key value store: total size',
+    value: 5 * 1024 * 1024,
+    unit: 'bytes',
+    scope: 'per store',
+    adjustable: false,
+    doc: KVS_FILE_FORMAT,
+    handling: 'Checked on the sync resource: the keys and values one deploy writes.',
+    check: (t, max) => {
+      const byResource = new Map<string, number>();
+      for (const k of storeKeys(t)) byResource.set(k.where, (byResource.get(k.where) ?? 0) + bytes(k.key) + bytes(k.value ?? ''));
+      return [...byResource].flatMap(([where, size]) => over(where, size, max, 'bytes of keys and values'));
+    },
+  },
+  {
+    id: 'store-name',
+    title: 'Key value store name: length and characters',
+    value: 64,
+    unit: 'characters of A-Z a-z 0-9 - _',
+    scope: 'per store',
+    adjustable: false,
+    doc: CREATE_KEY_VALUE_STORE,
+    handling: `Designed away: the construct names its store from the stack name, construct path and region, within 64 characters (${REGION_NAME_ROOM} kept for a region known only at deploy).`,
+    check: (t, max) =>
+      resourcesOf(t, 'AWS::CloudFront::KeyValueStore').flatMap((r) => {
+        const parts = nameParts(r.properties.Name);
+        if (!parts) return [];
+        const text = parts.filter((p): p is string => p !== null).join('');
+        const length = text.length + parts.filter((p) => p === null).length * REGION_NAME_ROOM;
+        if (text !== '' && !KVS_NAME_CHARACTERS.test(text)) return [{ where: r.id, found: `name "${text}" with characters outside A-Z a-z 0-9 - _` }];
+        return over(r.id, length, max, 'characters of name');
+      }),
+  },
+  {
+    id: 'account-wide-names',
+    title: 'Names unique in the account: key value stores, functions, policies, origin access controls',
+    value: 1,
+    unit: 'resource per name',
+    scope: 'per account, all regions (CloudFront is global)',
+    adjustable: false,
+    doc: CREATE_KEY_VALUE_STORE,
+    handling:
+      'Designed away: the store and the origin access controls of zones are named with the region (and aws-cdk-lib names functions and cache policies with it), so the same stack deploys in two regions. Checked on the template: names are distinct and carry the region.',
+    check: (t) => {
+      const findings: LimitFinding[] = [];
+      const seen = new Map<string, string>();
+      for (const [type, path] of Object.entries(ACCOUNT_WIDE_NAMES)) {
+        for (const r of resourcesOf(t, type)) {
+          const parts = nameParts(propertyAt(r.properties, path));
+          if (!parts) continue;
+          const key = JSON.stringify(parts);
+          const other = seen.get(key);
+          if (other) findings.push({ where: r.id, found: `the same name as ${other}` });
+          seen.set(key, r.id);
+          const hasRegion = parts.some((p) => p === null || /(^|[^a-z])[a-z]{2,4}(-[a-z]+)+-\d+/.test(p));
+          if (!hasRegion) findings.push({ where: r.id, found: `name "${parts.join('')}" without the region: the same stack in a second region would collide` });
+        }
+      }
+      return findings;
+    },
+  },
+  {
+    id: 'dynamic-references',
+    title: 'Dynamic references per template',
+    value: 60,
+    unit: 'dynamic references ({{resolve:...}})',
+    scope: 'per template',
+    adjustable: false,
+    doc: DYNAMIC_REFERENCES,
+    handling:
+      '`originVerifyHeader` writes its secret once per HTTP origin; when the distribution alone holds more than 60, refused at synth ("originVerifyHeader: its value is a dynamic reference ... N in the distribution ..."), naming the remedy: `SecretValue.cfnParameter` of a NoEcho parameter (a Ref, not a dynamic reference). The whole template is checked too.',
+    check: (t, max) => over('template', dynamicReferenceCount(t), max, 'dynamic references'),
+  },
+  {
+    id: 'resources-per-template',
+    title: 'Resources per template',
+    value: 500,
+    unit: 'resources',
+    scope: 'per template',
+    adjustable: false,
+    doc: CLOUDFORMATION_QUOTAS,
+    handling: 'Designed away: a site adds a fixed handful of resources, plus the origin access controls and permissions of its zones\' origins; aws-cdk-lib refuses a stack past 500 at synth.',
+    check: (t, max) => over('template', Object.keys(t.Resources ?? {}).length, max, 'resources'),
+  },
+  {
+    id: 'outputs-per-template',
+    title: 'Outputs per template',
+    value: 200,
+    unit: 'outputs',
+    scope: 'per template',
+    adjustable: false,
+    doc: CLOUDFORMATION_QUOTAS,
+    handling: 'Designed away: at most four outputs per site (`stackOutputs`).',
+    check: (t, max) => over('template', Object.keys(t.Outputs ?? {}).length, max, 'outputs'),
+  },
+  {
+    id: 'template-size',
+    title: 'Template body size in an Amazon S3 object',
+    value: 1_000_000,
+    unit: 'bytes (1 MB, read as aws-cdk-lib does)',
+    scope: 'per template',
+    adjustable: false,
+    doc: CLOUDFORMATION_QUOTAS,
+    handling: 'Checked on the template as the CDK writes it (one-space indentation). The CDK CLI uploads templates past 51,200 bytes (the inline limit) to S3, so that limit is designed away.',
+    check: (t, max) => over('template', bytes(JSON.stringify(t, undefined, 1)), max, 'bytes'),
+  },
+];
+
+/** The row of a limit, by id. */
+export function platformLimit(id: string): PlatformLimit {
+  const limit = PLATFORM_LIMITS.find((l) => l.id === id);
+  if (!limit) throw new Error(`No platform limit "${id}"`);
+  return limit;
+}
+
+/** The number of a numeric limit, by id. */
+export function limitValue(id: string): number {
+  const value = platformLimit(id).value;
+  if (typeof value !== 'number') throw new Error(`Platform limit "${id}" is not a number`);
+  return value;
+}
+
+/** A template past a limit. */
+export interface TemplateLimitProblem {
+  /** The limit's id. */
+  readonly limit: string;
+  /** Where in the template. */
+  readonly where: string;
+  /** What was found. */
+  readonly found: string;
+  /** The limit in force. */
+  readonly max: number | string;
+  /** The page stating the limit. */
+  readonly doc: LimitDocPage;
+  /** All of it in one sentence. */
+  readonly message: string;
+}
+
+/** Options of templateLimitProblems. */
+export interface TemplateLimitOptions {
+  /**
+   * Raised quotas, by limit id (for example `{ 'origins-per-distribution': 150 }`
+   * after a quota increase). Only adjustable limits can be raised.
+   *
+   * @default - the documented default quotas
+   */
+  readonly raisedQuotas?: Record<string, number>;
+}
+
+/**
+ * Holds a synthesized template to every limit of the table that shows in
+ * a template; returns one problem per place past a limit, naming the
+ * limit, the value found and the page that states it. Empty when the
+ * template is within every limit.
+ */
+export function templateLimitProblems(template: CfnTemplateJson, options: TemplateLimitOptions = {}): TemplateLimitProblem[] {
+  const raised = options.raisedQuotas ?? {};
+  for (const id of Object.keys(raised)) {
+    if (!platformLimit(id).adjustable) throw new Error(`Platform limit "${id}" is not adjustable`);
+  }
+  return PLATFORM_LIMITS.flatMap((limit) => {
+    if (!limit.check) return [];
+    const max = raised[limit.id] ?? (typeof limit.value === 'number' ? limit.value : 0);
+    const shown = typeof limit.value === 'number' ? max : limit.value;
+    return limit.check(template, max).map((f) => ({
+      limit: limit.id,
+      where: f.where,
+      found: f.found,
+      max: shown,
+      doc: limit.doc,
+      message: `${limit.title} (${limit.id}): ${f.where} has ${f.found}; the limit is ${shown} ${limit.unit} ${limit.scope} (${limit.doc.title}, ${limit.doc.url})`,
+    }));
+  });
+}

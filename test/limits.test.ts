@@ -1,0 +1,172 @@
+/**
+ * The limits table: each row's check finds a synthesized template past its
+ * limit, the README renders the table as it is, and the names the
+ * construct gives account-wide resources fit their limits in every region.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { CfnTemplateJson, MultiZoneDistribution, MultiZoneDistributionProps, PLATFORM_LIMITS, ZoneDefinition, templateLimitProblems } from '../lib';
+import { withLimitsTable } from '../lib/limits-doc';
+import { origin, seedZones, synth } from './support/sites';
+
+const CHECKOUT = { overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }] };
+
+/** A fresh copy of a template, to push one value past a limit. */
+const copy = (t: CfnTemplateJson): any => JSON.parse(JSON.stringify(t));
+const ofType = (t: any, type: string): any[] => Object.values(t.Resources).filter((r: any) => r.Type === type);
+const limitsFound = (t: CfnTemplateJson, raisedQuotas?: Record<string, number>) => templateLimitProblems(t, { raisedQuotas }).map((p) => `${p.limit}: ${p.found}`);
+
+const zones = (n: number): ZoneDefinition[] => Array.from({ length: n }, (_, i) => ({ name: `z${i}`, origin: origin(`z${i}`), pathPatterns: [`/z${i}/*`] }));
+
+describe('the limits table', () => {
+  const seed = synth(CHECKOUT).template.toJSON() as CfnTemplateJson;
+
+  test('the seed site is within every limit', () => {
+    expect(templateLimitProblems(seed)).toEqual([]);
+  });
+
+  test('README.md holds the table as lib/limits.ts renders it (npm run docs:limits)', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    expect(withLimitsTable(readme)).toBe(readme);
+  });
+
+  test('each row names its documentation page and what the construct does', () => {
+    expect(new Set(PLATFORM_LIMITS.map((l) => l.id)).size).toBe(PLATFORM_LIMITS.length);
+    for (const l of PLATFORM_LIMITS) {
+      expect([l.id, l.doc.url]).toEqual([l.id, expect.stringMatching(/^https:\/\/docs\.aws\.amazon\.com\//)]);
+      expect([l.id, l.handling.length > 20]).toEqual([l.id, true]);
+    }
+  });
+
+  test('a problem names the limit, the value found and the page', () => {
+    const t = copy(seed);
+    ofType(t, 'AWS::CloudFront::Function')[0].Properties.FunctionCode = 'x'.repeat(10241);
+    expect(templateLimitProblems(t)).toEqual([
+      expect.objectContaining({
+        limit: 'function-code-size',
+        found: '10241 bytes of code',
+        max: 10240,
+        message: expect.stringContaining('https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html'),
+      }),
+    ]);
+  });
+
+  test('past 60 dynamic references in the template', () => {
+    const t = copy(seed);
+    t.Resources.Extra = { Type: 'AWS::SSM::Parameter', Properties: { Values: Array.from({ length: 61 }, (_, i) => `{{resolve:ssm:p${i}}}`) } };
+    expect(limitsFound(t)).toEqual(['dynamic-references: 61 dynamic references']);
+  });
+
+  test('store keys, values and the store past their sizes', () => {
+    const t = copy(seed);
+    const sync = ofType(t, 'Custom::MultiZoneKvsSync')[0].Properties;
+    const key = Object.keys(sync.Entries)[0];
+    sync.Entries[key] = 'v'.repeat(1025);
+    sync.InitialFlags['f'.repeat(513)] = 'off';
+    expect(limitsFound(t)).toEqual([`store-key-size: 513 bytes`, `store-value-size: 1025 bytes`]);
+    for (let i = 0; i < 5200; i++) sync.Entries[`${key}${i}`] = 'v'.repeat(1000);
+    expect(limitsFound(t).filter((f) => f.startsWith('store-size'))).toEqual([expect.stringMatching(/^store-size: \d{7} bytes of keys and values$/)]);
+  });
+
+  test('a template past 1 MB', () => {
+    const t = copy(seed);
+    t.Resources.Extra = { Type: 'AWS::SSM::Parameter', Properties: { Value: 'x'.repeat(1_000_000) } };
+    expect(limitsFound(t)).toEqual([expect.stringMatching(/^template-size: \d{7} bytes$/)]);
+  });
+
+  test('a page cache policy with 11 headers', () => {
+    const withPolicy = new Stack(new App(), 'WithPolicy', { env: { account: '123456789012', region: 'us-east-1' } });
+    new cloudfront.CachePolicy(withPolicy, 'Wide', { defaultTtl: Duration.seconds(0), headerBehavior: cloudfront.CacheHeaderBehavior.allowList(...Array.from({ length: 11 }, (_, i) => `x-h${i}`)) });
+    expect(limitsFound(Template.fromStack(withPolicy).toJSON())).toEqual([expect.stringMatching(/^policy-headers: 11 headers$/)]);
+  });
+
+  describe('adjustable quotas', () => {
+    const many = synth({ zones: zones(101), maxCacheBehaviors: 110, maxOrigins: 102 }).template.toJSON() as CfnTemplateJson;
+
+    test('past the default quotas of behaviors and origins (101 zones, the default zone and its assets)', () => {
+      expect(limitsFound(many)).toEqual([expect.stringMatching(/^cache-behaviors-per-distribution: 103 cache behaviors$/), expect.stringMatching(/^origins-per-distribution: 102 origins$/)]);
+    });
+
+    test('within quotas declared raised', () => {
+      expect(limitsFound(many, { 'cache-behaviors-per-distribution': 103, 'origins-per-distribution': 102 })).toEqual([]);
+    });
+
+    test('only adjustable quotas can be raised', () => {
+      expect(() => templateLimitProblems(many, { raisedQuotas: { 'function-code-size': 20000 } })).toThrow('Platform limit "function-code-size" is not adjustable');
+    });
+  });
+
+  describe('names unique in the account', () => {
+    test('a store named without the region, and two stores of one name', () => {
+      const stack = new Stack(new App(), 'Stores', { env: { account: '123456789012', region: 'us-east-1' } });
+      new cloudfront.KeyValueStore(stack, 'A', { keyValueStoreName: 'flags' });
+      new cloudfront.KeyValueStore(stack, 'B', { keyValueStoreName: 'flags' });
+      const withoutRegion = 'account-wide-names: name "flags" without the region: the same stack in a second region would collide';
+      expect(limitsFound(Template.fromStack(stack).toJSON())).toEqual([withoutRegion, expect.stringMatching(/^account-wide-names: the same name as A[0-9A-F]{8}$/), withoutRegion]);
+    });
+
+    test('a store name past 64 characters or with other characters', () => {
+      const t = copy(seed);
+      const store = ofType(t, 'AWS::CloudFront::KeyValueStore')[0];
+      store.Properties.Name = `${'s'.repeat(55)}-us-east-1`;
+      expect(limitsFound(t)).toEqual(['store-name: 65 characters of name']);
+      store.Properties.Name = 'flags.store-us-east-1';
+      expect(limitsFound(t)).toEqual(['store-name: name "flags.store-us-east-1" with characters outside A-Z a-z 0-9 - _']);
+    });
+  });
+});
+
+describe('the store name', () => {
+  const storeName = (stack: Stack, props: Partial<MultiZoneDistributionProps> = {}) => {
+    new MultiZoneDistribution(stack, 'Site', { defaultZone: { name: 'home', origin: origin('home') }, zones: seedZones(), ...CHECKOUT, ...props });
+    const template = Template.fromStack(stack).toJSON();
+    return ofType(template, 'AWS::CloudFront::KeyValueStore')[0].Properties.Name;
+  };
+
+  test('joins the region in at deploy when the stack is environment-agnostic, leaving it room', () => {
+    const name = storeName(new Stack(new App(), 'Agnostic'));
+    expect(name).toEqual({ 'Fn::Join': ['', [expect.stringMatching(/^AgnosticSiteStore[0-9A-F]{8}-$/), { Ref: 'AWS::Region' }]] });
+    const long = storeName(new Stack(new App(), 'A'.repeat(100)));
+    expect(long['Fn::Join'][1][0].length).toBeLessThanOrEqual(64 - 20);
+  });
+
+  test('stays within 64 characters for a long stack name in a region', () => {
+    const name = storeName(new Stack(new App(), 'S', { stackName: 'a-very-long-stack-name-for-a-multi-zone-site-in-production', env: { region: 'ap-southeast-2' } }));
+    expect(name).toMatch(/^[A-Za-z0-9_-]+-ap-southeast-2$/);
+    expect(name.length).toBeLessThanOrEqual(64);
+  });
+
+  test('is the same on every synth', () => {
+    const once = () => storeName(new Stack(new App(), 'Stable', { env: { region: 'eu-west-1' } }));
+    expect(once()).toBe(once());
+  });
+});
+
+describe('origin access controls of zones', () => {
+  test('carry the region in their name', () => {
+    const stack = new Stack(new App(), 'Oac', { env: { account: '123456789012', region: 'eu-central-1' } });
+    const s3Origin = origins.S3BucketOrigin.withOriginAccessControl(new s3.Bucket(stack, 'Assets'));
+    new MultiZoneDistribution(stack, 'Site', {
+      defaultZone: { name: 'home', origin: origin('home') },
+      zones: [{ name: 'docs', origin: s3Origin, pathPatterns: ['/docs/*'] }],
+    });
+    const [oac] = ofType(Template.fromStack(stack).toJSON(), 'AWS::CloudFront::OriginAccessControl');
+    expect(oac.Properties.OriginAccessControlConfig.Name).toMatch(/^OacSiteZonesdocsS3OriginAccessControl[0-9A-F]{8}-eu-central-1$/);
+  });
+});
+
+describe('maxOrigins', () => {
+  test.each([0, 1.5, -3])('%p is refused', (max) => {
+    expect(() => synth({ maxOrigins: max })).toThrow(`maxOrigins: ${max} must be a whole number of at least 1`);
+  });
+
+  test('a raised quota is honored', () => {
+    expect(() => synth({ zones: zones(3), maxOrigins: 3 })).toThrow(/^maxOrigins: the zones need 4 origins/);
+    expect(() => synth({ zones: zones(3), maxOrigins: 4 })).not.toThrow();
+  });
+});
