@@ -1,6 +1,6 @@
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { flagNameProblem, flagValueProblem } from './flags';
-import { normalizePathPattern, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
+import { compareSpecificity, normalizePathPattern, pathPatternCovers, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
 
 /** The zone that serves every path no other zone (or override) claims. */
 export interface DefaultZoneDefinition {
@@ -90,6 +90,30 @@ export function assetPattern(assetPrefix: string): string {
   return `${assetPrefix.replace(/\/+$/, '')}/*`;
 }
 
+/** A route no flag can move, and the zone it always goes to. */
+export interface FixedRoute {
+  readonly pattern: string;
+  readonly zone: string;
+}
+
+/**
+ * Every route that stays with its zone whatever the flags: the default
+ * zone's assets and each zone's asset prefix. The routing table and the
+ * rules that guard these routes both read this list, so a route added
+ * here is routed and guarded alike.
+ */
+export function fixedRoutes(model: ZoneModel): FixedRoute[] {
+  return [
+    { pattern: DEFAULT_ASSET_PATTERN, zone: model.defaultZone.name },
+    ...model.zones.filter((z) => z.assetPrefix?.startsWith('/')).map((z) => ({ pattern: assetPattern(z.assetPrefix!), zone: z.name })),
+  ];
+}
+
+/** A zone's page patterns as routed: its path patterns and, for the Pages Router, their data patterns. */
+function pagePatterns(z: ZoneDefinition): string[] {
+  return (z.pathPatterns ?? []).flatMap((p) => (z.pagesRouter ? [normalizePathPattern(p), pagesRouterDataPattern(p)] : [normalizePathPattern(p)]));
+}
+
 type Rule = (model: ZoneModel) => string[];
 
 const allZones = (m: ZoneModel): Array<DefaultZoneDefinition & Partial<ZoneDefinition>> => [m.defaultZone, ...m.zones];
@@ -177,6 +201,19 @@ const assetPrefixesDoNotCollide: Rule = (m) => {
   return problems;
 };
 
+const assetPrefixesAvoidOwnPages: Rule = (m) =>
+  m.zones.flatMap((z) => {
+    if (!z.assetPrefix?.startsWith('/') || z.assetPrefix.replace(/\/+$/, '') === '') return [];
+    const own = assetPattern(z.assetPrefix);
+    return pagePatterns(z)
+      .filter((p) => pathPatternsIntersect(own, p))
+      .map(
+        (p) =>
+          `Zone "${z.name}": assetPrefix "${z.assetPrefix}" overlaps the zone's own path pattern "${p}": paths under "${own}" are cached as immutable assets, ` +
+          `without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "/${z.name}-static"`,
+      );
+  });
+
 const overridesTargetKnownZones: Rule = (m) => {
   const names = new Set(allZones(m).map((z) => z.name));
   return m.overrides
@@ -201,14 +238,27 @@ const overridePathPatternsAreValid: Rule = (m) =>
     ]);
   });
 
-const overridesAvoidAssetPrefixes: Rule = (m) =>
-  m.overrides.flatMap((o) =>
-    (o.pathPatterns ?? []).flatMap((p) =>
-      m.zones
-        .filter((z) => z.assetPrefix?.startsWith('/') && normalizePathPattern(p).startsWith(assetPattern(z.assetPrefix).slice(0, -1)))
-        .map((z) => `Override "${o.flag}": path pattern "${p}" lies inside zone "${z.name}"'s assetPrefix "${z.assetPrefix}"; asset prefixes always stay with their zone`),
-    ),
+/**
+ * An override pattern that some fixed route covers, with no page route
+ * listed before that route to catch any of its paths, can never move a
+ * request: the fixed route answers every one of them first.
+ */
+const overridesCanApply: Rule = (m) => {
+  const fixed = fixedRoutes(m);
+  const pages = m.zones.flatMap(pagePatterns);
+  return m.overrides.flatMap((o) =>
+    (o.pathPatterns ?? []).flatMap((p) => {
+      const pattern = normalizePathPattern(p);
+      const winner = fixed.find((f) => pathPatternCovers(f.pattern, pattern) && !pages.some((q) => compareSpecificity(q, f.pattern) < 0 && pathPatternsIntersect(q, pattern)));
+      return winner
+        ? [
+            `Override "${o.flag}": path pattern "${p}" can never apply: every path it matches goes to zone "${winner.zone}"'s asset route "${winner.pattern}" first, ` +
+              'and asset routes always stay with their zone; remove the pattern, or move the pages that use those assets instead',
+          ]
+        : [];
+    }),
   );
+};
 
 const previewAgreesPerFlag: Rule = (m) => {
   const problems: string[] = [];
@@ -251,10 +301,11 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'path-patterns-belong-to-one-zone', check: pathPatternsBelongToOneZone },
   { name: 'asset-prefixes-valid', check: assetPrefixesAreValid },
   { name: 'asset-prefixes-do-not-collide', check: assetPrefixesDoNotCollide },
+  { name: 'asset-prefixes-avoid-own-pages', check: assetPrefixesAvoidOwnPages },
   { name: 'overrides-target-known-zones', check: overridesTargetKnownZones },
   { name: 'override-flags-are-keys', check: overrideFlagsAreKeys },
   { name: 'override-path-patterns-valid', check: overridePathPatternsAreValid },
-  { name: 'overrides-avoid-asset-prefixes', check: overridesAvoidAssetPrefixes },
+  { name: 'overrides-can-apply', check: overridesCanApply },
   { name: 'override-preview-agrees', check: previewAgreesPerFlag },
   { name: 'flag-values-valid', check: flagValuesAreValid },
   { name: 'flags-are-used', check: flagsAreUsed },
