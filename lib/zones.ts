@@ -201,16 +201,23 @@ const assetPrefixesDoNotCollide: Rule = (m) => {
   return problems;
 };
 
+/**
+ * A zone's asset prefix must not swallow one of its own page patterns.
+ * Covering, not overlap, is the fault: `/blog*` or `*.png` beside
+ * `/blog-static` keep serving their pages, and the paths they share with
+ * `/blog-static/*` are the zone's assets, as the prefix says.
+ */
 const assetPrefixesAvoidOwnPages: Rule = (m) =>
   m.zones.flatMap((z) => {
     if (!z.assetPrefix?.startsWith('/') || z.assetPrefix.replace(/\/+$/, '') === '') return [];
     const own = assetPattern(z.assetPrefix);
+    const remedy = z.assetPrefix.replace(/\/+$/, '') === `/${z.name}-static` ? `/${z.name}-assets` : `/${z.name}-static`;
     return pagePatterns(z)
-      .filter((p) => pathPatternsIntersect(own, p))
+      .filter((p) => pathPatternCovers(own, p))
       .map(
         (p) =>
-          `Zone "${z.name}": assetPrefix "${z.assetPrefix}" overlaps the zone's own path pattern "${p}": paths under "${own}" are cached as immutable assets, ` +
-          `without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "/${z.name}-static"`,
+          `Zone "${z.name}": assetPrefix "${z.assetPrefix}" covers the zone's own path pattern "${p}": all its paths fall under "${own}", cached as immutable assets ` +
+          `without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "${remedy}"`,
       );
   });
 

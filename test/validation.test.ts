@@ -44,31 +44,35 @@ describe('bad input is refused at synth, naming the culprit', () => {
     [
       "an assetPrefix equal to the zone's own pages",
       [zone('blog', ['/blog', '/blog/*'], '/blog')],
-      /Zone "blog": assetPrefix "\/blog" overlaps the zone's own path pattern "\/blog\/\*": paths under "\/blog\/\*" are cached as immutable assets, without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "\/blog-static"/,
+      /Zone "blog": assetPrefix "\/blog" covers the zone's own path pattern "\/blog\/\*": all its paths fall under "\/blog\/\*", cached as immutable assets without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "\/blog-static"/,
     ],
     [
-      "an assetPrefix inside the zone's own pages",
-      [zone('blog', ['/blog/*'], '/blog/static')],
-      /Zone "blog": assetPrefix "\/blog\/static" overlaps the zone's own path pattern "\/blog\/\*"/,
-    ],
-    [
-      "an assetPrefix under a wildcard of the zone's own pages",
-      [zone('blog', ['/blog*'], '/blog-static')],
-      /Zone "blog": assetPrefix "\/blog-static" overlaps the zone's own path pattern "\/blog\*"/,
+      "an assetPrefix above the zone's own pages",
+      [zone('blog', ['/blog/posts/*'], '/blog')],
+      /Zone "blog": assetPrefix "\/blog" covers the zone's own path pattern "\/blog\/posts\/\*"/,
     ],
     [
       "an assetPrefix over the zone's own Pages Router data",
       [{ ...zone('blog', ['/blog/*'], '/_next/data'), pagesRouter: true }],
-      /Zone "blog": assetPrefix "\/_next\/data" overlaps the zone's own path pattern "\/_next\/data\/\*\/blog\/\*"/,
+      /Zone "blog": assetPrefix "\/_next\/data" covers the zone's own path pattern "\/_next\/data\/\*\/blog\/\*"/,
     ],
   ])('%s', (_name, zones, message) => {
     expect(() => synth({ zones })).toThrow(MultiZoneValidationError);
     expect(() => synth({ zones })).toThrow(message);
   });
 
-  test("an assetPrefix beside the zone's pages, not over them, is accepted", () => {
+  test.each<[string, ZoneDefinition]>([
     // `/blog/*` does not match `/blog`, so the exact page and the assets never meet.
-    expect(() => synth({ zones: [zone('blog', ['/blog'], '/blog')] })).not.toThrow();
+    ['an exact page beside the prefix', zone('blog', ['/blog'], '/blog')],
+    // The paths these patterns share with the prefix are the zone's assets, as the prefix says; the rest stay pages.
+    ['a wildcard page pattern reaching into the prefix', zone('blog', ['/blog*'], '/blog-static')],
+    ['a prefix inside the page patterns', zone('blog', ['/blog/*'], '/blog/_assets')],
+    ['a wildcard-first page pattern', zone('images', ['*.png'], '/images-static')],
+  ])("an assetPrefix that shares paths with the zone's pages without covering one is accepted: %s", async (_name, z) => {
+    const site = served({ zones: [z] });
+    const page = z.pathPatterns![0].replace('*', 'x').replace(/^(?!\/)/, '/');
+    expect((await site.serve(page)).behavior.pathPattern).toBe(z.pathPatterns![0]);
+    expect((await site.serve(`${z.assetPrefix}/_next/static/a.js`)).behavior.pathPattern).toBe(`${z.assetPrefix}/*`);
   });
 
   test.each<[string, OverrideDefinition, RegExp]>([
