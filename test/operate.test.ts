@@ -32,6 +32,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { FunctionSandbox, MultiZoneDistribution, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, STACK_OUTPUT_SUFFIXES, SynthesizedSite } from '../lib';
 import { main } from '../lib/cli';
+import { invalidationBatches } from '../lib/operate/invalidate';
 import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../lib/operate/verify';
 import { origin, seedZones } from './support/sites';
 
@@ -578,6 +579,18 @@ describe('invalidate', () => {
       'waiting for invalidation: Completed, 2 of 2 (0 s)',
     ]);
     expect(result.out).toEqual([`invalidation I1 of ${DIST_ID}: Completed (${sent[0].join(' ')})`, `invalidation I2 of ${DIST_ID}: Completed (${sent[1].join(' ')})`]);
+  });
+
+  test('batches keep to both quotas at once: 15 wildcard paths and 3,000 file paths each', () => {
+    const wildcards = Array.from({ length: 31 }, (_, i) => `/w${i}/*`);
+    const files = Array.from({ length: 3001 }, (_, i) => `/f${i}`);
+    const batches = invalidationBatches([...files, ...wildcards]);
+    expect(batches.map((b) => [b.filter((p) => p.endsWith('*')).length, b.filter((p) => !p.endsWith('*')).length])).toEqual([
+      [15, 3000],
+      [15, 1],
+      [1, 0],
+    ]);
+    expect(batches.flat().sort()).toEqual([...files, ...wildcards].sort());
   });
 
   test('--no-wait with more than 15 wildcard paths is refused before anything is sent', async () => {
