@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -544,6 +544,25 @@ function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string
     );
   }
   problems.push(...originVerifyHeaderProblems(props.originVerifyHeader, stack));
+  problems.push(...domainNameProblems(props));
+  return problems;
+}
+
+/**
+ * CloudFront's rules for alternate domain names (CloudFront guide, "Use
+ * custom URLs by adding alternate domain names (CNAMEs)", "Requirements
+ * for using alternate domain names"): each must be lower case and covered
+ * by the distribution's certificate, or the deploy fails.
+ */
+function domainNameProblems(props: MultiZoneDistributionProps): string[] {
+  const names = (props.domainNames ?? []).filter((n) => !Token.isUnresolved(n));
+  const problems = names.filter((n) => n !== n.toLowerCase()).map((n) => `domainNames: "${n}" must be lower case; CloudFront refuses alternate domain names with capitals`);
+  if ((props.domainNames ?? []).length > 0 && !props.certificate) {
+    problems.push(
+      `domainNames: ${names.map((n) => `"${n}"`).join(', ') || 'the given names'} need a certificate: CloudFront serves an alternate domain name only with a certificate that covers it; ` +
+        'pass certificate (an ACM certificate in us-east-1 whose names cover every domain name)',
+    );
+  }
   return problems;
 }
 

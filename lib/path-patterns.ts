@@ -95,6 +95,49 @@ export function pathPatternsIntersect(a: string, b: string): boolean {
 }
 
 /**
+ * The pattern with each run of wildcards in one order, `?`s then at most
+ * one `*`: `*?` and `?*` both mean "at least one character", and the
+ * covering walk below only sees that when they are spelled alike.
+ */
+function canonicalWildcards(pattern: string): string {
+  return normalizePathPattern(pattern).replace(/[*?]+/g, (run) => '?'.repeat(run.split('?').length - 1) + (run.includes('*') ? '*' : ''));
+}
+
+/**
+ * True when every URI path `b` matches is also matched by `a` (so a
+ * behavior `a` listed before `b` leaves `b` nothing).
+ *
+ * Reads `b` as a string of symbols that `a` must match whatever they
+ * stand for: a literal of `a` matches only the same literal; a `*` of `a`
+ * any run of `b`'s symbols; a `?` of `a` one literal or `?` of `b`, and a
+ * `*` of `b` only if `a` also covers the rest when that `*` is empty and
+ * when it is one character longer than the rest of it. Never says "covers"
+ * wrongly; polynomial, so it may miss some covers that need case analysis
+ * deeper than one `*` (none of the short patterns the tests enumerate).
+ */
+export function pathPatternCovers(a: string, b: string): boolean {
+  const x = canonicalWildcards(a);
+  const y = canonicalWildcards(b);
+  const memo = new Map<number, boolean>();
+  const width = y.length + 1;
+  // Every step moves i or j on, so the walk has no cycles and each result can be kept.
+  const visit = (i: number, j: number): boolean => {
+    const key = i * width + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let result: boolean;
+    if (i === x.length) result = j === y.length;
+    else if (x[i] === '*') result = visit(i + 1, j) || (j < y.length && visit(i, j + 1));
+    else if (j === y.length) result = false;
+    else if (y[j] === '*') result = x[i] === '?' && visit(i, j + 1) && visit(i + 1, j);
+    else result = (x[i] === '?' || x[i] === y[j]) && visit(i + 1, j + 1);
+    memo.set(key, result);
+    return result;
+  };
+  return visit(0, 0);
+}
+
+/**
  * Orders patterns most specific first, so CloudFront's first match is the
  * most specific match: a longer literal prefix first (`/blog/admin/*`
  * before `/blog/*`), exact paths before wildcards, then more literal

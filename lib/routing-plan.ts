@@ -1,6 +1,6 @@
 import { DEFAULT_FLAG_VALUE } from './flags';
 import { compareSpecificity, normalizePathPattern, pathPatternMatches } from './path-patterns';
-import { DEFAULT_ASSET_PATTERN, ZoneModel, assetPattern, pagesRouterDataPattern } from './zones';
+import { ZoneModel, fixedRoutes, pagesRouterDataPattern } from './zones';
 
 /** `page` routes may be overridden by a flag; `asset` routes always stay with their zone. */
 export type RouteKind = 'page' | 'asset';
@@ -41,13 +41,12 @@ export interface RoutingTable {
 
 /** Builds the routing table from a validated zone model. */
 export function buildRoutingTable(model: ZoneModel): RoutingTable {
-  const routes: ZoneRoute[] = [{ pattern: DEFAULT_ASSET_PATTERN, zone: model.defaultZone.name, kind: 'asset' }];
+  const routes: ZoneRoute[] = fixedRoutes(model).map((r) => ({ ...r, kind: 'asset' }));
   for (const z of model.zones) {
     for (const p of new Set((z.pathPatterns ?? []).map(normalizePathPattern))) {
       routes.push({ pattern: p, zone: z.name, kind: 'page' });
       if (z.pagesRouter) routes.push({ pattern: pagesRouterDataPattern(p), zone: z.name, kind: 'page' });
     }
-    if (z.assetPrefix) routes.push({ pattern: assetPattern(z.assetPrefix), zone: z.name, kind: 'asset' });
   }
   const overrides: OverrideRoute[] = [];
   const seen = new Set<string>();

@@ -1,6 +1,6 @@
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { flagNameProblem, flagValueProblem } from './flags';
-import { normalizePathPattern, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
+import { compareSpecificity, normalizePathPattern, pathPatternCovers, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
 
 /** The zone that serves every path no other zone (or override) claims. */
 export interface DefaultZoneDefinition {
@@ -114,6 +114,30 @@ export function assetPattern(assetPrefix: string): string {
   return `${assetPrefix.replace(/\/+$/, '')}/*`;
 }
 
+/** A route no flag can move, and the zone it always goes to. */
+export interface FixedRoute {
+  readonly pattern: string;
+  readonly zone: string;
+}
+
+/**
+ * Every route that stays with its zone whatever the flags: the default
+ * zone's assets and each zone's asset prefix. The routing table and the
+ * rules that guard these routes both read this list, so a route added
+ * here is routed and guarded alike.
+ */
+export function fixedRoutes(model: ZoneModel): FixedRoute[] {
+  return [
+    { pattern: DEFAULT_ASSET_PATTERN, zone: model.defaultZone.name },
+    ...model.zones.filter((z) => z.assetPrefix?.startsWith('/')).map((z) => ({ pattern: assetPattern(z.assetPrefix!), zone: z.name })),
+  ];
+}
+
+/** A zone's page patterns as routed: its path patterns and, for the Pages Router, their data patterns. */
+function pagePatterns(z: ZoneDefinition): string[] {
+  return (z.pathPatterns ?? []).flatMap((p) => (z.pagesRouter ? [normalizePathPattern(p), pagesRouterDataPattern(p)] : [normalizePathPattern(p)]));
+}
+
 type Rule = (model: ZoneModel) => string[];
 
 const allZones = (m: ZoneModel): Array<DefaultZoneDefinition & Partial<ZoneDefinition>> => [m.defaultZone, ...m.zones];
@@ -206,6 +230,26 @@ const assetPrefixesDoNotCollide: Rule = (m) => {
   return problems;
 };
 
+/**
+ * A zone's asset prefix must not swallow one of its own page patterns.
+ * Covering, not overlap, is the fault: `/blog*` or `*.png` beside
+ * `/blog-static` keep serving their pages, and the paths they share with
+ * `/blog-static/*` are the zone's assets, as the prefix says.
+ */
+const assetPrefixesAvoidOwnPages: Rule = (m) =>
+  m.zones.flatMap((z) => {
+    if (!z.assetPrefix?.startsWith('/') || z.assetPrefix.replace(/\/+$/, '') === '') return [];
+    const own = assetPattern(z.assetPrefix);
+    const remedy = z.assetPrefix.replace(/\/+$/, '') === `/${z.name}-static` ? `/${z.name}-assets` : `/${z.name}-static`;
+    return pagePatterns(z)
+      .filter((p) => pathPatternCovers(own, p))
+      .map(
+        (p) =>
+          `Zone "${z.name}": assetPrefix "${z.assetPrefix}" covers the zone's own path pattern "${p}": all its paths fall under "${own}", cached as immutable assets ` +
+          `without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "${remedy}"`,
+      );
+  });
+
 const overridesTargetKnownZones: Rule = (m) => {
   const names = new Set(allZones(m).map((z) => z.name));
   return m.overrides
@@ -230,14 +274,27 @@ const overridePathPatternsAreValid: Rule = (m) =>
     ]);
   });
 
-const overridesAvoidAssetPrefixes: Rule = (m) =>
-  m.overrides.flatMap((o) =>
-    (o.pathPatterns ?? []).flatMap((p) =>
-      m.zones
-        .filter((z) => z.assetPrefix?.startsWith('/') && normalizePathPattern(p).startsWith(assetPattern(z.assetPrefix).slice(0, -1)))
-        .map((z) => `Override "${o.flag}": path pattern "${p}" lies inside zone "${z.name}"'s assetPrefix "${z.assetPrefix}"; asset prefixes always stay with their zone`),
-    ),
+/**
+ * An override pattern that some fixed route covers, with no page route
+ * listed before that route to catch any of its paths, can never move a
+ * request: the fixed route answers every one of them first.
+ */
+const overridesCanApply: Rule = (m) => {
+  const fixed = fixedRoutes(m);
+  const pages = m.zones.flatMap(pagePatterns);
+  return m.overrides.flatMap((o) =>
+    (o.pathPatterns ?? []).flatMap((p) => {
+      const pattern = normalizePathPattern(p);
+      const winner = fixed.find((f) => pathPatternCovers(f.pattern, pattern) && !pages.some((q) => compareSpecificity(q, f.pattern) < 0 && pathPatternsIntersect(q, pattern)));
+      return winner
+        ? [
+            `Override "${o.flag}": path pattern "${p}" can never apply: every path it matches goes to zone "${winner.zone}"'s asset route "${winner.pattern}" first, ` +
+              'and asset routes always stay with their zone; remove the pattern, or move the pages that use those assets instead',
+          ]
+        : [];
+    }),
   );
+};
 
 const previewAgreesPerFlag: Rule = (m) => {
   const problems: string[] = [];
@@ -281,10 +338,11 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'path-patterns-belong-to-one-zone', check: pathPatternsBelongToOneZone },
   { name: 'asset-prefixes-valid', check: assetPrefixesAreValid },
   { name: 'asset-prefixes-do-not-collide', check: assetPrefixesDoNotCollide },
+  { name: 'asset-prefixes-avoid-own-pages', check: assetPrefixesAvoidOwnPages },
   { name: 'overrides-target-known-zones', check: overridesTargetKnownZones },
   { name: 'override-flags-are-keys', check: overrideFlagsAreKeys },
   { name: 'override-path-patterns-valid', check: overridePathPatternsAreValid },
-  { name: 'overrides-avoid-asset-prefixes', check: overridesAvoidAssetPrefixes },
+  { name: 'overrides-can-apply', check: overridesCanApply },
   { name: 'override-preview-agrees', check: previewAgreesPerFlag },
   { name: 'flag-values-valid', check: flagValuesAreValid },
   { name: 'flags-are-used', check: flagsAreUsed },

@@ -12,6 +12,7 @@ import {
   GetDistributionConfigCommand,
   GetInvalidationCommand,
   TestFunctionCommand,
+  TooManyInvalidationsInProgress,
 } from '@aws-sdk/client-cloudfront';
 import {
   CloudFrontKeyValueStoreClient,
@@ -31,6 +32,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { FunctionSandbox, MultiZoneDistribution, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, STACK_OUTPUT_SUFFIXES, SynthesizedSite } from '../lib';
 import { main } from '../lib/cli';
+import { invalidationBatches } from '../lib/operate/invalidate';
 import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../lib/operate/verify';
 import { origin, seedZones } from './support/sites';
 
@@ -501,7 +503,8 @@ describe('invalidate', () => {
   test.each([
     [['blog/*'], 'Invalidation path "blog/*": must start with "/"'],
     [['/blog/*.js'], 'Invalidation path "/blog/*.js": "*" is only allowed at the end'],
-    [['/a', '--flag', 'new-checkout'], 'invalidate: give paths or --flag, not both'],
+    [['/a', '--flag', 'new-checkout'], 'invalidate: give paths, --flag or --zone, only one of them'],
+    [['--zone', 'blog', '--flag', 'new-checkout'], 'invalidate: give paths, --flag or --zone, only one of them'],
   ])('refuses %j before sending anything', async (args, message) => {
     expectOneLineError(await run('invalidate', ...args, '--distribution-id', DIST_ID), message);
     expect(awsCalls()).toBe(0);
@@ -514,6 +517,121 @@ describe('invalidate', () => {
 
   test('--flag without a routing table says how to give one', async () => {
     expectOneLineError(await run('invalidate', '--flag', 'new-checkout', '--distribution-id', DIST_ID), 'invalidate --flag needs the routing table: pass --stack NAME, or --template');
+  });
+
+  test('--zone takes the zone\'s pages, overrides and Pages Router data, never its assets, and says where it widened', async () => {
+    const result = await run('invalidate', '--zone', 'blog', '--stack', STACK, '--interval', '0.01');
+    expect(result.code).toBe(0);
+    expect(batch()).toHaveLength(1);
+    const sent = batch()[0].InvalidationBatch!.Paths!.Items!;
+    expect([...sent].sort()).toEqual(['/_next/data/*', '/blog', '/blog/*']);
+    // Nothing sent reaches an immutable asset of any zone.
+    for (const asset of ['/blog-static/_next/static/chunks/a.js', '/_next/static/chunks/a.js', '/dashboard-static/_next/static/x.css']) {
+      expect(sent.some((p) => (p.endsWith('*') ? asset.startsWith(p.slice(0, -1)) : asset === p))).toBe(false);
+    }
+    expect(result.err.filter((l) => l.startsWith('note: ')).sort()).toEqual([
+      'note: "/blog": invalidated as "/blog" only; its query-string variants stay cached until they expire, since "/blog*" would reach the assets under "/blog-static/*"',
+      'note: "/_next/data/*/blog/*": widened to "/_next/data/*" ("*" only at the end, no "?"); other paths under it are invalidated too',
+      'note: "/_next/data/*/blog.json": widened to "/_next/data/*" ("*" only at the end, no "?"); other paths under it are invalidated too',
+    ].sort());
+    expect(result.out).toEqual([`invalidation I2EXAMPLE of ${DIST_ID}: Completed (${sent.join(' ')})`]);
+  });
+
+  test('--zone of a zone that overrides move paths to includes them, with their query variants', async () => {
+    const result = await run('invalidate', '--zone', 'dashboard', '--stack', STACK, '--no-wait');
+    expect(result.code).toBe(0);
+    expect([...batch()[0].InvalidationBatch!.Paths!.Items!].sort()).toEqual(['/checkout*', '/dashboard', '/dashboard/*']);
+  });
+
+  const siteWith = (zone: string, pathPatterns: string[]) => {
+    const stack = new Stack(new App(), 'S', { env: { account: '123456789012', region: 'us-east-1' } });
+    new MultiZoneDistribution(stack, 'Site', { defaultZone: { name: 'home', origin: origin('home') }, zones: [{ name: zone, origin: origin(zone), pathPatterns, assetPrefix: `/${zone}-static` }] });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-invalidate-'));
+    const file = path.join(dir, 'site.template.json');
+    fs.writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
+    return file;
+  };
+
+  test('--zone with more than 15 wildcard paths sends them 15 at a time, each invalidation completed before the next', async () => {
+    const file = siteWith('shop', Array.from({ length: 17 }, (_, i) => `/shop-${i}/*`));
+    const created: string[] = [];
+    let polled = 0;
+    let ids = 0;
+    cloudfront.on(CreateInvalidationCommand).callsFake(async (input) => {
+      created.push(`create ${input.InvalidationBatch.Paths.Quantity}`);
+      return { Invalidation: { Id: `I${++ids}`, Status: 'InProgress', CreateTime: new Date(0), InvalidationBatch: undefined } };
+    });
+    cloudfront.on(GetInvalidationCommand).callsFake(async (input) => {
+      created.push(`poll ${input.Id}`);
+      polled++;
+      return { Invalidation: { Id: input.Id, Status: polled % 2 === 0 ? 'Completed' : 'InProgress', CreateTime: new Date(0), InvalidationBatch: undefined } };
+    });
+    const result = await run('invalidate', '--zone', 'shop', '--template', file, '--distribution-id', DIST_ID, '--interval', '0.01');
+    expect(result.code).toBe(0);
+    const sent = batch().map((b) => b.InvalidationBatch!.Paths!.Items!);
+    expect(sent.map((items) => items.filter((p) => p.endsWith('*')).length)).toEqual([15, 2]);
+    expect(sent.flat().sort()).toEqual(Array.from({ length: 17 }, (_, i) => `/shop-${i}/*`).sort());
+    expect(created).toEqual(['create 15', 'poll I1', 'poll I1', 'create 2', 'poll I2', 'poll I2']);
+    expect(result.err.filter((l) => l.startsWith('waiting'))).toEqual([
+      'waiting for invalidation: InProgress, 1 of 2 (0 s)',
+      'waiting for invalidation: Completed, 1 of 2 (0 s)',
+      'waiting for invalidation: InProgress, 2 of 2 (0 s)',
+      'waiting for invalidation: Completed, 2 of 2 (0 s)',
+    ]);
+    expect(result.out).toEqual([`invalidation I1 of ${DIST_ID}: Completed (${sent[0].join(' ')})`, `invalidation I2 of ${DIST_ID}: Completed (${sent[1].join(' ')})`]);
+  });
+
+  test('batches keep to both quotas at once: 15 wildcard paths and 3,000 file paths each', () => {
+    const wildcards = Array.from({ length: 31 }, (_, i) => `/w${i}/*`);
+    const files = Array.from({ length: 3001 }, (_, i) => `/f${i}`);
+    const batches = invalidationBatches([...files, ...wildcards]);
+    expect(batches.map((b) => [b.filter((p) => p.endsWith('*')).length, b.filter((p) => !p.endsWith('*')).length])).toEqual([
+      [15, 3000],
+      [15, 1],
+      [1, 0],
+    ]);
+    expect(batches.flat().sort()).toEqual([...files, ...wildcards].sort());
+  });
+
+  test('--no-wait with more than 15 wildcard paths is refused before anything is sent', async () => {
+    const file = siteWith('shop', Array.from({ length: 16 }, (_, i) => `/shop-${i}/*`));
+    expectOneLineError(
+      await run('invalidate', '--zone', 'shop', '--template', file, '--distribution-id', DIST_ID, '--no-wait'),
+      'Invalidation: 16 wildcard and 0 file paths need 2 invalidations, one after another (CloudFront allows 15 wildcard and 3000 file paths in progress at once); run without --no-wait',
+    );
+    expect(cloudfront.commandCalls(CreateInvalidationCommand)).toHaveLength(0);
+  });
+
+  test('CloudFront refusing for invalidations already in progress says so, with the counts', async () => {
+    cloudfront.on(CreateInvalidationCommand).rejects(new TooManyInvalidationsInProgress({ message: 'Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations', $metadata: { httpStatusCode: 400 } }));
+    expectOneLineError(
+      await run('invalidate', '/blog/*', '/dashboard/*', '/', '--distribution-id', DIST_ID, '--no-wait'),
+      `CreateInvalidation on ${DIST_ID}: CloudFront has too many invalidations in progress (at most 15 wildcard paths and 3000 file paths at once, other invalidations included); this one has 2 wildcard and 1 file paths: wait for the others to complete and run again`,
+    );
+  });
+
+  test('--zone with a pattern whose nearest invalidation path would reach assets is refused, naming both', async () => {
+    const file = siteWith('images', ['*.png']);
+    expectOneLineError(
+      await run('invalidate', '--zone', 'images', '--template', file, '--distribution-id', DIST_ID),
+      'Zone "images": path pattern "*.png" cannot be an invalidation path ("*" only at the end, no "?"), and the nearest one, "/*", would drop the immutable assets under "/images-static/*", "/_next/static/*"; invalidate its pages by path instead',
+    );
+    expect(cloudfront.commandCalls(CreateInvalidationCommand)).toHaveLength(0);
+  });
+
+  test('--zone of an unknown zone names it and lists the zones', async () => {
+    const result = await run('invalidate', '--zone', 'blgo', '--stack', STACK);
+    expect(result.code).toBe(1);
+    expectOneLineError(result, 'Zone "blgo": not a zone of this site; its zones are home, blog, dashboard');
+    expect(cloudfront.commandCalls(CreateInvalidationCommand)).toHaveLength(0);
+  });
+
+  test('--zone of the default zone is refused: "/*" would drop every zone\'s assets', async () => {
+    expectOneLineError(
+      await run('invalidate', '--zone', 'home', '--stack', STACK),
+      'Zone "home" is the default zone: it serves every path no other route claims, and the only invalidation path covering those, "/*", would also drop the immutable assets (',
+    );
+    expect(cloudfront.commandCalls(CreateInvalidationCommand)).toHaveLength(0);
   });
 
   test('gives up waiting after --timeout, saying the invalidation carries on', async () => {

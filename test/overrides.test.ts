@@ -265,7 +265,7 @@ describe('bad overrides are refused at synth', () => {
     ['a flag no override uses (a typo, say)', { overrides: [{ flag: 'new-checkout', pathPatterns: ['/x/*'], zone: 'blog' }], flags: { 'new-chekout': 'on' } }, /Flag "new-chekout": no override uses it \(overrides' flags: new-checkout\)/],
     ['an override with no patterns', { overrides: [{ flag: 'x', pathPatterns: [], zone: 'blog' }] }, /Override "x": pathPatterns must not be empty/],
     ['a pattern CloudFront refuses', { overrides: [{ flag: 'x', pathPatterns: ['/x/[a]'], zone: 'blog' }] }, /Override "x": path pattern "\/x\/\[a\]" has characters CloudFront refuses/],
-    ['a pattern inside an asset prefix', { overrides: [{ flag: 'x', pathPatterns: ['/blog-static/*'], zone: 'dashboard' }] }, /Override "x": path pattern "\/blog-static\/\*" lies inside zone "blog"'s assetPrefix/],
+    ['a pattern inside an asset prefix', { overrides: [{ flag: 'x', pathPatterns: ['/blog-static/*'], zone: 'dashboard' }] }, /Override "x": path pattern "\/blog-static\/\*" can never apply: every path it matches goes to zone "blog"'s asset route "\/blog-static\/\*" first/],
   ])('%s', (_name, props, message) => {
     expect(() => synth(props)).toThrow(MultiZoneValidationError);
     expect(() => synth(props)).toThrow(message);

@@ -3,6 +3,7 @@ import {
   compareSpecificity,
   normalizePathPattern,
   pathPatternMatches,
+  pathPatternCovers,
   pathPatternProblems,
   pathPatternsIntersect,
 } from '../lib';
@@ -65,6 +66,44 @@ describe('pattern intersection', () => {
       fc.property(patternArb, patternArb, (a, b) => {
         const witness = paths.some((p) => pathPatternMatches(a, p) && pathPatternMatches(b, p));
         expect(pathPatternsIntersect(a, b)).toBe(witness);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('pattern covering', () => {
+  test.each([
+    ['/_next/static/*', '/_next/static/*', true],
+    ['/_next/static/*', '/_next/static/chunks/*.js', true],
+    ['/blog-static/*', '/blog-static/_next/image', true],
+    ['/blog/*', '/blog', false],
+    ['/blog/*', '/blog*', false],
+    ['/blog*', '/blog/*', true],
+    ['*', '/anything?', true],
+    ['/a?c', '/abc', true],
+    ['/abc', '/a?c', false],
+    ['/a?*', '/a*?', true],
+    ['/a*?', '/a?*', true],
+    ['/a?', '/a*', false],
+    ['*.js', '/_next/static/*', false],
+    ['/_next/static/*', '*.js', false],
+  ])('%s covers %s: %s', (a, b, expected) => {
+    expect(pathPatternCovers(a, b)).toBe(expected);
+  });
+
+  test('a covers b exactly when no path matches b but not a', () => {
+    // Exhaustive over short paths: for patterns of at most four symbols, a
+    // path that b matches and a does not, when there is one, is short.
+    const paths: string[] = ['/'];
+    for (let len = 1; len <= 6; len++) {
+      const prev = paths.filter((p) => p.length === len);
+      for (const p of prev) for (const c of ['a', 'b', '/', '.']) paths.push(p + c);
+    }
+    fc.assert(
+      fc.property(patternArb, patternArb, (a, b) => {
+        const counterexample = paths.some((p) => pathPatternMatches(b, p) && !pathPatternMatches(a, p));
+        expect(pathPatternCovers(a, b)).toBe(!counterexample);
       }),
       { numRuns: 400 },
     );

@@ -1,6 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { MultiZoneDistribution, MultiZoneValidationError, ZoneDefinition } from '../lib';
-import { origin, synth } from './support/sites';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { MultiZoneDistribution, MultiZoneValidationError, OverrideDefinition, ZoneDefinition } from '../lib';
+import { origin, served, synth, zonesFor } from './support/sites';
 
 const zone = (name: string, pathPatterns?: string[], assetPrefix?: string): ZoneDefinition => ({ name, origin: origin(name), pathPatterns, assetPrefix });
 
@@ -40,9 +41,81 @@ describe('bad input is refused at synth, naming the culprit', () => {
       /Zone "a": assetPrefix "\/static" collides with zone "b"'s path pattern "\/static\/\*"/,
     ],
     ["an assetPrefix over the default zone's assets", [zone('a', ['/a/*'], '/_next')], /Zone "a": assetPrefix "\/_next" collides with zone "home"'s path pattern "\/_next\/static\/\*"/],
+    [
+      "an assetPrefix equal to the zone's own pages",
+      [zone('blog', ['/blog', '/blog/*'], '/blog')],
+      /Zone "blog": assetPrefix "\/blog" covers the zone's own path pattern "\/blog\/\*": all its paths fall under "\/blog\/\*", cached as immutable assets without cookies, query string or x-forwarded-host; give the assets a prefix of their own, such as "\/blog-static"/,
+    ],
+    [
+      "an assetPrefix above the zone's own pages",
+      [zone('blog', ['/blog/posts/*'], '/blog')],
+      /Zone "blog": assetPrefix "\/blog" covers the zone's own path pattern "\/blog\/posts\/\*"/,
+    ],
+    [
+      "an assetPrefix over the zone's own Pages Router data",
+      [{ ...zone('blog', ['/blog/*'], '/_next/data'), pagesRouter: true }],
+      /Zone "blog": assetPrefix "\/_next\/data" covers the zone's own path pattern "\/_next\/data\/\*\/blog\/\*"/,
+    ],
   ])('%s', (_name, zones, message) => {
     expect(() => synth({ zones })).toThrow(MultiZoneValidationError);
     expect(() => synth({ zones })).toThrow(message);
+  });
+
+  test.each<[string, ZoneDefinition]>([
+    // `/blog/*` does not match `/blog`, so the exact page and the assets never meet.
+    ['an exact page beside the prefix', zone('blog', ['/blog'], '/blog')],
+    // The paths these patterns share with the prefix are the zone's assets, as the prefix says; the rest stay pages.
+    ['a wildcard page pattern reaching into the prefix', zone('blog', ['/blog*'], '/blog-static')],
+    ['a prefix inside the page patterns', zone('blog', ['/blog/*'], '/blog/_assets')],
+    ['a wildcard-first page pattern', zone('images', ['*.png'], '/images-static')],
+  ])("an assetPrefix that shares paths with the zone's pages without covering one is accepted: %s", async (_name, z) => {
+    const site = served({ zones: [z] });
+    const page = z.pathPatterns![0].replace('*', 'x').replace(/^(?!\/)/, '/');
+    expect((await site.serve(page)).behavior.pathPattern).toBe(z.pathPatterns![0]);
+    expect((await site.serve(`${z.assetPrefix}/_next/static/a.js`)).behavior.pathPattern).toBe(`${z.assetPrefix}/*`);
+  });
+
+  test.each<[string, OverrideDefinition, RegExp]>([
+    [
+      "the default zone's assets",
+      { flag: 'new-assets', pathPatterns: ['/_next/static/*'], zone: 'blog' },
+      /Override "new-assets": path pattern "\/_next\/static\/\*" can never apply: every path it matches goes to zone "home"'s asset route "\/_next\/static\/\*" first, and asset routes always stay with their zone; remove the pattern/,
+    ],
+    [
+      "a pattern inside the default zone's assets",
+      { flag: 'new-chunks', pathPatterns: ['/checkout', '_next/static/chunks/*.js'], zone: 'dashboard' },
+      /Override "new-chunks": path pattern "_next\/static\/chunks\/\*.js" can never apply: every path it matches goes to zone "home"'s asset route "\/_next\/static\/\*" first/,
+    ],
+    [
+      "a single path inside a zone's asset prefix",
+      { flag: 'x', pathPatterns: ['/blog-static/_next/image'], zone: 'dashboard' },
+      /Override "x": path pattern "\/blog-static\/_next\/image" can never apply: every path it matches goes to zone "blog"'s asset route "\/blog-static\/\*" first/,
+    ],
+  ])('an override no request can reach: %s', (_name, override, message) => {
+    const attempt = () => synth({ zones: [zone('blog', ['/blog', '/blog/*'], '/blog-static'), zone('dashboard', ['/dashboard/*'], '/dashboard-static')], overrides: [override] });
+    expect(attempt).toThrow(MultiZoneValidationError);
+    expect(attempt).toThrow(message);
+  });
+
+  test('an override that assets cover only in part is accepted, and moves the rest', async () => {
+    const site = served({ overrides: [{ flag: 'js', pathPatterns: ['*.js'], zone: 'blog' }], flags: { js: 'on' } });
+    expect(await zonesFor(site, ['/_next/static/chunks/a.js', '/sw.js'], { js: 'on' })).toEqual({ '/_next/static/chunks/a.js': 'home', '/sw.js': 'blog' });
+  });
+
+  test('domainNames without a certificate', () => {
+    const attempt = () => synth({ domainNames: ['www.example.com', 'example.com'] });
+    expect(attempt).toThrow(MultiZoneValidationError);
+    expect(attempt).toThrow(
+      'domainNames: "www.example.com", "example.com" need a certificate: CloudFront serves an alternate domain name only with a certificate that covers it; pass certificate (an ACM certificate in us-east-1 whose names cover every domain name)',
+    );
+  });
+
+  test('a domain name with capitals', () => {
+    const stack = new Stack(new App(), 'S', { env: { region: 'us-east-1', account: '123456789012' } });
+    const certificate = Certificate.fromCertificateArn(stack, 'C', 'arn:aws:acm:us-east-1:123456789012:certificate/abc');
+    expect(() => new MultiZoneDistribution(stack, 'Site', { defaultZone: { name: 'home', origin: origin('home') }, domainNames: ['WWW.example.com'], certificate })).toThrow(
+      'domainNames: "WWW.example.com" must be lower case; CloudFront refuses alternate domain names with capitals',
+    );
   });
 
   test('a bad default zone name', () => {

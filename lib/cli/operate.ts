@@ -3,7 +3,7 @@
  *
  *   multizone flags list|get|set|preview ... --stack NAME     (the deployed store; `--local` is the local edge's)
  *   multizone verify [--cases file.json] --stack NAME
- *   multizone invalidate [paths...] [--flag NAME] --stack NAME
+ *   multizone invalidate [paths...] [--flag NAME | --zone NAME] --stack NAME
  *
  * A site is found from its stack's outputs (`--stack`, with `--region` and
  * `--profile` as usual), or from explicit `--distribution-id`,
@@ -139,15 +139,18 @@ export function registerOperateCommands(program: Command, context: OperateContex
   addSiteOptions(
     program
       .command('invalidate')
-      .description('invalidate cached paths (default "/*", or those a flag\'s overrides cover) and wait until CloudFront is done')
+      .description('invalidate cached paths (default "/*", or those a flag\'s overrides cover, or one zone\'s pages) and wait until CloudFront is done')
       .argument('[paths...]', 'paths to invalidate, each starting with "/" ("*" only at the end)')
       .option('--flag <name>', 'invalidate the paths this flag\'s overrides cover')
+      .option('--zone <name>', 'invalidate this zone\'s pages (its path patterns and the overrides moving paths to it), never its assets: run it after the zone deploys')
       .option('--no-wait', 'return once the invalidation is created')
       .option('--timeout <minutes>', 'stop waiting after this long (the invalidation carries on)', '20')
       .option('--interval <seconds>', 'time between status checks while waiting', '10'),
-  ).action((paths: string[], opts: SiteOptions & { flag?: string; wait: boolean; timeout: string; interval: string }) =>
+  ).action((paths: string[], opts: SiteOptions & { flag?: string; zone?: string; wait: boolean; timeout: string; interval: string }) =>
     oneLineErrors(async () => {
-      if (opts.flag && paths.length > 0) throw new MultiZoneValidationError('invalidate: give paths or --flag, not both');
+      if ([paths.length > 0, opts.flag !== undefined, opts.zone !== undefined].filter(Boolean).length > 1) {
+        throw new MultiZoneValidationError('invalidate: give paths, --flag or --zone, only one of them');
+      }
       const timeout = Number(opts.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new MultiZoneValidationError(`--timeout: "${opts.timeout}" must be a positive number of minutes`);
       const interval = Number(opts.interval);
@@ -155,9 +158,15 @@ export function registerOperateCommands(program: Command, context: OperateContex
       if (paths.length > 0) (await operate()).checkInvalidationPaths(paths);
       const { ops, clients, site } = await open(opts);
       const distributionId = ops.requireId(site, 'distributionId');
-      const targets = opts.flag ? ops.pathsForFlag((await ops.requireTemplate(site, 'invalidate --flag')).table, opts.flag) : paths.length > 0 ? paths : ['/*'];
+      let targets = paths.length > 0 ? paths : ['/*'];
+      if (opts.flag) targets = ops.pathsForFlag((await ops.requireTemplate(site, 'invalidate --flag')).table, opts.flag);
+      if (opts.zone) {
+        const zone = ops.pathsForZone((await ops.requireTemplate(site, 'invalidate --zone')).table, opts.zone);
+        for (const note of zone.notes) io.err(`note: ${note}`);
+        targets = zone.paths;
+      }
       let shown = false;
-      const result = await ops.invalidate(clients, distributionId, targets, {
+      const results = await ops.invalidateInBatches(clients, distributionId, targets, {
         wait: opts.wait,
         timeoutMs: timeout * 60_000,
         pollIntervalMs: interval * 1000,
@@ -170,7 +179,7 @@ export function registerOperateCommands(program: Command, context: OperateContex
         },
       });
       if (shown && interactive) process.stderr.write('\n');
-      io.out(`invalidation ${result.id} of ${distributionId}: ${result.status} (${result.paths.join(' ')})`);
+      for (const result of results) io.out(`invalidation ${result.id} of ${distributionId}: ${result.status} (${result.paths.join(' ')})`);
     }),
   );
 }
