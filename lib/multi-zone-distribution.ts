@@ -473,9 +473,9 @@ class BehaviorPolicies {
   /**
    * `next/image` in every zone: one policy, whose key holds what the
    * optimizer reads, so each image, width, quality and format is its own
-   * entry. TTLs follow the zone's Cache-Control (`public,
-   * max-age=<minimumCacheTTL>, must-revalidate`; a year, capped here, for
-   * static imports).
+   * entry. TTLs follow the zone's Cache-Control (`public, max-age=<at
+   * least minimumCacheTTL>, must-revalidate`; `immutable` for 10 years for
+   * static imports, kept at most a year here).
    */
   private images(): cloudfront.ICachePolicy {
     this.image ??= new cloudfront.CachePolicy(this.scope, 'ImageCachePolicy', {
