@@ -90,6 +90,8 @@ export class ExampleSiteStack extends Stack {
 
     this.site = new MultiZoneDistribution(this, 'Site', {
       defaultZone: { name: 'home', origin: zoneOrigin(props.zoneOrigins.home) },
+      // Each zone's next.config matches its assetPrefix: assetPrefix '/blog-static' and
+      // images: { path: '/blog-static/_next/image' } (next/image does not follow assetPrefix).
       zones: [
         { name: 'blog', origin: zoneOrigin(props.zoneOrigins.blog), pathPatterns: ['/blog', '/blog/*'], assetPrefix: '/blog-static', pagesRouter: true },
         {

@@ -1,21 +1,24 @@
 import { MultiZoneValidationError } from './errors';
 import { compareSpecificity, pathPatternsIntersect } from './path-patterns';
-import { RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
+import { RouteKind, RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
 import { RESERVED_PATH_PREFIX } from './zones';
 
 /**
  * `page`: a zone's or an override's paths; `asset`: immutable Next.js
- * assets; `anchor`: a reserved exact path that only puts a zone's origin
- * into the distribution, for zones no other behavior carries.
+ * assets; `image`: a zone's `next/image` optimizer; `anchor`: a reserved
+ * exact path that only puts a zone's origin into the distribution, for
+ * zones no other behavior carries.
  */
-export type BehaviorKind = 'page' | 'asset' | 'anchor';
+export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor';
 
 /**
  * The viewer-request function a behavior runs: `router` decides the zone
  * (overrides, overflow) from the KeyValueStore; `forward-host` only passes
- * the viewer's host on and never reads the store; `none` runs nothing.
+ * the viewer's host on and never reads the store; `image-accept` reduces
+ * `Accept` to the image formats it names, for the image cache key; `none`
+ * runs nothing.
  */
-export type EdgeFunctionRole = 'router' | 'forward-host' | 'none';
+export type EdgeFunctionRole = 'router' | 'forward-host' | 'image-accept' | 'none';
 
 /** One cache behavior as it will be rendered, in CloudFront's order. */
 export interface PlannedBehavior {
@@ -47,6 +50,8 @@ export interface BehaviorPlan {
   readonly needsRouter: boolean;
   /** Whether any behavior runs the host-forwarding function. */
   readonly needsHostForwarder: boolean;
+  /** Whether any behavior runs the image Accept function. */
+  readonly needsImageAccept: boolean;
 }
 
 /** Options of behavior planning. */
@@ -67,7 +72,7 @@ export function anchorPath(zone: string): string {
 interface Candidate {
   readonly pattern: string;
   readonly zone: string;
-  readonly kind: 'page' | 'asset';
+  readonly kind: RouteKind;
   readonly isOverride: boolean;
 }
 
@@ -75,18 +80,23 @@ interface Candidate {
  * Plans the cache behaviors for a routing table within CloudFront's quota.
  *
  * Zone routes and override patterns are listed most specific first. When
- * they do not all fit, the most specific ones keep behaviors and the rest
- * overflow to the function at the default behavior: every route that is
- * kept outranks every route that is not, so CloudFront's first match and
- * the function together give exactly the table's answer. Zones left with
- * no behavior get an anchor so their origin stays in the distribution.
+ * they do not all fit, image routes keep behaviors first, then the most
+ * specific of the rest, and the others overflow to the function at the
+ * default behavior: every route that is kept outranks every overflowed
+ * route it could match, so CloudFront's first match and the function
+ * together give exactly the table's answer. (An image route is an exact
+ * path, the first match for that path whatever else is kept; kept first,
+ * its images never land on the default behavior's key, which lacks
+ * `Accept`.) Zones left with no behavior get an anchor so their origin
+ * stays in the distribution.
  */
 export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions): BehaviorPlan {
   const candidates = orderedCandidates(table);
+  const keepOrder = [...candidates.filter((c) => c.kind === 'image'), ...candidates.filter((c) => c.kind !== 'image')];
   const budget = options.maxCacheBehaviors - 1;
   const otherZones = table.zones.filter((z) => z !== table.defaultZone);
   const anchorsFor = (kept: number) => {
-    const carried = new Set(candidates.slice(0, kept).map((c) => c.zone));
+    const carried = new Set(keepOrder.slice(0, kept).map((c) => c.zone));
     return otherZones.filter((z) => !carried.has(z));
   };
 
@@ -104,8 +114,9 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     );
   }
 
+  const isKept = new Set(keepOrder.slice(0, kept));
   const overridePosition = (pattern: string) => {
-    const i = candidates.findIndex((c, index) => index < kept && c.pattern === pattern);
+    const i = candidates.findIndex((c) => isKept.has(c) && c.pattern === pattern);
     return i < 0 ? Infinity : i;
   };
   // Overrides that can move requests of the behavior at `position`: those listed earlier catch their requests first.
@@ -125,8 +136,9 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     servedBy: [zone],
   }));
   const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole =>
-    routes ? 'router' : kind === 'page' && options.forwardViewerHost ? 'forward-host' : 'none';
-  candidates.slice(0, kept).forEach((c, i) => {
+    routes ? 'router' : kind === 'image' ? 'image-accept' : kind === 'page' && options.forwardViewerHost ? 'forward-host' : 'none';
+  candidates.forEach((c, i) => {
+    if (!isKept.has(c)) return;
     const zoneMayChange = c.kind === 'page' && overridesFrom(i, c.pattern);
     behaviors.push({
       pattern: c.pattern,
@@ -138,7 +150,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     });
   });
 
-  const overflow = candidates.slice(kept).filter((c) => !c.isOverride);
+  const overflow = candidates.filter((c) => !isKept.has(c) && !c.isOverride);
   const defaultZoneMayChange = overridesFrom(Infinity, '*');
   const defaultBehavior: PlannedBehavior = {
     pattern: '*',
@@ -155,6 +167,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
     needsRouter: all.some((b) => b.edgeFunction === 'router'),
     needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
+    needsImageAccept: all.some((b) => b.edgeFunction === 'image-accept'),
   };
 }
 

@@ -7,6 +7,7 @@ import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
 import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
+import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
@@ -24,6 +25,9 @@ export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Ro
  * triggers per distribution).
  */
 export const MAX_LAMBDA_EDGE_TRIGGERS = 100;
+
+/** Query string parameters of the Next.js image optimizer (`/_next/image?url=&w=&q=`): all it reads. */
+export const NEXT_IMAGE_QUERY_STRINGS = ['url', 'w', 'q'];
 
 /** The metadata key under which the synthesized distribution carries its routing table. */
 export const METADATA_KEY = 'MultiZone';
@@ -258,6 +262,8 @@ export class MultiZoneDistribution extends Construct {
   public readonly routerFunction?: cloudfront.Function;
   /** The viewer-request function of pages no flag can move, passing the viewer's host on. */
   public readonly hostForwarderFunction?: cloudfront.Function;
+  /** The viewer-request function of `next/image` behaviors, reducing `Accept` to the image formats it names. */
+  public readonly imageAcceptFunction?: cloudfront.Function;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
   public readonly keyValueStore?: cloudfront.IKeyValueStore;
   /**
@@ -328,6 +334,13 @@ export class MultiZoneDistribution extends Construct {
         code: cloudfront.FunctionCode.fromInline(generateRouterCode({ forwardViewerHost })),
       });
     }
+    if (this.behaviorPlan.needsImageAccept) {
+      this.imageAcceptFunction = new cloudfront.Function(this, 'ImageAccept', {
+        comment: 'MultiZoneDistribution viewer-request: Accept reduced to its image formats for next/image',
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        code: cloudfront.FunctionCode.fromInline(IMAGE_ACCEPT_CODE),
+      });
+    }
     if (kvsTable && this.keyValueStore) {
       const sync = new KvsTableSync(this, 'TableSync', {
         keyValueStore: this.keyValueStore,
@@ -344,14 +357,10 @@ export class MultiZoneDistribution extends Construct {
     const behaviorOptions = (b: PlannedBehavior): cloudfront.BehaviorOptions => ({
       origin: this.zoneOrigin(b.zone),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-      compress: true,
+      // Image responses are AVIF, WebP, PNG, JPEG: compressing them gains nothing, and Accept-Encoding stays out of their key.
+      compress: b.kind !== 'image',
       allowedMethods: allowedMethods(b),
-      ...(b.kind === 'asset'
-        ? { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED }
-        : {
-            cachePolicy: b.zoneMayChange ? policies.movablePages() : policies.pages,
-            originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-          }),
+      ...policies.caching(b),
       functionAssociations: this.functionFor(b),
       edgeLambdas: bodyHashing.has(b) ? this.bodyHashAssociation() : undefined,
       responseHeadersPolicy: props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
@@ -510,7 +519,7 @@ export class MultiZoneDistribution extends Construct {
   }
 
   private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
-    const fn = b.edgeFunction === 'router' ? this.routerFunction : b.edgeFunction === 'forward-host' ? this.hostForwarderFunction : undefined;
+    const fn = { router: this.routerFunction, 'forward-host': this.hostForwarderFunction, 'image-accept': this.imageAcceptFunction, none: undefined }[b.edgeFunction];
     return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
   }
 
@@ -522,7 +531,7 @@ export class MultiZoneDistribution extends Construct {
 /** The methods a behavior takes: pages take them all, assets are read-only, anchors only carry an origin. */
 function allowedMethods(b: PlannedBehavior): cloudfront.AllowedMethods {
   if (b.kind === 'asset') return cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS;
-  return b.kind === 'anchor' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL;
+  return b.kind === 'anchor' || b.kind === 'image' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL;
 }
 
 function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string[] {
@@ -573,6 +582,7 @@ function domainNameProblems(props: MultiZoneDistributionProps): string[] {
 class BehaviorPolicies {
   public readonly pages: cloudfront.ICachePolicy;
   private movable?: cloudfront.ICachePolicy;
+  private image?: cloudfront.ICachePolicy;
 
   constructor(
     private readonly scope: Construct,
@@ -585,6 +595,45 @@ class BehaviorPolicies {
   public movablePages(): cloudfront.ICachePolicy {
     this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', 'Next.js pages that a flag can move: zone in the key', [ZONE_HEADER]);
     return this.movable;
+  }
+
+  /** Methods and policies of a behavior, by its kind. */
+  public caching(b: PlannedBehavior): Pick<cloudfront.BehaviorOptions, 'cachePolicy' | 'originRequestPolicy'> {
+    switch (b.kind) {
+      case 'asset':
+        return { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED };
+      case 'image':
+        // The optimizer reads only its query string and Accept (it fetches the image itself): no cookies, no viewer host.
+        return { cachePolicy: this.images() };
+      default:
+        return {
+          cachePolicy: b.zoneMayChange ? this.movablePages() : this.pages,
+          originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        };
+    }
+  }
+
+  /**
+   * `next/image` in every zone: one policy, whose key holds what the
+   * optimizer reads, so each image, width, quality and format is its own
+   * entry. TTLs follow the zone's Cache-Control (`public, max-age=<at
+   * least minimumCacheTTL>, must-revalidate`; `immutable` for 10 years for
+   * static imports, kept at most a year here).
+   */
+  private images(): cloudfront.ICachePolicy {
+    this.image ??= new cloudfront.CachePolicy(this.scope, 'ImageCachePolicy', {
+      comment: 'Next.js image optimizer: url, w, q and Accept in the key',
+      // minTtl 0 keeps a zone's no-store; a day, as CachingOptimized, for an answer without Cache-Control.
+      defaultTtl: Duration.days(1),
+      minTtl: Duration.seconds(0),
+      maxTtl: Duration.days(365),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.allowList(...NEXT_IMAGE_QUERY_STRINGS),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept'),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      enableAcceptEncodingGzip: false,
+      enableAcceptEncodingBrotli: false,
+    });
+    return this.image;
   }
 
   private nextPagePolicy(id: string, comment: string, extraHeaders: string[]): cloudfront.CachePolicy {

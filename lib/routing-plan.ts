@@ -2,8 +2,17 @@ import { DEFAULT_FLAG_VALUE } from './flags';
 import { compareSpecificity, normalizePathPattern, pathPatternMatches } from './path-patterns';
 import { ZoneModel, fixedRoutes, pagesRouterDataPattern } from './zones';
 
-/** `page` routes may be overridden by a flag; `asset` routes always stay with their zone. */
-export type RouteKind = 'page' | 'asset';
+/**
+ * `page` routes may be overridden by a flag; `asset` routes (immutable
+ * Next.js assets) and `image` routes (a zone's `next/image` optimizer)
+ * always stay with their zone.
+ */
+export type RouteKind = 'page' | 'asset' | 'image';
+
+/** Whether a flag may move requests of a route of this kind to another zone. */
+export function routeKindMoves(kind: RouteKind): boolean {
+  return kind === 'page';
+}
 
 /** One path pattern and the zone that serves it. */
 export interface ZoneRoute {
@@ -41,7 +50,7 @@ export interface RoutingTable {
 
 /** Builds the routing table from a validated zone model. */
 export function buildRoutingTable(model: ZoneModel): RoutingTable {
-  const routes: ZoneRoute[] = fixedRoutes(model).map((r) => ({ ...r, kind: 'asset' }));
+  const routes: ZoneRoute[] = [...fixedRoutes(model)];
   for (const z of model.zones) {
     for (const p of new Set((z.pathPatterns ?? []).map(normalizePathPattern))) {
       routes.push({ pattern: p, zone: z.name, kind: 'page' });
@@ -86,12 +95,12 @@ export interface RouteDecision {
 /**
  * The reference model of routing: the zone a URI path goes to, given
  * which flags are on for this viewer. The first zone route to match gives
- * the base zone; unless that route is an asset route, the first override
- * that matches and whose flag is on moves the request to its zone.
+ * the base zone; unless that route is an asset or image route, the first
+ * override that matches and whose flag is on moves the request to its zone.
  */
 export function resolveRoute(table: RoutingTable, uriPath: string, flagIsOn: (flag: string) => boolean): RouteDecision {
   const route = table.routes.find((r) => pathPatternMatches(r.pattern, uriPath));
-  if (route?.kind !== 'asset') {
+  if (!route || routeKindMoves(route.kind)) {
     const override = table.overrides.find((o) => pathPatternMatches(o.pattern, uriPath) && flagIsOn(o.flag));
     if (override) return { zone: override.zone, route, override };
   }

@@ -37,7 +37,9 @@ export interface ZoneDefinition {
   readonly pathPatterns?: string[];
   /**
    * The zone's Next.js `assetPrefix`, starting with "/": `<assetPrefix>/*`
-   * is routed to the zone and cached as immutable.
+   * is routed to the zone and cached as immutable, and
+   * `<assetPrefix>/_next/image` to its image optimizer, keyed on the query
+   * string and `Accept` (set the zone's `images.path` to that path).
    *
    * @default - no asset prefix of its own
    */
@@ -114,22 +116,43 @@ export function assetPattern(assetPrefix: string): string {
   return `${assetPrefix.replace(/\/+$/, '')}/*`;
 }
 
+/** The path of the Next.js image optimizer (`next/image`), which `assetPrefix` does not move. */
+export const IMAGE_OPTIMIZER_PATH = '/_next/image';
+
+/**
+ * The exact path a zone's `next/image` requests take: `/_next/image` for
+ * the default zone, `<assetPrefix>/_next/image` for a zone that sets
+ * `images.path` to it (so its images never collide with the default zone's).
+ */
+export function imagePattern(assetPrefix?: string): string {
+  return `${assetPrefix ? assetPrefix.replace(/\/+$/, '') : ''}${IMAGE_OPTIMIZER_PATH}`;
+}
+
 /** A route no flag can move, and the zone it always goes to. */
 export interface FixedRoute {
   readonly pattern: string;
   readonly zone: string;
+  /** `asset`: immutable Next.js assets; `image`: the zone's next/image optimizer. */
+  readonly kind: 'asset' | 'image';
 }
 
 /**
  * Every route that stays with its zone whatever the flags: the default
- * zone's assets and each zone's asset prefix. The routing table and the
+ * zone's assets and image optimizer, each zone's asset prefix and its
+ * image optimizer under it. The routing table and the
  * rules that guard these routes both read this list, so a route added
  * here is routed and guarded alike.
  */
 export function fixedRoutes(model: ZoneModel): FixedRoute[] {
   return [
-    { pattern: DEFAULT_ASSET_PATTERN, zone: model.defaultZone.name },
-    ...model.zones.filter((z) => z.assetPrefix?.startsWith('/')).map((z) => ({ pattern: assetPattern(z.assetPrefix!), zone: z.name })),
+    { pattern: DEFAULT_ASSET_PATTERN, zone: model.defaultZone.name, kind: 'asset' },
+    { pattern: imagePattern(), zone: model.defaultZone.name, kind: 'image' },
+    ...model.zones
+      .filter((z) => z.assetPrefix?.startsWith('/'))
+      .flatMap((z): FixedRoute[] => [
+        { pattern: assetPattern(z.assetPrefix!), zone: z.name, kind: 'asset' },
+        { pattern: imagePattern(z.assetPrefix), zone: z.name, kind: 'image' },
+      ]),
   ];
 }
 
@@ -207,8 +230,24 @@ const assetPrefixesAreValid: Rule = (m) =>
     if (!z.assetPrefix.startsWith('/')) return [`Zone "${z.name}": assetPrefix must start with "/"`];
     if (z.assetPrefix.replace(/\/+$/, '') === '') return [`Zone "${z.name}": assetPrefix must not be "/"; leave it out instead`];
     if (/[*?]/.test(z.assetPrefix)) return [`Zone "${z.name}": assetPrefix "${z.assetPrefix}" must not contain wildcards`];
-    return pathPatternProblems(assetPattern(z.assetPrefix)).map((msg) => `Zone "${z.name}": assetPrefix: ${msg}`);
+    const problems = pathPatternProblems(assetPattern(z.assetPrefix));
+    // The image path is longer than the asset pattern: only its length can fail where the asset pattern passed.
+    if (problems.length === 0) problems.push(...pathPatternProblems(imagePattern(z.assetPrefix)).map((msg) => `next/image ${msg}`));
+    return problems.map((msg) => `Zone "${z.name}": assetPrefix: ${msg}`);
   });
+
+const pathPatternsAvoidImagePaths: Rule = (m) => {
+  const images: Array<[string, string]> = [
+    [m.defaultZone.name, imagePattern()],
+    ...m.zones.filter((z) => z.assetPrefix?.startsWith('/')).map((z): [string, string] => [z.name, imagePattern(z.assetPrefix)]),
+  ];
+  return m.zones.flatMap((z) =>
+    (z.pathPatterns ?? [])
+      .map(normalizePathPattern)
+      .flatMap((p) => images.filter(([, image]) => image === p).map(([owner]) => [p, owner]))
+      .map(([p, owner]) => `Zone "${z.name}": path pattern "${p}" is zone "${owner}"'s next/image path, which always goes to "${owner}"; remove it from pathPatterns`),
+  );
+};
 
 const assetPrefixesDoNotCollide: Rule = (m) => {
   const problems: string[] = [];
@@ -338,6 +377,7 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'path-patterns-belong-to-one-zone', check: pathPatternsBelongToOneZone },
   { name: 'asset-prefixes-valid', check: assetPrefixesAreValid },
   { name: 'asset-prefixes-do-not-collide', check: assetPrefixesDoNotCollide },
+  { name: 'path-patterns-avoid-image-paths', check: pathPatternsAvoidImagePaths },
   { name: 'asset-prefixes-avoid-own-pages', check: assetPrefixesAvoidOwnPages },
   { name: 'overrides-target-known-zones', check: overridesTargetKnownZones },
   { name: 'override-flags-are-keys', check: overrideFlagsAreKeys },

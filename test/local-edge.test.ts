@@ -270,6 +270,61 @@ describe('local edge: what reaches the zone (origin request policy)', () => {
   });
 });
 
+describe('local edge: next/image (the image cache policy)', () => {
+  const image = '/blog-static/_next/image?url=%2Fblog-static%2Fcat.png&w=640&q=75';
+  const viewer = {
+    host: 'www.example.test',
+    accept: 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8',
+    cookie: 'session=abc',
+    'x-custom': 'yes',
+    'accept-encoding': 'gzip, br',
+  };
+
+  test('a zone\'s image path: url, w and q and the reduced Accept reach the zone; no other query, cookie or header, no viewer host', async () => {
+    const reply = await request(`${edge.url}${image}&utm_source=mail`, { headers: viewer });
+    expect(reply.headers['x-multizone-route']).toBe('zone=blog; behavior=/blog-static/_next/image; function');
+    const seen: Seen = JSON.parse(reply.body);
+    expect(seen.zone).toBe('blog');
+    expect(seen.url).toBe(image);
+    expect(seen.headers.accept).toBe('image/avif,image/webp');
+    expect(seen.headers.cookie).toBeUndefined();
+    expect(seen.headers['x-custom']).toBeUndefined();
+    expect(seen.headers['accept-encoding']).toBeUndefined();
+    expect(seen.headers['x-forwarded-host']).toBeUndefined();
+    expect(seen.headers.host).toBe(new URL(zoneUrls.blog).host);
+  });
+
+  test('the default zone\'s /_next/image goes to home the same way', async () => {
+    const seen = await seenBy(`${edge.url}/_next/image?url=%2Fcat.png&w=64&q=75`, { headers: viewer });
+    expect(seen.zone).toBe('home');
+    expect(seen.url).toBe('/_next/image?url=%2Fcat.png&w=64&q=75');
+    expect(seen.headers.accept).toBe('image/avif,image/webp');
+    expect(seen.headers.cookie).toBeUndefined();
+  });
+
+  test('HEAD is allowed, POST refused', async () => {
+    expect((await request(`${edge.url}${image}`, { method: 'HEAD' })).status).toBe(200);
+    expect((await request(`${edge.url}${image}`, { method: 'POST' }, 'x')).status).toBe(403);
+  });
+
+  test('without the image behaviors (the template before them), <assetPrefix>/* took the request and the zone got neither query nor Accept', async () => {
+    const t = JSON.parse(JSON.stringify(template));
+    const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
+    const config = dist.Properties.DistributionConfig;
+    config.CacheBehaviors = config.CacheBehaviors.filter((b: any) => !b.PathPattern.endsWith('/_next/image'));
+    const before = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    try {
+      const reply = await request(`${before.url}${image}`, { headers: viewer });
+      expect(reply.headers['x-multizone-route']).toBe('zone=blog; behavior=/blog-static/*');
+      const seen: Seen = JSON.parse(reply.body);
+      expect(seen.url).toBe('/blog-static/_next/image');
+      expect(seen.headers.accept).toBeUndefined();
+    } finally {
+      await before.close();
+    }
+  });
+});
+
 describe('local edge: streaming', () => {
   test('a response streams: the first chunk arrives before the zone has finished', async () => {
     const arrivals: number[] = [];

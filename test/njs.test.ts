@@ -113,6 +113,7 @@ interface NjsCase {
   readonly overlay: Record<string, string | null>;
   readonly ip?: string;
   readonly cookies?: Record<string, string>;
+  readonly headers?: Record<string, string>;
   /** The zone the request must end up in. */
   readonly zone: string;
 }
@@ -222,7 +223,7 @@ function cases(site: SynthesizedSite): NjsCase[] {
 }
 
 function eventFor(c: NjsCase): ViewerRequestEvent {
-  return viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, host: 'www.example.com' });
+  return viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, headers: c.headers, host: 'www.example.com' });
 }
 
 /** The same source, with its empty catch blocks reporting what they swallow (the handler's catch-all hides runtime errors). */
@@ -329,10 +330,18 @@ if (!NJS) {
     const { template } = synth();
     const site = SynthesizedSite.fromTemplate(template.toJSON());
     const functionIds = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
-    const plain: NjsCase[] = ['/', '/about', '/blog/post', '/dashboard', '/checkout'].map((uri) => ({ name: uri, uri, overlay: {}, zone: '(no selection)' }));
+    const plain: NjsCase[] = [
+      ...['/', '/about', '/blog/post', '/dashboard', '/checkout'].map((uri) => ({ name: uri, uri, overlay: {}, zone: '(no selection)' })),
+      // The next/image Accept reducer's cases: a header to reduce, one with no image format, one with weights.
+      ...[
+        'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8',
+        'image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5',
+        'image/webp;q=0.9, IMAGE/AVIF ;q=0.5',
+      ].map((accept) => ({ name: `/_next/image, Accept ${accept}`, uri: '/_next/image', overlay: {}, headers: { accept }, zone: '(no selection)' })),
+    ];
 
-    test('has a function that only prepares headers', () => {
-      expect(functionIds.length).toBeGreaterThan(0);
+    test('has functions that only prepare headers: the host forwarder and the next/image Accept reducer', () => {
+      expect(functionIds).toHaveLength(2);
     });
 
     test.each(functionIds)('%s: njs leaves the same request as Node, without error or origin choice', async (id) => {

@@ -239,8 +239,9 @@ describe('cache safety', () => {
     expect(keyHeaders('/dashboard/*')).not.toContain(ZONE_HEADER);
   });
 
-  test('two cache policies in all', () => {
-    template.resourceCountIs('AWS::CloudFront::CachePolicy', 2);
+  test('three cache policies in all: pages, movable pages, next/image', () => {
+    template.resourceCountIs('AWS::CloudFront::CachePolicy', 3);
+    expect(new Set(['/checkout', '/dashboard/*', '/_next/image'].map((p) => s.behaviors.find((b) => b.pathPattern === p)!.raw.CachePolicyId.Ref)).size).toBe(3);
   });
 });
 

@@ -70,10 +70,11 @@ describe('the most specific pattern wins, whatever order zones are listed in', (
     expect(await zonesFor(served({ zones, forwardViewerHost: false }), uris)).toEqual(expected);
   });
 
-  test('without any function: CloudFront behaviors alone do it', () => {
+  test('without a routing function: CloudFront behaviors alone do it', () => {
     const site = served({ zones: [feeds, blog, admin], forwardViewerHost: false });
-    expect(site.behaviors.every((b) => b.viewerRequestFunction === undefined)).toBe(true);
-    expect(site.behaviors.map((b) => b.pathPattern)).toEqual(['/_next/static/*', '/blog/admin/*', '/blog/*.xml', '/blog/*', '/blog', '/blog*', '*']);
+    // Only the image behavior runs a function, and that one never chooses an origin.
+    expect(site.behaviors.filter((b) => b.viewerRequestFunction !== undefined).map((b) => b.pathPattern)).toEqual(['/_next/image']);
+    expect(site.behaviors.map((b) => b.pathPattern)).toEqual(['/_next/static/*', '/_next/image', '/blog/admin/*', '/blog/*.xml', '/blog/*', '/blog', '/blog*', '*']);
   });
 });
 
@@ -125,10 +126,14 @@ describe('the viewer host reaches the zone', () => {
     expect(asset.functionRan).toBe(false);
   });
 
-  test('not at all when forwardViewerHost is false: no function runs', async () => {
-    const { template } = synth({ forwardViewerHost: false });
-    template.resourceCountIs('AWS::CloudFront::Function', 0);
+  test('not at all when forwardViewerHost is false: no function runs on pages', async () => {
+    const { template, site: construct } = synth({ forwardViewerHost: false });
+    // The one function left is the image behaviors' Accept reducer.
+    template.resourceCountIs('AWS::CloudFront::Function', 1);
+    expect(construct.hostForwarderFunction).toBeUndefined();
+    expect(construct.imageAcceptFunction).toBeDefined();
     const page = await SynthesizedSite.fromTemplate(template.toJSON()).serve('/blog/a', { host: 'www.shop.example' });
+    expect(page.functionRan).toBe(false);
     expect(page.request.headers['x-forwarded-host']).toBeUndefined();
   });
 });

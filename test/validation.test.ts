@@ -132,8 +132,9 @@ describe('bad input is refused at synth, naming the culprit', () => {
 
   test('more behaviors than allowed with overflow switched off', () => {
     const zones = Array.from({ length: 5 }, (_, i) => zone(`z${i}`, [`/z${i}`, `/z${i}/*`], `/z${i}-static`));
+    // Per zone two pages, its assets and its next/image path; the default zone's assets and next/image; the default behavior.
     expect(() => synth({ zones, maxCacheBehaviors: 10, overflowToFunction: false })).toThrow(
-      /maxCacheBehaviors: the zones need 17 cache behaviors \(default included\) but only 10 are allowed/,
+      /maxCacheBehaviors: the zones need 23 cache behaviors \(default included\) but only 10 are allowed/,
     );
   });
 

@@ -1,7 +1,7 @@
 import { templateOriginUrl } from '../local-edge/zones';
 import { METADATA_KEY } from '../multi-zone-distribution';
 import { pathPatternMatches } from '../path-patterns';
-import { OverrideRoute, ZoneRoute } from '../routing-plan';
+import { OverrideRoute, ZoneRoute, routeKindMoves } from '../routing-plan';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
 import { RESERVED_PATH_PREFIX } from '../zones';
 
@@ -19,7 +19,7 @@ export interface BehaviorRow {
   /** 1-based position in CloudFront's order; the default behavior is last. */
   readonly position: number;
   readonly pathPattern: string;
-  readonly kind: 'asset' | 'page' | 'override' | 'anchor' | 'default' | 'other';
+  readonly kind: 'asset' | 'image' | 'page' | 'override' | 'anchor' | 'default' | 'other';
   readonly zone: string;
   readonly originId: string;
   /** The viewer-request function's logical id, if one runs. */
@@ -208,12 +208,13 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
   const route = table.routes.find((r) => pathPatternMatches(r.pattern, path));
   const why: string[] = [];
   if (route?.kind === 'asset') why.push(`${route.pattern} is ${route.zone}'s asset route: assets never move`);
+  else if (route?.kind === 'image') why.push(`${route.pattern} is ${route.zone}'s next/image route: images never move`);
   else {
     if (route) why.push(`route ${route.pattern} -> ${route.zone}`);
     else why.push(`no zone route matches: the default zone, ${table.defaultZone}`);
     for (const o of relevant) why.push(`override ${o.pattern} -> ${o.zone} while ${o.flag} is on (it is ${flags[o.flag]?.value ?? 'off'})`);
   }
-  if (!served.functionRan && relevant.length > 0 && route?.kind !== 'asset') {
+  if (!served.functionRan && relevant.length > 0 && (!route || routeKindMoves(route.kind))) {
     why.push('no function runs on this behavior, so no override can apply');
   }
   lines.push(`  why        ${why.join('\n             ')}`);

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { INTERNAL_KEY_PREFIX } from '../flags';
 import { limitValue } from '../limits';
 import { normalizePathPattern } from '../path-patterns';
-import { RoutingTable } from '../routing-plan';
+import { RoutingTable, routeKindMoves } from '../routing-plan';
 
 /** CloudFront KeyValueStore limit on one value, in bytes (lib/limits.ts). */
 export const MAX_KVS_VALUE_BYTES = limitValue('store-value-size');
@@ -19,7 +19,8 @@ export interface KvsRoutingTable {
 
 /**
  * One table row: `[order, pattern, zoneIndex, kind]`, where kind is 0 for
- * a page route, 1 for an asset route, or the flag name for an override.
+ * a page route, 1 for a route no flag moves (asset or image), or the flag
+ * name for an override.
  * Order is the row's rank within its list, so rows from two buckets merge
  * back into first-match order.
  */
@@ -59,7 +60,7 @@ const DEEPER_BUCKETS = 2;
 export function encodeRoutingTable(table: RoutingTable): KvsRoutingTable {
   const zoneIndex = (zone: string) => table.zones.indexOf(zone);
   const rows: TableRow[] = [
-    ...table.routes.map((r, i): TableRow => [i, r.pattern, zoneIndex(r.zone), r.kind === 'asset' ? 1 : 0]),
+    ...table.routes.map((r, i): TableRow => [i, r.pattern, zoneIndex(r.zone), routeKindMoves(r.kind) ? 0 : 1]),
     ...table.overrides.map((o, i): TableRow => [i, o.pattern, zoneIndex(o.zone), o.flag]),
   ];
   const values: Record<string, string> = {};

@@ -68,7 +68,7 @@ export interface ZoneInvalidation {
 /**
  * The invalidation paths of one zone's pages: its path patterns (with
  * their Pages Router data patterns) and the override patterns that move
- * paths to it, and never a route that no flag moves (asset prefixes and
+ * paths to it, and never an immutable asset route (asset prefixes and
  * `/_next/static/*`: those files are immutable and old pages still need
  * them). An exact page also gets its query-string variants (App Router
  * `?_rsc=` payloads, cached under the query) as `<page>*` when that
@@ -78,7 +78,7 @@ export interface ZoneInvalidation {
  */
 export function pathsForZone(table: RoutingTable, zone: string): ZoneInvalidation {
   if (!table.zones.includes(zone)) throw new OperateError(`Zone "${zone}": not a zone of this site; its zones are ${table.zones.join(', ')}`);
-  const fixed = table.routes.filter((r) => r.kind !== 'page');
+  const fixed = table.routes.filter((r) => r.kind === 'asset');
   const touches = (path: string) => fixed.filter((r) => pathPatternsIntersect(path, r.pattern)).map((r) => `"${r.pattern}"`).join(', ');
   if (zone === table.defaultZone) {
     throw new OperateError(

@@ -11,9 +11,10 @@
  * next/link navigation inside a zone is soft; plain links across zones land
  * on the right app; the dashboard's server action works through the edge;
  * `multizone flags set new-checkout on --local` moves /checkout to the
- * dashboard on the next request. Screenshots go to test-artifacts/.
- * Every child process is stopped at the end, pass or fail. The last line
- * is `N passed, N failed`.
+ * dashboard on the next request; a next/image of the blog (under its
+ * assetPrefix) and of home loads from that zone's own optimizer.
+ * Screenshots go to test-artifacts/. Every child process is stopped at
+ * the end, pass or fail. The last line is `N passed, N failed`.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium), E2E_EDGE_PORT (8080),
  * E2E_TEMPLATE (a template to serve instead of synthesizing the example).
@@ -243,6 +244,44 @@ async function main(): Promise<void> {
             assert(route.startsWith(`zone=${p.zone};`), `${new URL(a.url()).pathname} served by "${route}", expected zone ${p.zone}`);
           }
           if (p.screenshot) await page.screenshot({ path: path.join(ARTIFACTS, p.screenshot), fullPage: true });
+        } finally {
+          await page.close();
+        }
+      });
+    }
+
+    // 1b. next/image: each zone's own optimizer, through its image behavior, with the query string and Accept reaching it.
+    const images: Array<{ page: string; img: string; zone: string; path: string }> = [
+      { page: '/blog', img: '#blog-cover', zone: 'blog', path: '/blog-static/_next/image' },
+      { page: '/about', img: '#home-logo', zone: 'home', path: '/_next/image' },
+    ];
+    for (const im of images) {
+      await check(`${im.page}: next/image loads from ${im.path} (the ${im.zone} zone's optimizer) through the edge`, async () => {
+        const page = await context.newPage();
+        const traffic = recordTraffic(page);
+        try {
+          await page.goto(`${EDGE}${im.page}`, { waitUntil: 'networkidle' });
+          const loaded = await page
+            .waitForFunction((sel) => {
+              const el = document.querySelector(sel) as any;
+              return el && el.complete && el.naturalWidth > 0 ? { width: el.naturalWidth as number, src: el.currentSrc as string } : false;
+            }, im.img)
+            .then((h) => h.jsonValue())
+            .catch(() => undefined);
+          assert(loaded, `${im.img} did not load (naturalWidth 0); image responses: ${traffic.responses.filter((r) => r.url().includes('/_next/image')).map((r) => `${r.status()} ${r.url()}`).join(', ') || 'none'}`);
+          const src = new URL(loaded.src);
+          assert(src.pathname === im.path && src.searchParams.has('url') && src.searchParams.has('w') && src.searchParams.has('q'), `currentSrc is ${loaded.src}, expected ${im.path}?url=&w=&q=`);
+          const response = traffic.responses.find((r) => r.url() === loaded.src);
+          assert(response, `no response seen for ${loaded.src}`);
+          assert(response.status() === 200, `${loaded.src} answered ${response.status()}`);
+          const route = (await response.headerValue('x-multizone-route')) ?? '';
+          assert(route.startsWith(`zone=${im.zone}; behavior=${im.path}`), `${src.pathname} served by "${route}", expected zone ${im.zone} on behavior ${im.path}`);
+          // Chromium accepts WebP; Next.js answers it only when Accept reached the zone (else the PNG as stored).
+          const type = await response.headerValue('content-type');
+          assert(type === 'image/webp', `content-type ${type}, expected image/webp (Accept did not reach the optimizer?)`);
+          const bad = badResponses(traffic.responses);
+          assert(bad.length === 0, `failed responses:\n${bad.join('\n')}`);
+          log(`  ${im.img}: naturalWidth ${loaded.width}, ${type}, from ${src.pathname}${src.search}`);
         } finally {
           await page.close();
         }

@@ -1,4 +1,5 @@
 import Head from 'next/head';
+import Image from 'next/image';
 import Link from 'next/link';
 import { posts } from '../../posts';
 
@@ -9,6 +10,8 @@ export default function BlogIndex() {
         <title>Blog | blog | /blog</title>
       </Head>
       <h1>Blog</h1>
+      {/* Public files of a zone with an assetPrefix live under it (public/blog-static/). */}
+      <Image src="/blog-static/cover.png" alt="Blog cover" width={96} height={64} id="blog-cover" />
       <ul>
         {posts.map((p) => (
           <li key={p.slug}>
