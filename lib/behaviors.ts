@@ -1,5 +1,5 @@
 import { MultiZoneValidationError } from './errors';
-import { compareSpecificity, pathPatternsIntersect } from './path-patterns';
+import { compareSpecificity, literalPrefix, pathPatternsIntersect } from './path-patterns';
 import { RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
 import { RESERVED_PATH_PREFIX } from './zones';
 
@@ -85,8 +85,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     return otherZones.filter((z) => !carried.has(z));
   };
 
-  let kept = candidates.length;
-  while (kept > 0 && kept + anchorsFor(kept).length > budget) kept--;
+  const kept = mostKept(candidates, otherZones, budget);
   if (kept + anchorsFor(kept).length > budget) {
     throw new MultiZoneValidationError(
       `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default, but ${otherZones.length} zones need at least one each`,
@@ -99,12 +98,18 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     );
   }
 
-  const overridePosition = (pattern: string) => {
-    const i = candidates.findIndex((c, index) => index < kept && c.pattern === pattern);
-    return i < 0 ? Infinity : i;
+  const positions = new Map<string, number>();
+  candidates.slice(0, kept).forEach((c, i) => {
+    if (!positions.has(c.pattern)) positions.set(c.pattern, i);
+  });
+  const overrides = table.overrides.map((o) => ({ pattern: o.pattern, position: positions.get(o.pattern) ?? Infinity, prefix: literalPrefix(o.pattern) }));
+  // Two patterns can only share a path when one's literal prefix starts the other's: a cheap test before the full one.
+  const overridesFrom = (position: number, pattern: string) => {
+    const prefix = literalPrefix(pattern);
+    return overrides.some(
+      (o) => o.position >= position && (o.prefix.startsWith(prefix) || prefix.startsWith(o.prefix)) && pathPatternsIntersect(o.pattern, pattern),
+    );
   };
-  const overridesFrom = (position: number, pattern: string) =>
-    table.overrides.some((o) => overridePosition(o.pattern) >= position && pathPatternsIntersect(o.pattern, pattern));
 
   const behaviors: PlannedBehavior[] = anchorsFor(kept).map((zone) => ({
     pattern: anchorPath(zone),
@@ -143,6 +148,24 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     needsRouter: all.some((b) => b.edgeFunction === 'router'),
     needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
   };
+}
+
+/**
+ * The most candidates that keep a behavior within `budget`, counting the
+ * anchors the zones left without one need. Keeping one more candidate adds
+ * a behavior and removes at most one anchor, so the count only grows with
+ * the number kept: one pass finds the largest that fits.
+ */
+function mostKept(candidates: Candidate[], otherZones: string[], budget: number): number {
+  const others = new Set(otherZones);
+  const carried = new Set<string>();
+  let best = 0;
+  for (let kept = 1; kept <= candidates.length; kept++) {
+    const zone = candidates[kept - 1].zone;
+    if (others.has(zone)) carried.add(zone);
+    if (kept + others.size - carried.size <= budget) best = kept;
+  }
+  return best;
 }
 
 /**
