@@ -48,7 +48,8 @@ export function generateRouterCode(options: RouterCodeOptions): string {
         PRELUDE,
         ROUTER.replace('__DEFAULT_ZONE__', () => JSON.stringify(options.routes!.defaultZone))
           .replace('__PREFIX__', () => JSON.stringify(options.routes!.keyPrefix))
-          .replace('__BUCKETS__', String(options.routes.bucketCount))
+          // Padded to a fixed width, so the code's size is the same whatever the table.
+          .replace('__BUCKETS__', String(options.routes.bucketCount).padStart(4, ' '))
           .replace('__MAX_READS__', String(options.routes.maxReads))
           .replace('__BUCKET_COOKIE__', () => JSON.stringify(options.routes!.bucketCookie))
           .replace('__PREVIEW_FLAGS__', () => JSON.stringify(options.routes!.previewFlags ?? []))
