@@ -127,6 +127,33 @@ describe('store reads per request: one table value, then one per flag consulted'
   });
 });
 
+describe('fail safe: a table value missing or past the read budget leaves the behavior its own origin', () => {
+  const site = served({ overrides: featureOverrides(1000, (i) => `/features/f-${i}/*`) });
+  const code = site.functionCode(site.behaviors.find((b) => b.pathPattern === '*')!.viewerRequestFunction!);
+  const run = async (lookup: (key: string) => string | undefined) => {
+    const keys: string[] = [];
+    const outcome = await new FunctionSandbox(code).run(viewerRequestEvent('/features/f-7/a'), (key) => {
+      keys.push(key);
+      return lookup(key);
+    });
+    return { selected: outcome.selectedOriginId, keys };
+  };
+
+  test('a missing deeper bucket', async () => {
+    const all = await run((key) => (key === 'f-7' ? 'on' : site.storeEntries[key]));
+    expect(site.zoneOfOrigin(all.selected!)).toBe('blog');
+    const deeper = all.keys.find((k) => k.includes(':s:features#'))!;
+    const without = await run((key) => (key === deeper ? undefined : key === 'f-7' ? 'on' : site.storeEntries[key]));
+    expect(without).toEqual({ selected: undefined, keys: all.keys.filter((k) => k !== 'f-7') });
+  });
+
+  test('a store whose values never end stops at the read budget', async () => {
+    const endless = await run((key) => (key.startsWith('mz:') ? '[1,{},{}]' : 'on'));
+    expect(endless.selected).toBeUndefined();
+    expect(endless.keys.length).toBeLessThanOrEqual(2);
+  });
+});
+
 describe(`bounded work: no request reads more than ${MAX_TABLE_READS} table values`, () => {
   test('3000 patterns whose wildcard reaches the first segment are refused, named, with the remedy', () => {
     const props: Partial<MultiZoneDistributionProps> = { overrides: featureOverrides(3000, (i) => `*.x${i}`) };

@@ -4,13 +4,10 @@ import { INTERNAL_KEY_PREFIX } from '../flags';
 import { normalizePathPattern } from '../path-patterns';
 import { RoutingTable } from '../routing-plan';
 
-/** CloudFront KeyValueStore limit on one value, in bytes ("Quotas": KeyValueStore). */
+/** CloudFront KeyValueStore limit on one value, in bytes ("Quotas", key value stores; "File format for key-value pairs"). */
 export const MAX_KVS_VALUE_BYTES = 1024;
 
-/** CloudFront KeyValueStore limit on one key, in bytes ("Quotas": KeyValueStore). */
-export const MAX_KVS_KEY_BYTES = 512;
-
-/** CloudFront KeyValueStore limit on the whole store, keys and values, in bytes ("Quotas": KeyValueStore). */
+/** CloudFront KeyValueStore limit on the whole store, keys and values, in bytes ("Quotas", key value stores). */
 export const MAX_KVS_STORE_BYTES = 5 * 1024 * 1024;
 
 /**
@@ -133,6 +130,9 @@ interface Cost {
  *   those with a longer literal path move to buckets of their own, hashed
  *   by the next segment; the parent value lists the segment and how many.
  * - `<key>|<n>`: the next chunk of a bucket too big for one value.
+ *
+ * Keys stay far below the store's 512 bytes: a literal path is part of a
+ * pattern, at most 255 characters.
  *
  * Each value is `[more, splits, zones, ...rows]`: `more` 1 when a chunk
  * follows, `splits` `{segment: bucket count}`, `zones` `{zone index:
