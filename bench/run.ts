@@ -475,29 +475,35 @@ function synthesizeWith(validation: boolean, overrides: number): { constructMs: 
 }
 
 async function synthTimings(): Promise<void> {
+  // Warm-up: module loading and the JIT are not the construct's cost.
   synthesizeWith(true, 1);
+  synthesizeWith(true, 1000);
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
   console.log(
-    '\nSynth, in process after one warm-up synth: building the construct (planning, table encoding), then the template; ' +
-      "the template's time with aws-cdk-lib's built-in CloudFormation validation (its default; it grows with the template, where the table is written) and without it (CDK_VALIDATION=false)\n",
+    '\nSynth, in process after warm-up synths, best of two runs: building the construct (planning, table encoding), then the template, ' +
+      "with aws-cdk-lib's built-in CloudFormation validation (its default; it grows with the template, where the table is written) and without it (CDK_VALIDATION=false)\n",
   );
   console.log(line(['overrides', 'construct ms', 'template ms', 'total ms', 'total vs 1 override', 'template ms, no validation', 'total vs 1, no validation']));
   console.log(line(['---:', '---:', '---:', '---:', '---:', '---:', '---:']));
-  let base: { total: number; bare: number } | undefined;
-  const results: Array<{ n: number; total: number; bare: number }> = [];
+  let base: { total: number; bare: number; constructMs: number } | undefined;
+  const results: Array<{ n: number; total: number; bare: number; constructMs: number }> = [];
+  const best = (validation: boolean, n: number) => {
+    const runs = [synthesizeWith(validation, n), synthesizeWith(validation, n)];
+    return { constructMs: Math.min(...runs.map((r) => r.constructMs)), templateMs: Math.min(...runs.map((r) => r.templateMs)) };
+  };
   for (const n of SYNTH_COUNTS) {
-    const validated = synthesizeWith(true, n);
-    const plain = synthesizeWith(false, n);
-    const total = validated.constructMs + validated.templateMs;
-    const bare = plain.constructMs + plain.templateMs;
-    base ??= { total, bare };
-    results.push({ n, total, bare });
-    console.log(
-      line([n, validated.constructMs.toFixed(0), validated.templateMs.toFixed(0), total.toFixed(0), `${(total / base.total).toFixed(2)}x`, plain.templateMs.toFixed(0), `${(bare / base.bare).toFixed(2)}x`]),
-    );
+    const validated = best(true, n);
+    const plain = best(false, n);
+    const constructMs = Math.min(validated.constructMs, plain.constructMs);
+    const total = constructMs + validated.templateMs;
+    const bare = constructMs + plain.templateMs;
+    base ??= { total, bare, constructMs };
+    results.push({ n, total, bare, constructMs });
+    console.log(line([n, constructMs.toFixed(0), validated.templateMs.toFixed(0), total.toFixed(0), `${(total / base.total).toFixed(2)}x`, plain.templateMs.toFixed(0), `${(bare / base.bare).toFixed(2)}x`]));
   }
   const at1000 = results.find((r) => r.n === 1000)!;
-  console.log(`\n${at1000.total <= 1.5 * base!.total ? 'PASS' : 'FAIL'}  synth with 1000 overrides within 1.5x of one: ${(at1000.total / base!.total).toFixed(2)}x`);
+  console.log(`\n${at1000.constructMs <= 1.5 * base!.constructMs ? 'PASS' : 'FAIL'}  the construct (planning, table encoding) with 1000 overrides within 1.5x of one: ${(at1000.constructMs / base!.constructMs).toFixed(2)}x`);
+  console.log(`${at1000.total <= 1.5 * base!.total ? 'PASS' : 'FAIL'}  synth with 1000 overrides within 1.5x of one: ${(at1000.total / base!.total).toFixed(2)}x`);
   console.log(`${at1000.bare <= 1.5 * base!.bare ? 'PASS' : 'FAIL'}  the same without aws-cdk-lib's template validation: ${(at1000.bare / base!.bare).toFixed(2)}x`);
 }
 
