@@ -1,26 +1,33 @@
 /**
- * Edge function benchmark: `npm run bench`.
+ * Edge function benchmark: `npm run bench:function`.
  *
- * Synthesizes a real MultiZoneDistribution with 1, 10, 100 and 1000
- * overrides (distinct first segments `/feature-<i>/*`, five zones), reads
- * the router function's code and the store entries back from each
- * template (SynthesizedSite), and times the generated function on a fixed
- * request mix in a lean vm harness: the code is compiled and instantiated
- * once, `kvs.get` resolves from the in-memory store (parsing JSON values
- * as the runtime does). A plain linear-scan router over the same 1000
- * routes runs in the same harness, interleaved round by round with the
- * others so that machine noise hits all of them alike. The project's
- * FunctionSandbox (which re-instantiates the code on every request) is
- * timed too, for reference; and, when Debian's `njs` is installed (an
- * interpreter like CloudFront's engine, without a JIT), the same code runs
- * there as well (mean time per request, and memory allocated per request:
- * njs never frees memory within a run, so growth divided by requests is
- * what one invocation allocates, harness included). For information, not
- * a target: 1000 overrides under one shared first segment, the case the
- * table's bucketing by first segment does not help.
+ * Synth: times building a MultiZoneDistribution (planning, table encoding)
+ * and synthesizing its template, with 1, 1000, 3000 and 5000 overrides,
+ * after one warm-up synth (module loading is not the construct's cost).
+ *
+ * Per request: synthesizes a site with 1, 10, 100 and 1000 overrides
+ * (distinct first segments `/feature-<i>/*`, five zones), reads the router
+ * function's code and the store entries back from each template
+ * (SynthesizedSite), and times the generated function on a fixed request
+ * mix in a lean vm harness: the code is compiled and instantiated once,
+ * `kvs.get` resolves from the in-memory store (parsing JSON values as the
+ * runtime does) and counts its reads. Beside them, interleaved round by
+ * round so machine noise hits all alike: a plain linear-scan router over
+ * the same 1000 routes; 1000 overrides under one shared first segment;
+ * the worst case the construct accepts (the largest table of wildcard-first
+ * patterns `*.x<i>`, all copied into the one bucket each request reads);
+ * and a MODEL of SST's Router function, written by us from its documented
+ * behavior (one read of the route list, chunked past 1 KB, a longest-prefix
+ * scan, then one read of the matched route's metadata), over the same
+ * routes. The project's FunctionSandbox (which re-instantiates the code on
+ * every request) is timed too, for reference; and, when Debian's `njs` is
+ * installed (an interpreter like CloudFront's engine, without a JIT), the
+ * same code runs there as well (mean time per request, and memory
+ * allocated per request: njs never frees memory within a run, so growth
+ * divided by requests is what one invocation allocates, harness included).
  *
  * Targets are reported as PASS/FAIL; the process does not fail on them.
- * Bounded to well under a minute (MEASURE_MS of interleaved rounds).
+ * Bounded to about a minute (MEASURE_MS of interleaved rounds).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -31,18 +38,23 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import {
   FunctionSandbox,
+  MAX_TABLE_READS,
   MultiZoneDistribution,
+  MultiZoneValidationError,
   RoutingTable,
   SynthesizedSite,
   ViewerRequestEvent,
   ZoneDefinition,
+  buildRoutingTable,
   cloudfrontModule,
   compileFunction,
+  encodeRoutingTable,
   requireRuntimeModule,
   viewerRequestEvent,
 } from '../lib';
 
 const OVERRIDE_COUNTS = [1, 10, 100, 1000];
+const SYNTH_COUNTS = [1, 1000, 3000, 5000];
 const ZONES = ['blog', 'dashboard', 'shop', 'docs'];
 const MIX_SIZE = 200;
 const WARMUP_ROUNDS = 30;
@@ -57,34 +69,69 @@ export interface MixRequest {
   readonly flags: Record<string, string>;
 }
 
-/** A handler bound to a store, and the origin it selected last. */
+/** A handler bound to a store, the origin it selected last, and the store reads it made. */
 export interface Harness {
   run(req: MixRequest): Promise<unknown>;
   lastSelected(): string | undefined;
+  /** Store reads since the harness was made: table values (or SST's route list and metadata), and flags. */
+  reads(): { table: number; flags: number; requests: number };
 }
 
 // ---------------------------------------------------------------- the sites
 
-/** Override i's pattern: its own first segment (the common case), or all under one shared first segment. */
-const overridePrefix = (i: number, shared: boolean) => (shared ? `/features/f-${i}` : `/feature-${i}`);
+/** Override i's pattern: its own first segment (the common case), all under one shared first segment, or wildcard-first. */
+type Shape = 'own' | 'shared' | 'wildcard';
+const overridePattern = (i: number, shape: Shape) => (shape === 'own' ? `/feature-${i}/*` : shape === 'shared' ? `/features/f-${i}/*` : `*.x${i}`);
+/** A page path an override of each shape matches. */
+const overridePage = (i: number, k: number, shape: Shape) => (shape === 'own' ? `/feature-${i}/page-${k}` : shape === 'shared' ? `/features/f-${i}/page-${k}` : `/files/page-${k}.x${i}`);
 
-export function synthesize(overrides: number, shared = false): { site: SynthesizedSite; routerCode: string } {
+const origin = (zone: string) => new origins.HttpOrigin(`${zone}.example.com`);
+const zoneDefinitions = (): ZoneDefinition[] => ZONES.map((name) => ({ name, origin: origin(name), pathPatterns: [`/${name}`, `/${name}/*`], assetPrefix: `/${name}-static` }));
+const overrideDefinitions = (overrides: number, shape: Shape) =>
+  Array.from({ length: overrides }, (_, i) => ({ flag: `flag-${i}`, pathPatterns: [overridePattern(i, shape)], zone: ZONES[i % ZONES.length] }));
+
+/** Builds the construct, then its template: milliseconds for each. */
+export function synthesize(overrides: number, shape: Shape = 'own'): { site: SynthesizedSite; routerCode: string; constructMs: number; templateMs: number } {
   const app = new App();
   const stack = new Stack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
-  const origin = (zone: string) => new origins.HttpOrigin(`${zone}.example.com`);
-  const zones: ZoneDefinition[] = ZONES.map((name) => ({ name, origin: origin(name), pathPatterns: [`/${name}`, `/${name}/*`], assetPrefix: `/${name}-static` }));
-  const defs = Array.from({ length: overrides }, (_, i) => ({ flag: `flag-${i}`, pathPatterns: [`${overridePrefix(i, shared)}/*`], zone: ZONES[i % ZONES.length] }));
+  const defs = overrideDefinitions(overrides, shape);
+  const t0 = process.hrtime.bigint();
   new MultiZoneDistribution(stack, 'Site', {
     defaultZone: { name: 'home', origin: origin('home') },
-    zones,
+    zones: zoneDefinitions(),
     overrides: defs,
     flags: Object.fromEntries(defs.map((d) => [d.flag, 'off'])),
   });
-  const site = SynthesizedSite.fromTemplate(Template.fromStack(stack).toJSON());
+  const t1 = process.hrtime.bigint();
+  const template = Template.fromStack(stack).toJSON();
+  const t2 = process.hrtime.bigint();
+  const site = SynthesizedSite.fromTemplate(template);
   const ids = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
   const router = ids.map((id) => site.functionCode(id)).find((code) => code.startsWith("import cf from 'cloudfront';\n"));
   if (!router) throw new Error(`no routing function in the template with ${overrides} overrides`);
-  return { site, routerCode: router };
+  return { site, routerCode: router, constructMs: Number(t1 - t0) / 1e6, templateMs: Number(t2 - t1) / 1e6 };
+}
+
+/** The most wildcard-first overrides the construct accepts (it refuses past MAX_TABLE_READS reads a request), by bisection on the encoder. */
+function largestWildcardTable(): number {
+  const accepts = (n: number) => {
+    const table = buildRoutingTable({ defaultZone: { name: 'home', origin: origin('home') }, zones: zoneDefinitions(), overrides: overrideDefinitions(n, 'wildcard'), flags: {} });
+    try {
+      encodeRoutingTable(table, table.zones.map((name) => ({ name, originId: `zone-${name}` })));
+      return true;
+    } catch (e) {
+      if (e instanceof MultiZoneValidationError) return false;
+      throw e;
+    }
+  };
+  let lo = 1;
+  let hi = 3000;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (accepts(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 // ---------------------------------------------------------------- the request mix
@@ -102,7 +149,7 @@ function prng(seed: number): () => number {
 }
 
 /** 30% override paths with their flag on, 20% off, 10% at 50%, 20% asset paths, 20% unrelated paths. */
-export function requestMix(overrides: number, shared = false): MixRequest[] {
+export function requestMix(overrides: number, shape: Shape = 'own'): MixRequest[] {
   const rnd = prng(42);
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
   const ip = () => `198.51.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
@@ -112,7 +159,7 @@ export function requestMix(overrides: number, shared = false): MixRequest[] {
     const i = Math.floor(rnd() * overrides);
     const k = Math.floor(rnd() * 1000);
     const add = (kind: string, uri: string, flags: Record<string, string> = {}) => mix.push({ kind, event: viewerRequestEvent(uri, { ip: ip() }), flags });
-    const page = `${overridePrefix(i, shared)}/page-${k}`;
+    const page = overridePage(i, k, shape);
     if (r < 0.3) add('override, flag on', page, { [`flag-${i}`]: 'on' });
     else if (r < 0.5) add('override, flag off', page, { [`flag-${i}`]: 'off' });
     else if (r < 0.6) add('override, flag 50%', page, { [`flag-${i}`]: '50%' });
@@ -129,21 +176,34 @@ export function requestMix(overrides: number, shared = false): MixRequest[] {
  * context, with a `cloudfront` module whose store is `store` plus the
  * request's flag values.
  */
-export function leanHarness(code: string, store: Record<string, string>): Harness {
+export function leanHarness(code: string, store: Record<string, string>, isTable: (key: string) => boolean = (key) => key.startsWith('mz:')): Harness {
   let flags: Record<string, string> = {};
   let selected: string | undefined;
-  const lookup = (key: string) => (Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : store[key]);
-  const cf = cloudfrontModule(lookup, (id) => {
-    selected = id;
-  });
+  const count = { table: 0, flags: 0, requests: 0 };
+  const lookup = (key: string) => {
+    if (isTable(key)) count.table++;
+    else count.flags++;
+    return Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : store[key];
+  };
+  const cf = {
+    ...cloudfrontModule(lookup, (id) => {
+      selected = id;
+    }),
+    // The SST model picks its origin by domain name.
+    updateRequestOrigin: (o: { domainName: string }) => {
+      selected = o.domainName;
+    },
+  };
   const handler = compileFunction(code)(cf, requireRuntimeModule);
   return {
     run: (req) => {
       flags = req.flags;
       selected = undefined;
+      count.requests++;
       return handler(req.event) as Promise<unknown>;
     },
     lastSelected: () => selected,
+    reads: () => ({ ...count }),
   };
 }
 
@@ -157,7 +217,81 @@ function sandboxHarness(code: string, store: Record<string, string>): Harness {
       selected = outcome.selectedOriginId;
     },
     lastSelected: () => selected,
+    reads: () => ({ table: 0, flags: 0, requests: 0 }),
   };
+}
+
+/**
+ * A MODEL of SST's Router function (sst/sst, platform/src/components/aws/
+ * router.ts), written by us from its documented behavior, not its code:
+ * routes are path prefixes; the function reads one store value holding the
+ * route list (`<ns>:routes`, a JSON list of `type,namespace,host,prefix`
+ * strings; past the 1 KB value limit it holds `{"parts": n}` and the list
+ * sits in n chunk values, read together), scans every route for the
+ * longest matching prefix, then reads the winner's `<ns>:metadata` (its
+ * host) and points the request there with updateRequestOrigin. No flags.
+ */
+export function sstModel(prefixes: Array<[string, string]>): { code: string; store: Record<string, string> } {
+  const list = JSON.stringify(prefixes.map(([prefix], i) => `url,r${i},,${prefix}`));
+  const store: Record<string, string> = {};
+  const chunks = Math.ceil(Buffer.byteLength(list) / 1000);
+  if (chunks <= 1) store['sst:routes'] = list;
+  else {
+    store['sst:routes'] = JSON.stringify({ parts: chunks });
+    for (let i = 0; i < chunks; i++) store[`sst:routes:${i}`] = list.slice(i * 1000, (i + 1) * 1000);
+  }
+  prefixes.forEach(([, host], i) => {
+    store[`r${i}:metadata`] = JSON.stringify({ host });
+  });
+  const code = `import cf from 'cloudfront';
+var kvs = cf.kvs();
+async function routes() {
+  var v, parts, i, pending = [];
+  try {
+    v = await kvs.get('sst:routes');
+    v = JSON.parse(v);
+    if (v.parts) {
+      for (i = 0; i < v.parts; i++) pending.push(kvs.get('sst:routes:' + i));
+      parts = await Promise.all(pending);
+      v = JSON.parse(parts.join(''));
+    }
+  } catch (e) {
+    return [];
+  }
+  return v;
+}
+async function handler(event) {
+  var req = event.request, list = await routes(), best = null, i, f, meta;
+  for (i = 0; i < list.length; i++) {
+    f = list[i].split(',');
+    if (req.uri.indexOf(f[3]) === 0 && (!best || f[3].length > best[3].length)) best = f;
+  }
+  if (!best) return req;
+  try {
+    meta = await kvs.get(best[1] + ':metadata');
+    meta = JSON.parse(meta);
+  } catch (e) {
+    return req;
+  }
+  req.headers['x-forwarded-host'] = req.headers.host;
+  cf.updateRequestOrigin({ domainName: meta.host, customOriginConfig: { port: 443, protocol: 'https', sslProtocols: ['TLSv1.2'] }, originAccessControlConfig: { enabled: false } });
+  return req;
+}
+`;
+  return { code, store };
+}
+
+/** The routes of the benchmark site as path prefixes, for the SST model: zone paths and asset prefixes, and each override's path. */
+function sstPrefixes(overrides: number): Array<[string, string]> {
+  return [
+    ['/', 'home.example.com'],
+    ['/_next/static/', 'home.example.com'],
+    ...ZONES.flatMap((z): Array<[string, string]> => [
+      [`/${z}`, `${z}.example.com`],
+      [`/${z}-static/`, `${z}.example.com`],
+    ]),
+    ...Array.from({ length: overrides }, (_, i): [string, string] => [`/feature-${i}/`, `${ZONES[i % ZONES.length]}.example.com`]),
+  ];
 }
 
 /**
@@ -223,6 +357,7 @@ export default {
     };
   },
   selectRequestOriginById: function (id) {},
+  updateRequestOrigin: function (o) {},
   __flags: function (f) { flags = f; }
 };
 `;
@@ -297,29 +432,101 @@ interface Subject {
   readonly harness: Harness;
   readonly mix: MixRequest[];
   readonly samples: number[];
+  /** Code and store, for njs. */
+  readonly code: string;
+  readonly store: Record<string, string>;
+  readonly bytes: number;
+}
+
+const subject = (name: string, code: string, store: Record<string, string>, mix: MixRequest[], isTable?: (key: string) => boolean): Subject => ({
+  name,
+  harness: leanHarness(code, store, isTable),
+  mix,
+  samples: [],
+  code,
+  store,
+  bytes: Buffer.byteLength(code),
+});
+
+/** Mean store reads per request over one pass of the mix (table values, flags), from a fresh harness. */
+async function readsPerRequest(s: Subject, isTable?: (key: string) => boolean): Promise<{ table: number; flags: number; max: number }> {
+  const h = leanHarness(s.code, s.store, isTable);
+  let max = 0;
+  for (const req of s.mix) {
+    const before = h.reads();
+    await h.run(req);
+    const after = h.reads();
+    max = Math.max(max, after.table - before.table);
+  }
+  const r = h.reads();
+  return { table: r.table / r.requests, flags: r.flags / r.requests, max };
+}
+
+/** Synthesizes with aws-cdk-lib's built-in CloudFormation validation on (its default) or off (`CDK_VALIDATION=false`). */
+function synthesizeWith(validation: boolean, overrides: number): { constructMs: number; templateMs: number } {
+  const before = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = validation ? 'true' : 'false';
+  try {
+    return synthesize(overrides);
+  } finally {
+    if (before === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = before;
+  }
+}
+
+async function synthTimings(): Promise<void> {
+  // Warm-up: module loading and the JIT are not the construct's cost.
+  synthesizeWith(true, 1);
+  synthesizeWith(true, 1000);
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  console.log(
+    '\nSynth, in process after warm-up synths, best of two runs: building the construct (planning, table encoding), then the template, ' +
+      "with aws-cdk-lib's built-in CloudFormation validation (its default; it grows with the template, where the table is written) and without it (CDK_VALIDATION=false)\n",
+  );
+  console.log(line(['overrides', 'construct ms', 'template ms', 'total ms', 'total vs 1 override', 'template ms, no validation', 'total vs 1, no validation']));
+  console.log(line(['---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+  let base: { total: number; bare: number; constructMs: number } | undefined;
+  const results: Array<{ n: number; total: number; bare: number; constructMs: number }> = [];
+  const best = (validation: boolean, n: number) => {
+    const runs = [synthesizeWith(validation, n), synthesizeWith(validation, n)];
+    return { constructMs: Math.min(...runs.map((r) => r.constructMs)), templateMs: Math.min(...runs.map((r) => r.templateMs)) };
+  };
+  for (const n of SYNTH_COUNTS) {
+    const validated = best(true, n);
+    const plain = best(false, n);
+    const constructMs = Math.min(validated.constructMs, plain.constructMs);
+    const total = constructMs + validated.templateMs;
+    const bare = constructMs + plain.templateMs;
+    base ??= { total, bare, constructMs };
+    results.push({ n, total, bare, constructMs });
+    console.log(line([n, constructMs.toFixed(0), validated.templateMs.toFixed(0), total.toFixed(0), `${(total / base.total).toFixed(2)}x`, plain.templateMs.toFixed(0), `${(bare / base.bare).toFixed(2)}x`]));
+  }
+  const at1000 = results.find((r) => r.n === 1000)!;
+  console.log(`\n${at1000.constructMs <= 1.5 * base!.constructMs ? 'PASS' : 'FAIL'}  the construct (planning, table encoding) with 1000 overrides within 1.5x of one: ${(at1000.constructMs / base!.constructMs).toFixed(2)}x`);
+  console.log(`${at1000.total <= 1.5 * base!.total ? 'PASS' : 'FAIL'}  synth with 1000 overrides within 1.5x of one: ${(at1000.total / base!.total).toFixed(2)}x`);
+  console.log(`${at1000.bare <= 1.5 * base!.bare ? 'PASS' : 'FAIL'}  the same without aws-cdk-lib's template validation: ${(at1000.bare / base!.bare).toFixed(2)}x`);
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`Edge function benchmark: Node ${process.version}, ${os.cpus().length} CPU(s), ${process.platform}/${process.arch}`);
+  await synthTimings();
 
-  const rows: Array<{ overrides: number; bytes: number; keys: number; lean: Subject; sandbox: Subject; code: string; store: Record<string, string> }> = [];
+  const rows: Array<{ overrides: number; keys: number; lean: Subject; sandbox: Subject; sst: Subject }> = [];
   let baseline: Subject | undefined;
-  let baselineCode = '';
-  let baselineBytes = 0;
+  const sstKey = (key: string) => key.startsWith('sst:') || key.endsWith(':metadata');
   for (const n of OVERRIDE_COUNTS) {
-    const t0 = Date.now();
     const { site, routerCode } = synthesize(n);
     const mix = requestMix(n);
     const store = site.storeEntries;
-    const lean: Subject = { name: `function, ${n}`, harness: leanHarness(routerCode, store), mix, samples: [] };
-    const sandbox: Subject = { name: `sandbox, ${n}`, harness: sandboxHarness(routerCode, store), mix, samples: [] };
-    rows.push({ overrides: n, bytes: Buffer.byteLength(routerCode), keys: Object.keys(store).filter((k) => k.startsWith('mz:')).length, lean, sandbox, code: routerCode, store });
+    const lean = subject(`function, ${n}`, routerCode, store, mix);
+    const sandbox: Subject = { ...subject(`sandbox, ${n}`, routerCode, store, mix), harness: sandboxHarness(routerCode, store) };
+    const model = sstModel(sstPrefixes(n));
+    const sst = subject(`SST model, ${n}`, model.code, model.store, mix, sstKey);
+    rows.push({ overrides: n, keys: Object.keys(store).filter((k) => k.startsWith('mz:')).length, lean, sandbox, sst });
     if (n === 1000) {
       const originIds = Object.fromEntries(site.zones.map((z) => [z.name, z.originId]));
-      baselineCode = linearScanCode(site.table, originIds);
-      baselineBytes = Buffer.byteLength(baselineCode);
-      baseline = { name: 'linear scan, 1000', harness: leanHarness(baselineCode, store), mix, samples: [] };
+      baseline = subject('linear scan, 1000', linearScanCode(site.table, originIds), store, mix);
       // Same answers as the generated function, or the comparison means nothing.
       let mismatches = 0;
       for (const req of mix) {
@@ -327,20 +534,19 @@ async function main(): Promise<void> {
         await baseline.harness.run(req);
         if (lean.harness.lastSelected() !== baseline.harness.lastSelected()) mismatches++;
       }
-      console.log(`baseline check: ${mismatches} of ${mix.length} requests routed differently from the generated function`);
+      console.log(`\nbaseline check: ${mismatches} of ${mix.length} requests routed differently from the generated function`);
     }
-    console.log(`synthesized ${n} override(s) in ${Date.now() - t0} ms: ${site.behaviors.length} behaviors, ${Object.keys(store).length} store keys`);
   }
 
-  // Not a target: 1000 overrides under one first segment: the bucket splits by second segment, so a request reads only its own.
-  const t1 = Date.now();
-  const shared = synthesize(1000, true);
-  const sharedMix = requestMix(1000, true);
-  const sharedSubject: Subject = { name: 'function, 1000 in one segment', harness: leanHarness(shared.routerCode, shared.site.storeEntries), mix: sharedMix, samples: [] };
-  const sharedChunks = Object.keys(shared.site.storeEntries).filter((k) => k.includes(':s:features')).length;
-  console.log(`synthesized 1000 override(s) under one first segment in ${Date.now() - t1} ms: ${sharedChunks} store values under that segment`);
+  // 1000 overrides under one first segment: the bucket splits by second segment, so a request reads two values.
+  const shared = synthesize(1000, 'shared');
+  const sharedSubject = subject('function, 1000 in one segment', shared.routerCode, shared.site.storeEntries, requestMix(1000, 'shared'));
+  // The worst table accepted: wildcard-first patterns, copied into every bucket.
+  const worstCount = largestWildcardTable();
+  const worst = synthesize(worstCount, 'wildcard');
+  const worstSubject = subject(`function, ${worstCount} wildcard-first`, worst.routerCode, worst.site.storeEntries, requestMix(worstCount, 'wildcard'));
 
-  const subjects: Subject[] = [...rows.flatMap((r) => [r.lean, r.sandbox]), baseline!, sharedSubject];
+  const subjects: Subject[] = [...rows.flatMap((r) => [r.lean, r.sandbox, r.sst]), baseline!, sharedSubject, worstSubject];
   for (let i = 0; i < WARMUP_ROUNDS; i++) for (const s of subjects) await batch(s.harness, s.mix);
   const t0 = Date.now();
   let rounds = 0;
@@ -356,17 +562,16 @@ async function main(): Promise<void> {
   // njs last, one process at a time, so it never competes with the Node measurement.
   // Three passes over every subject, median per subject, so that a burst of background load skews one pass only.
   const njsSubjects: Array<[string, Record<string, string>, MixRequest[]]> = [
-    ...rows.map((r): [string, Record<string, string>, MixRequest[]] => [r.code, r.store, r.lean.mix]),
-    [baselineCode, rows[rows.length - 1].store, baseline!.mix],
-    [shared.routerCode, shared.site.storeEntries, sharedMix],
+    ...[...rows.flatMap((r) => [r.lean, r.sst]), baseline!, sharedSubject, worstSubject].map((s): [string, Record<string, string>, MixRequest[]] => [s.code, s.store, s.mix]),
     ['async function handler(event) { return event.request; }\n', {}, baseline!.mix],
   ];
   const passes = NJS_AVAILABLE ? [0, 1, 2].map(() => njsSubjects.map(([code, store, mix]) => njsTiming(code, store, mix)!)) : [];
   const njsResults = njsSubjects.map((_, i) =>
     NJS_AVAILABLE ? { us: median(passes.map((p) => p[i].us)), kb: median(passes.map((p) => p[i].kb)), requests: median(passes.map((p) => p[i].requests)) } : undefined,
   );
-  const njsRows = njsResults.slice(0, rows.length);
-  const [njsBaseline, njsShared, njsHarness] = njsResults.slice(rows.length);
+  const njsOf = (k: number) => njsResults[k];
+  const njsRow = (i: number) => ({ fn: njsOf(2 * i), sst: njsOf(2 * i + 1) });
+  const [njsBaseline, njsShared, njsWorst, njsHarness] = njsResults.slice(2 * rows.length);
   const njsCell = (t: { us: number; kb: number } | undefined) => (t ? `${t.us.toFixed(1)} µs, ${t.kb.toFixed(1)} KB` : 'n/a');
 
   const us = (ns: number) => (ns / 1000).toFixed(2);
@@ -378,26 +583,45 @@ async function main(): Promise<void> {
       ? `njs ${spawnSync('njs', ['-v'], { encoding: 'utf8' }).stdout.trim()}: mean over up to 5000 requests (1 s, 256 MB) after 20 warm-up requests, one process per row, median of 3 passes; memory is what the run allocated per request (njs frees nothing), harness included: an empty async handler costs ${njsCell(njsHarness)}\n`
       : 'njs: not installed (apt-get install -y njs)\n',
   );
-  console.log(line(['overrides', 'code bytes', 'µs/request', 'ratio vs 1 override', 'FunctionSandbox µs/request', 'njs per request', 'table keys in store']));
-  console.log(line(['---:', '---:', '---:', '---:', '---:', '---:', '---:']));
-  rows.forEach((r, i) => {
+  const readCell = (r: { table: number; flags: number; max: number }) => `${r.table.toFixed(2)} + ${r.flags.toFixed(2)} (max ${r.max})`;
+  console.log(
+    line(['overrides', 'code bytes', 'µs/request', 'ratio vs 1 override', 'store reads/request: table + flags', 'njs per request', 'SST model µs/request', 'SST model reads/request', 'SST model njs', 'FunctionSandbox µs/request', 'table keys']),
+  );
+  console.log(line(['---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+  const fnReads: Array<{ table: number; flags: number; max: number }> = [];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
     const m = median(r.lean.samples);
-    console.log(line([r.overrides, r.bytes, us(m), `${(m / base1).toFixed(2)}x`, us(median(r.sandbox.samples)), njsCell(njsRows[i]), r.keys]));
-  });
+    const reads = await readsPerRequest(r.lean);
+    fnReads.push(reads);
+    const sstReads = await readsPerRequest(r.sst, sstKey);
+    const n = njsRow(i);
+    console.log(
+      line([r.overrides, r.lean.bytes, us(m), `${(m / base1).toFixed(2)}x`, readCell(reads), njsCell(n.fn), us(median(r.sst.samples)), readCell(sstReads), njsCell(n.sst), us(median(r.sandbox.samples)), r.keys]),
+    );
+  }
   const lin = median(baseline!.samples);
   const at1000 = median(rows[rows.length - 1].lean.samples);
-  console.log(
-    `\nlinear scan over the same 1000 overrides and zone routes: ${us(lin)} µs/request (njs: ${njsCell(njsBaseline)}${njsBaseline ? ` over ${njsBaseline.requests} requests` : ''}), code ${baselineBytes} bytes`,
-  );
+  console.log(`\nlinear scan over the same 1000 overrides and zone routes: ${us(lin)} µs/request (njs: ${njsCell(njsBaseline)}), code ${baseline!.bytes} bytes`);
   const sh = median(sharedSubject.samples);
   console.log(
-    `1000 overrides under one first segment (/features/f-<i>/*, not a target): ${us(sh)} µs/request, ${(sh / base1).toFixed(2)}x of 1 override (njs: ${njsCell(njsShared)}); ${sharedChunks} store values under that segment, a request reads two of them`,
+    `1000 overrides under one first segment (/features/f-<i>/*): ${us(sh)} µs/request, ${(sh / base1).toFixed(2)}x of 1 override (njs: ${njsCell(njsShared)}); store reads ${readCell(await readsPerRequest(sharedSubject))}`,
   );
-  console.log(`function / linear scan at 1000 overrides: ${(at1000 / lin).toFixed(2)}x${njsBaseline && njsRows[njsRows.length - 1] ? ` (njs: ${(njsRows[njsRows.length - 1]!.us / njsBaseline.us).toFixed(2)}x)` : ''}\n`);
+  const w = median(worstSubject.samples);
+  const worstReads = await readsPerRequest(worstSubject);
+  console.log(
+    `worst case accepted: ${worstCount} wildcard-first overrides (*.x<i>; ${worstCount + 1} are refused at synth): ${us(w)} µs/request, ${(w / base1).toFixed(2)}x of 1 override (njs: ${njsCell(njsWorst)}); store reads ${readCell(worstReads)}`,
+  );
+  console.log(`function / linear scan at 1000 overrides: ${(at1000 / lin).toFixed(2)}x\n`);
 
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-  const maxBytes = Math.max(...rows.map((r) => r.bytes));
+  const maxBytes = Math.max(...rows.map((r) => r.lean.bytes));
+  const n1 = njsRow(0).fn;
+  const n1000 = njsRow(rows.length - 1).fn;
   console.log(`${verdict(at1000 <= 1.2 * base1)}  time at 1000 overrides within 1.2x of time at 1: ${(at1000 / base1).toFixed(2)}x`);
+  if (n1 && n1000) console.log(`${verdict(n1.us <= n1000.us * 1.05)}  njs: time at 1 override no higher than at 1000 (5% noise allowed): ${n1.us.toFixed(1)} µs vs ${n1000.us.toFixed(1)} µs`);
+  console.log(`${verdict(fnReads.every((r) => r.max === 1))}  one table read per request at every count: max ${Math.max(...fnReads.map((r) => r.max))}`);
+  console.log(`${verdict(worstReads.max <= MAX_TABLE_READS)}  worst accepted table within ${MAX_TABLE_READS} table reads a request: ${worstReads.max}`);
   console.log(`${verdict(at1000 <= 0.5 * lin)}  time at 1000 overrides at most 0.5x of the linear scan: ${(at1000 / lin).toFixed(2)}x`);
   console.log(`${verdict(maxBytes <= MAX_CODE_BYTES)}  code at most ${MAX_CODE_BYTES} bytes for every count: largest ${maxBytes} bytes`);
   console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);

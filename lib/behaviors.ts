@@ -1,5 +1,5 @@
 import { MultiZoneValidationError } from './errors';
-import { compareSpecificity, pathPatternsIntersect } from './path-patterns';
+import { compareSpecificity, literalPrefix, pathPatternsIntersect } from './path-patterns';
 import { RouteKind, RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
 import { RESERVED_PATH_PREFIX } from './zones';
 
@@ -100,8 +100,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     return otherZones.filter((z) => !carried.has(z));
   };
 
-  let kept = candidates.length;
-  while (kept > 0 && kept + anchorsFor(kept).length > budget) kept--;
+  const kept = mostKept(keepOrder, otherZones, budget);
   if (kept + anchorsFor(kept).length > budget) {
     throw new MultiZoneValidationError(
       `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default, but ${otherZones.length} zones need at least one each`,
@@ -115,13 +114,19 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
   }
 
   const isKept = new Set(keepOrder.slice(0, kept));
-  const overridePosition = (pattern: string) => {
-    const i = candidates.findIndex((c) => isKept.has(c) && c.pattern === pattern);
-    return i < 0 ? Infinity : i;
-  };
+  const positions = new Map<string, number>();
+  candidates.forEach((c, i) => {
+    if (isKept.has(c) && !positions.has(c.pattern)) positions.set(c.pattern, i);
+  });
+  const overrides = table.overrides.map((o) => ({ ...o, position: positions.get(o.pattern) ?? Infinity, prefix: literalPrefix(o.pattern) }));
   // Overrides that can move requests of the behavior at `position`: those listed earlier catch their requests first.
-  const movingOverrides = (position: number, pattern: string) =>
-    table.overrides.filter((o) => overridePosition(o.pattern) >= position && pathPatternsIntersect(o.pattern, pattern));
+  // Two patterns can only share a path when one's literal prefix starts the other's: a cheap test before the full one.
+  const movingOverrides = (position: number, pattern: string) => {
+    const prefix = literalPrefix(pattern);
+    return overrides.filter(
+      (o) => o.position >= position && (o.prefix.startsWith(prefix) || prefix.startsWith(o.prefix)) && pathPatternsIntersect(o.pattern, pattern),
+    );
+  };
   const overridesFrom = (position: number, pattern: string) => movingOverrides(position, pattern).length > 0;
   const servedBy = (zone: string, position: number, pattern: string, routed: ReadonlyArray<{ readonly zone: string }> = []) => [
     ...new Set([zone, ...movingOverrides(position, pattern).map((o) => o.zone), ...routed.map((r) => r.zone)]),
@@ -169,6 +174,24 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
     needsImageAccept: all.some((b) => b.edgeFunction === 'image-accept'),
   };
+}
+
+/**
+ * The most candidates that keep a behavior within `budget`, counting the
+ * anchors the zones left without one need. Keeping one more candidate adds
+ * a behavior and removes at most one anchor, so the count only grows with
+ * the number kept: one pass finds the largest that fits.
+ */
+function mostKept(candidates: Candidate[], otherZones: string[], budget: number): number {
+  const others = new Set(otherZones);
+  const carried = new Set<string>();
+  let best = 0;
+  for (let kept = 1; kept <= candidates.length; kept++) {
+    const zone = candidates[kept - 1].zone;
+    if (others.has(zone)) carried.add(zone);
+    if (kept + others.size - carried.size <= budget) best = kept;
+  }
+  return best;
 }
 
 /**

@@ -302,28 +302,15 @@ export class MultiZoneDistribution extends Construct {
     const bodyHashing = this.planBodyHashing([props.defaultZone, ...zones]);
     if (bodyHashing.size > 0) this.bodyHashFunction = bodyHashFunction(this);
 
-    const kvsTable = this.behaviorPlan.needsRouter ? encodeRoutingTable(this.routingTable) : undefined;
-    if (kvsTable) {
+    // The router's code and table name the zones' origin ids, known once the distribution has bound every origin.
+    let routerCode: string | undefined;
+    if (this.behaviorPlan.needsRouter) {
       this.keyValueStore = props.keyValueStore ?? this.createStore();
       this.routerFunction = new cloudfront.Function(this, 'Router', {
         comment: 'MultiZoneDistribution viewer-request router',
         runtime: cloudfront.FunctionRuntime.JS_2_0,
         keyValueStore: this.keyValueStore,
-        code: cloudfront.FunctionCode.fromInline(
-          // Lazy: origin ids are known once the distribution has bound every zone's origin.
-          Lazy.string({
-            produce: () =>
-              generateRouterCode({
-                forwardViewerHost,
-                routes: {
-                  zones: this.boundZones.map((z) => [z.name, z.originId] as [string, string]),
-                  keyPrefix: kvsTable.keyPrefix,
-                  bucketCookie: props.bucketCookie ?? '',
-                  previewFlags: this.routingTable.previewFlags,
-                },
-              }),
-          }),
-        ),
+        code: cloudfront.FunctionCode.fromInline(Lazy.string({ produce: () => routerCode })),
       });
     }
     if (this.behaviorPlan.needsHostForwarder) {
@@ -340,17 +327,6 @@ export class MultiZoneDistribution extends Construct {
         runtime: cloudfront.FunctionRuntime.JS_2_0,
         code: cloudfront.FunctionCode.fromInline(IMAGE_ACCEPT_CODE),
       });
-    }
-    if (kvsTable && this.keyValueStore) {
-      const sync = new KvsTableSync(this, 'TableSync', {
-        keyValueStore: this.keyValueStore,
-        entries: kvsTable.entries,
-        version: kvsTable.version,
-        initialFlags: this.routingTable.flags,
-        createPreviewSecret: (this.routingTable.previewFlags ?? []).length > 0,
-      });
-      // The function may only go live once the table it reads is in the store.
-      this.routerFunction?.node.addDependency(sync);
     }
 
     const policies = new BehaviorPolicies(this, props.pageCachePolicy);
@@ -391,6 +367,30 @@ export class MultiZoneDistribution extends Construct {
     const unbound = this.zoneOrigins.filter((z) => z.originId === undefined).map((z) => z.zone);
     if (unbound.length > 0) {
       throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
+    }
+    if (this.routerFunction && this.keyValueStore) {
+      const zonesBound = this.boundZones;
+      const kvsTable = encodeRoutingTable(this.routingTable, zonesBound);
+      routerCode = generateRouterCode({
+        forwardViewerHost,
+        routes: {
+          defaultZone: [zonesBound[0].name, zonesBound[0].originId],
+          keyPrefix: kvsTable.keyPrefix,
+          bucketCount: kvsTable.bucketCount,
+          maxReads: kvsTable.maxReads,
+          bucketCookie: props.bucketCookie ?? '',
+          previewFlags: this.routingTable.previewFlags,
+        },
+      });
+      const sync = new KvsTableSync(this, 'TableSync', {
+        keyValueStore: this.keyValueStore,
+        entries: kvsTable.entries,
+        version: kvsTable.version,
+        initialFlags: this.routingTable.flags,
+        createPreviewSecret: (this.routingTable.previewFlags ?? []).length > 0,
+      });
+      // The function may only go live once the table it reads is in the store.
+      this.routerFunction.node.addDependency(sync);
     }
     const exposed = this.zoneOrigins.filter((z) => z.reachableAround).map((z) => z.zone);
     if (exposed.length > 0) {

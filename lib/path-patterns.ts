@@ -49,9 +49,17 @@ export function pathPatternToRegExpSource(pattern: string): string {
   return source + '$';
 }
 
+/** Compiled patterns: routing asks about the same few patterns many times over. */
+const compiledPatterns = new Map<string, RegExp>();
+
 /** True when CloudFront would send `uriPath` to a behavior with this pattern. */
 export function pathPatternMatches(pattern: string, uriPath: string): boolean {
-  return new RegExp(pathPatternToRegExpSource(pattern)).test(uriPath);
+  let re = compiledPatterns.get(pattern);
+  if (!re) {
+    re = new RegExp(pathPatternToRegExpSource(pattern));
+    compiledPatterns.set(pattern, re);
+  }
+  return re.test(uriPath);
 }
 
 /** The literal text before the first wildcard. */
@@ -145,17 +153,43 @@ export function pathPatternCovers(a: string, b: string): boolean {
  * depends on the order zones were listed in.
  */
 export function compareSpecificity(a: string, b: string): number {
-  const pa = normalizePathPattern(a);
-  const pb = normalizePathPattern(b);
-  const wild = (p: string) => /[*?]/.test(p);
-  const literals = (p: string) => p.replace(/[*?]/g, '').length;
-  const stars = (p: string) => p.split('*').length - 1;
+  const ka = specificityKey(a);
+  const kb = specificityKey(b);
+  const pa = ka.pattern;
+  const pb = kb.pattern;
   return (
-    literalPrefix(pb).length - literalPrefix(pa).length ||
-    Number(wild(pa)) - Number(wild(pb)) ||
-    literals(pb) - literals(pa) ||
-    stars(pa) - stars(pb) ||
+    kb.prefix - ka.prefix ||
+    ka.wild - kb.wild ||
+    kb.literals - ka.literals ||
+    ka.stars - kb.stars ||
     pb.length - pa.length ||
     (pa < pb ? -1 : pa > pb ? 1 : 0)
   );
+}
+
+interface SpecificityKey {
+  readonly pattern: string;
+  readonly prefix: number;
+  readonly wild: number;
+  readonly literals: number;
+  readonly stars: number;
+}
+
+/** The parts of a pattern compareSpecificity weighs, computed once per pattern: sorting compares each many times. */
+const specificityKeys = new Map<string, SpecificityKey>();
+
+function specificityKey(pattern: string): SpecificityKey {
+  let key = specificityKeys.get(pattern);
+  if (!key) {
+    const p = normalizePathPattern(pattern);
+    key = {
+      pattern: p,
+      prefix: literalPrefix(p).length,
+      wild: Number(/[*?]/.test(p)),
+      literals: p.replace(/[*?]/g, '').length,
+      stars: p.split('*').length - 1,
+    };
+    specificityKeys.set(pattern, key);
+  }
+  return key;
 }

@@ -101,7 +101,8 @@ export interface RouteDecision {
 export function resolveRoute(table: RoutingTable, uriPath: string, flagIsOn: (flag: string) => boolean): RouteDecision {
   const route = table.routes.find((r) => pathPatternMatches(r.pattern, uriPath));
   if (!route || routeKindMoves(route.kind)) {
-    const override = table.overrides.find((o) => pathPatternMatches(o.pattern, uriPath) && flagIsOn(o.flag));
+    // The flag first: planning asks with every flag off, and then no pattern need be matched.
+    const override = table.overrides.find((o) => flagIsOn(o.flag) && pathPatternMatches(o.pattern, uriPath));
     if (override) return { zone: override.zone, route, override };
   }
   return { zone: route ? route.zone : table.defaultZone, route };

@@ -90,7 +90,6 @@ const MATRIX: MatrixCase[] = [
   {
     name: '74 zones with 64-character names and an override',
     build: site({ zones: zonesNamed(74, 64), overrides: [{ flag: 'promo', pathPatterns: ['/promo'], zone: zonesNamed(1, 64)[0].name }] }),
-    awaiting: { 'function-code-size': 'router whose size does not grow with zones (issue 9, item 3)' },
   },
   {
     name: '65 HTTP zones behind originVerifyHeader given as a NoEcho parameter',

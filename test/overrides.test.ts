@@ -5,6 +5,7 @@ import * as fc from 'fast-check';
 import {
   MultiZoneDistribution,
   FunctionSandbox,
+  MAX_FUNCTION_CODE_BYTES,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
   SynthesizedSite,
@@ -254,6 +255,32 @@ describe('code size', () => {
     const fn = s.behaviors.find((b) => b.viewerRequestFunction)!.viewerRequestFunction!;
     expect(Buffer.byteLength(s.functionCode(fn))).toBeLessThan(4096);
     for (const value of Object.values(s.storeEntries)) expect(Buffer.byteLength(value)).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe('code size does not grow with zones', () => {
+  const name = (i: number) => `zone-${String(i).padStart(3, '0')}-${'n'.repeat(55)}`;
+  const routerBytes = (zoneCount: number) => {
+    const zones: ZoneDefinition[] = Array.from({ length: zoneCount }, (_, i) => ({ name: name(i), origin: origin(name(i)), pathPatterns: [`/z${i}/*`] }));
+    const s = served({ zones, overrides: zones.map((_, i) => ({ flag: `f-${i}`, pathPatterns: [`/z${i}/new/*`], zone: name((i + 1) % zoneCount) })) });
+    const fn = s.behaviors.map((b) => b.viewerRequestFunction).find((id) => id && s.functionCode(id).includes('cf.kvs()'))!;
+    return { bytes: Buffer.byteLength(s.functionCode(fn)), site: s };
+  };
+
+  test('74 zones with 64-character names: the same router as with one other zone, within 10 KB', async () => {
+    expect(name(0)).toHaveLength(64);
+    const many = routerBytes(73);
+    expect(many.bytes).toBe(routerBytes(1).bytes);
+    expect(many.bytes).toBeLessThanOrEqual(MAX_FUNCTION_CODE_BYTES);
+    // Zones still route: their names and origin ids come with the table values.
+    const moved = await many.site.serve('/z40/new/page', { flags: { 'f-40': 'on' } });
+    expect([moved.zone, moved.request.headers[ZONE_HEADER]]).toEqual([name(41), { value: name(41) }]);
+  });
+
+  test('a router past 10 KB is refused at synth, naming what makes it grow', () => {
+    const overrides = Array.from({ length: 80 }, (_, i) => ({ flag: `${'f'.repeat(120)}-${i}`, pathPatterns: [`/p${i}/*`], zone: 'blog', preview: true }));
+    expect(() => synth({ overrides })).toThrow(MultiZoneValidationError);
+    expect(() => synth({ overrides })).toThrow(/^Router function: the generated code is \d+ bytes, CloudFront Functions allow at most 10240 \(10 KB, not adjustable\); .*mark fewer overrides preview: true/);
   });
 });
 

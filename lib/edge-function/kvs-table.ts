@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { MultiZoneValidationError } from '../errors';
 import { INTERNAL_KEY_PREFIX } from '../flags';
 import { limitValue } from '../limits';
 import { normalizePathPattern } from '../path-patterns';
@@ -6,6 +7,29 @@ import { RoutingTable, routeKindMoves } from '../routing-plan';
 
 /** CloudFront KeyValueStore limit on one value, in bytes (lib/limits.ts). */
 export const MAX_KVS_VALUE_BYTES = limitValue('store-value-size');
+
+/** CloudFront KeyValueStore limit on the whole store, keys and values, in bytes ("Quotas", key value stores). */
+export const MAX_KVS_STORE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The most bytes one table version may take in the store: half of it, so
+ * the version a function still at the edge reads can stay while the new
+ * one propagates, with flags and the preview secret beside them.
+ */
+export const MAX_TABLE_STORE_BYTES = MAX_KVS_STORE_BYTES / 2;
+
+/**
+ * The most table values one request may read. A CloudFront Function must
+ * finish within its compute budget (sub-millisecond; "Restrictions on edge
+ * functions": exceeding it is a 503), and each KeyValueStore read and the
+ * matching of its rows costs a share of it; eight values (8 KB of rows)
+ * leave room for the flag reads and the rest of the request. Tables that
+ * would need more are refused at synth.
+ */
+export const MAX_TABLE_READS = 8;
+
+/** The most buckets one level of the index splits into: enough to give every first segment of a large table its own. */
+const MAX_BUCKETS = 4096;
 
 /** The routing table as KeyValueStore entries, under a versioned key prefix. */
 export interface KvsRoutingTable {
@@ -15,14 +39,24 @@ export interface KvsRoutingTable {
   readonly keyPrefix: string;
   /** Key to value (a JSON string), each value within the store's limit. */
   readonly entries: Record<string, string>;
+  /** Buckets of the first path segment: the function hashes a request's first segment to pick the one it reads (`b<n>`). */
+  readonly bucketCount: number;
+  /** The most table values any request reads (at most MAX_TABLE_READS). */
+  readonly maxReads: number;
+}
+
+/** A zone as the table values name it: its name (the zone header) and the origin id the function selects. */
+export interface TableZone {
+  readonly name: string;
+  readonly originId: string;
 }
 
 /**
  * One table row: `[order, pattern, zoneIndex, kind]`, where kind is 0 for
- * a page route, 1 for a route no flag moves (asset or image), or the flag
- * name for an override.
- * Order is the row's rank within its list, so rows from two buckets merge
- * back into first-match order.
+ * a page route (a flag may move it), 1 for any other route (assets,
+ * images: they never move), or the flag name for an override. Order is
+ * the row's rank within its list, so rows from several values merge back
+ * into first-match order.
  */
 export type TableRow = [number, string, number, number | string];
 
@@ -43,78 +77,247 @@ export function literalSegments(pattern: string): string[] {
   return literal;
 }
 
-/** Flag of a stored value: the bucket continues in the next chunk (`key#n`). */
+/**
+ * The bucket, among `count`, of a path segment. The function computes the
+ * same (router-source.ts), so it knows which value to read without a
+ * lookup: a polynomial hash kept below 2^53, plain ES 5.1 arithmetic.
+ */
+export function segmentBucket(segment: string, count: number): number {
+  let h = 0;
+  for (let i = 0; i < segment.length; i++) h = (h * 31 + segment.charCodeAt(i)) % 1000003;
+  return h % count;
+}
+
+/** Flag of a stored value: the bucket continues in the next chunk (`key|n`). */
 const MORE_CHUNKS = 1;
-/** Flag of a stored value: rows with a longer literal path sit in deeper buckets (`key/segment`). */
-const DEEPER_BUCKETS = 2;
+
+interface Entry {
+  readonly row: TableRow;
+  readonly segments: string[];
+  readonly bytes: number;
+  /** Who declared the pattern, for error messages. */
+  readonly owner: string;
+}
+
+/** A group of rows sharing their literal path up to one segment, as placed in its bucket. */
+interface Part {
+  readonly segment: string;
+  /** Rows read with the bucket. */
+  readonly top: Entry[];
+  /** Rows with a longer literal path, moved to buckets of their own (empty: not split). */
+  readonly deeper: Entry[];
+}
+
+/** The most reads below a bucket, and what costs the most there: rows that cannot be spread further. */
+interface Cost {
+  readonly reads: number;
+  /** The rows that crowd the heaviest value chain on the worst path. */
+  readonly heaviest: Entry[];
+  readonly heaviestReads: number;
+  /** The literal path those rows share, or undefined for wildcard-first rows. */
+  readonly shared?: string;
+}
 
 /**
  * Encodes the table as versioned, bucketed, size-limited KeyValueStore
- * entries. Rows go into the bucket of their first literal path segment
- * (`s:blog`), or the wildcard bucket `w` when a wildcard reaches into the
- * first segment; a bucket too big for one value hands its rows with a
- * longer literal path down to deeper buckets (`s:blog/admin`). The
- * function reads `w` and the buckets along the request's own path, so its
- * work per request does not grow with the size of the table.
+ * entries, laid out so that a request reads one value in the common case
+ * whatever the table's size:
+ *
+ * - `b<h>`: the rows a request whose first path segment hashes to `h` (of
+ *   `bucketCount`) may match, wildcard-first rows (`*.png`, `/blog*`)
+ *   copied into every bucket. Every bucket is written, so a missing one
+ *   means an unreachable store.
+ * - `s:<literal path>#<h>`: when a segment's rows do not fit in its bucket,
+ *   those with a longer literal path move to buckets of their own, hashed
+ *   by the next segment; the parent value lists the segment and how many.
+ * - `<key>|<n>`: the next chunk of a bucket too big for one value.
+ *
+ * Keys stay far below the store's 512 bytes: a literal path is part of a
+ * pattern, at most 255 characters.
+ *
+ * Each value is `[more, splits, zones, ...rows]`: `more` 1 when a chunk
+ * follows, `splits` `{segment: bucket count}`, `zones` `{zone index:
+ * [name, origin id]}` for the zones its rows name (the default zone, index
+ * 0, is in the function's code), so the code does not grow with zones.
+ * Refuses a table that would make some request read more than
+ * MAX_TABLE_READS values, or take more than MAX_TABLE_STORE_BYTES.
  */
-export function encodeRoutingTable(table: RoutingTable): KvsRoutingTable {
-  const zoneIndex = (zone: string) => table.zones.indexOf(zone);
-  const rows: TableRow[] = [
-    ...table.routes.map((r, i): TableRow => [i, r.pattern, zoneIndex(r.zone), routeKindMoves(r.kind) ? 0 : 1]),
-    ...table.overrides.map((o, i): TableRow => [i, o.pattern, zoneIndex(o.zone), o.flag]),
+export function encodeRoutingTable(table: RoutingTable, zones: readonly TableZone[]): KvsRoutingTable {
+  const zoneIndex = new Map(table.zones.map((z, i) => [z, i]));
+  const zoneEntry = new Map(zones.map((z) => [zoneIndex.get(z.name)!, JSON.stringify([z.name, z.originId])]));
+  const entry = (row: TableRow, owner: string): Entry => ({ row, segments: literalSegments(row[1]), bytes: Buffer.byteLength(JSON.stringify(row)), owner });
+  const rows: Entry[] = [
+    ...table.routes.map((r, i) => entry([i, r.pattern, zoneIndex.get(r.zone)!, routeKindMoves(r.kind) ? 0 : 1], `Zone "${r.zone}"`)),
+    ...table.overrides.map((o, i) => entry([i, o.pattern, zoneIndex.get(o.zone)!, o.flag], `Override "${o.flag}"`)),
   ];
   const values: Record<string, string> = {};
-  // The wildcard bucket is always written: the function takes its absence as an unreachable store.
-  writeChunks(values, 'w', rows.filter((r) => literalSegments(r[1]).length === 0), 0);
-  for (const [segment, group] of groupBySegment(rows, 0)) placeBucket(values, `s:${segment}`, group, 1);
+  const layout = new Layout(values, zoneEntry);
+  const wildcardFirst = rows.filter((r) => r.segments.length === 0);
+  const root = layout.level([], groupBySegment(rows, 0), wildcardFirst);
 
   const keys = Object.keys(values).sort();
   const version = createHash('sha256')
-    .update(JSON.stringify([table.zones, keys.map((k) => [k, values[k]])]))
+    .update(JSON.stringify([root.count, keys.map((k) => [k, values[k]])]))
     .digest('hex')
     .slice(0, 8);
   const keyPrefix = `${INTERNAL_KEY_PREFIX}${version}:`;
   const entries: Record<string, string> = {};
-  for (const key of keys) entries[`${keyPrefix}${key}`] = values[key];
-  return { version, keyPrefix, entries };
+  let bytes = 0;
+  for (const key of keys) {
+    entries[`${keyPrefix}${key}`] = values[key];
+    bytes += Buffer.byteLength(keyPrefix + key) + Buffer.byteLength(values[key]);
+  }
+  if (bytes <= MAX_TABLE_STORE_BYTES && root.cost.reads > MAX_TABLE_READS) throw tooManyReads(root.cost);
+  if (bytes > MAX_TABLE_STORE_BYTES) {
+    throw new MultiZoneValidationError(
+      `overrides: the routing table takes ${bytes} bytes in the KeyValueStore, at most ${MAX_TABLE_STORE_BYTES} allowed (half the store's 5 MB, so the previous version fits beside it); ` +
+        'use fewer path patterns, or patterns with a literal first segment (wildcard-first patterns are copied into every bucket)',
+    );
+  }
+  return { version, keyPrefix, entries, bucketCount: root.count, maxReads: root.cost.reads };
+}
+
+function tooManyReads(cost: Cost): MultiZoneValidationError {
+  const shown = cost.heaviest.slice(0, 5).map((e) => `${e.owner} "${e.row[1]}"`);
+  const more = cost.heaviest.length > shown.length ? `, and ${cost.heaviest.length - shown.length} more` : '';
+  const why =
+    cost.shared === undefined
+      ? 'have a wildcard in their first path segment, so every routed request checks them all'
+      : `share their literal path "/${cost.shared}/" and nothing more, so a request under it checks them all`;
+  return new MultiZoneValidationError(
+    `overrides: ${cost.heaviest.length} path patterns ${why} (${shown.join(', ')}${more}): ` +
+      `${cost.reads} KeyValueStore reads a request, at most ${MAX_TABLE_READS} allowed (the CloudFront Functions compute budget); ` +
+      'give them distinct literal leading segments ("/x1/*" rather than "*.x1"), or cover them with fewer patterns',
+  );
 }
 
 /** Rows with a literal segment at `depth`, grouped by it. */
-function groupBySegment(rows: TableRow[], depth: number): Map<string, TableRow[]> {
-  const groups = new Map<string, TableRow[]>();
+function groupBySegment(rows: Entry[], depth: number): Map<string, Entry[]> {
+  const groups = new Map<string, Entry[]>();
   for (const row of rows) {
-    const segments = literalSegments(row[1]);
-    if (segments.length > depth) groups.set(segments[depth], [...(groups.get(segments[depth]) ?? []), row]);
+    if (row.segments.length <= depth) continue;
+    const group = groups.get(row.segments[depth]);
+    if (group) group.push(row);
+    else groups.set(row.segments[depth], [row]);
   }
   return groups;
 }
 
-/** Writes one bucket at `depth` literal segments, splitting it deeper while it does not fit in one value. */
-function placeBucket(values: Record<string, string>, key: string, rows: TableRow[], depth: number): void {
-  const deeper = groupBySegment(rows, depth);
-  if (fits(rows) || deeper.size === 0) {
-    writeChunks(values, key, rows, 0);
-    return;
+/** Writes the index's values, level by level. */
+class Layout {
+  constructor(
+    private readonly values: Record<string, string>,
+    private readonly zoneEntry: Map<number, string>,
+  ) {}
+
+  /**
+   * Places groups of rows sharing the literal path `path` (keyed by their
+   * next segment) into hashed buckets, with `carried` rows copied into
+   * each: as few buckets as keep every group out of another's way.
+   */
+  public level(path: string[], groups: Map<string, Entry[]>, carried: Entry[]): { count: number; cost: Cost } {
+    const depth = path.length;
+    const parts = [...groups].map(([segment, rows]) => this.part(segment, rows, depth, carried));
+    const carriedBytes = bytesOf(carried);
+    let count = 1;
+    let buckets = assign(parts, count);
+    // More buckets while a request under some group reads more values than that group would take alone, and the copies of `carried` stay small.
+    while (
+      count < MAX_BUCKETS &&
+      2 * count * carriedBytes <= MAX_TABLE_STORE_BYTES / 4 &&
+      buckets.some((b) => b.length > 1 && this.chunks([...carried, ...b.flatMap((p) => p.top)]) > Math.min(...b.map((p) => this.chunks([...carried, ...p.top]))))
+    ) {
+      count *= 2;
+      buckets = assign(parts, count);
+    }
+    let cost: Cost = { reads: 0, heaviest: [], heaviestReads: 0 };
+    buckets.forEach((members, h) => {
+      const splits: Array<[string, number]> = [];
+      let below: Cost = { reads: 0, heaviest: [], heaviestReads: 0 };
+      for (const p of members.filter((m) => m.deeper.length > 0)) {
+        const sub = this.level([...path, p.segment], groupBySegment(p.deeper, depth + 1), []);
+        splits.push([p.segment, sub.count]);
+        if (sub.cost.reads > below.reads) below = sub.cost;
+      }
+      const own = [...carried, ...members.flatMap((m) => m.top)];
+      const key = depth === 0 ? `b${h}` : `s:${path.join('/')}#${h}`;
+      const chunks = this.write(key, own, splits);
+      const largest = members.reduce<Part | undefined>((a, m) => (a && bytesOf(a.top) >= bytesOf(m.top) ? a : m), undefined);
+      const crowd: Pick<Cost, 'heaviest' | 'shared'> =
+        largest && bytesOf(largest.top) > bytesOf(carried) ? { heaviest: largest.top, shared: [...path, largest.segment].join('/') } : { heaviest: carried };
+      const here: Cost = chunks >= below.heaviestReads ? { reads: chunks + below.reads, ...crowd, heaviestReads: chunks } : { ...below, reads: chunks + below.reads };
+      if (here.reads > cost.reads) cost = here;
+    });
+    return { count, cost };
   }
-  writeChunks(values, key, rows.filter((r) => literalSegments(r[1]).length <= depth), DEEPER_BUCKETS);
-  for (const [segment, group] of deeper) placeBucket(values, `${key}/${segment}`, group, depth + 1);
+
+  /** A group kept whole in its bucket when it fits in one value with `carried`, else split by its next segment. */
+  private part(segment: string, rows: Entry[], depth: number, carried: Entry[]): Part {
+    const deeper = rows.filter((r) => r.segments.length > depth + 1);
+    if (deeper.length === 0 || this.chunks([...carried, ...rows]) <= 1) return { segment, top: rows, deeper: [] };
+    return { segment, top: rows.filter((r) => r.segments.length <= depth + 1), deeper };
+  }
+
+  /** How many values `rows` take. */
+  private chunks(rows: Entry[]): number {
+    return chunkRows(rows, [], (row) => this.zoneBytes(row)).length;
+  }
+
+  private zoneBytes(row: TableRow): number {
+    const zone = this.zoneEntry.get(row[2]);
+    return row[2] === 0 || zone === undefined ? 0 : Buffer.byteLength(`"${row[2]}":${zone}`) + 1;
+  }
+
+  /** Writes one bucket at `key`, chunked; returns the number of values. */
+  private write(key: string, rows: Entry[], splits: Array<[string, number]>): number {
+    const sorted = [...rows].sort((a, b) => a.row[0] - b.row[0]);
+    const chunks = chunkRows(sorted, splits, (row) => this.zoneBytes(row));
+    chunks.forEach((chunk, n) => {
+      const zones = [...new Set(chunk.rows.map((e) => e.row[2]).filter((z) => z !== 0 && this.zoneEntry.has(z)))];
+      const value =
+        `[${n < chunks.length - 1 ? MORE_CHUNKS : 0},${JSON.stringify(Object.fromEntries(chunk.splits))},` +
+        `{${zones.map((z) => `"${z}":${this.zoneEntry.get(z)}`).join(',')}}${chunk.rows.map((e) => `,${JSON.stringify(e.row)}`).join('')}]`;
+      this.values[`${key}${n ? `|${n}` : ''}`] = value;
+    });
+    return chunks.length;
+  }
 }
 
-const encodeValue = (flags: number, rows: TableRow[]) => JSON.stringify([flags, ...rows]);
-const fits = (rows: TableRow[]) => Buffer.byteLength(encodeValue(MORE_CHUNKS | DEEPER_BUCKETS, rows)) <= MAX_KVS_VALUE_BYTES;
+const bytesOf = (rows: Entry[]) => rows.reduce((n, e) => n + e.bytes, 0);
+
+/** Groups by bucket among `count`, by segment hash. */
+function assign(parts: Part[], count: number): Part[][] {
+  const buckets: Part[][] = Array.from({ length: count }, () => []);
+  for (const p of parts) buckets[segmentBucket(p.segment, count)].push(p);
+  return buckets;
+}
 
 /**
- * Writes a bucket's rows as values within the KVS size limit: `[flags,
- * row, row, ...]` at `key`, `key#1`, ... with MORE_CHUNKS on all but the last.
+ * Cuts rows and split entries into values within the KVS limit, greedily
+ * in order: the size of `[1,{splits},{zones},row,...]` is counted as it grows.
  */
-function writeChunks(values: Record<string, string>, key: string, rows: TableRow[], flags: number): void {
-  const chunks: TableRow[][] = [[]];
-  for (const row of rows) {
+function chunkRows(rows: Entry[], splits: Array<[string, number]>, zoneBytes: (row: TableRow) => number): Array<{ rows: Entry[]; splits: Array<[string, number]> }> {
+  const empty = 10; // `[1,{},{}]` and a margin for the brackets
+  const chunks: Array<{ rows: Entry[]; splits: Array<[string, number]>; bytes: number; zones: Set<number> }> = [{ rows: [], splits: [], bytes: empty, zones: new Set() }];
+  const room = (bytes: number) => {
     const current = chunks[chunks.length - 1];
-    if (current.length > 0 && !fits([...current, row])) chunks.push([row]);
-    else current.push(row);
+    if (current.bytes + bytes > MAX_KVS_VALUE_BYTES && (current.rows.length > 0 || current.splits.length > 0)) {
+      chunks.push({ rows: [], splits: [], bytes: empty, zones: new Set() });
+    }
+    return chunks[chunks.length - 1];
+  };
+  for (const split of splits) {
+    const chunk = room(Buffer.byteLength(JSON.stringify(split[0])) + String(split[1]).length + 2);
+    chunk.splits.push(split);
+    chunk.bytes += Buffer.byteLength(JSON.stringify(split[0])) + String(split[1]).length + 2;
   }
-  chunks.forEach((chunk, n) => {
-    values[`${key}${n ? `#${n}` : ''}`] = encodeValue(flags | (n < chunks.length - 1 ? MORE_CHUNKS : 0), chunk);
-  });
+  for (const e of rows) {
+    const zone = (c: { zones: Set<number> }) => (c.zones.has(e.row[2]) ? 0 : zoneBytes(e.row));
+    let chunk = chunks[chunks.length - 1];
+    chunk = room(e.bytes + 1 + zone(chunk));
+    chunk.bytes += e.bytes + 1 + zone(chunk);
+    chunk.rows.push(e);
+    chunk.zones.add(e.row[2]);
+  }
+  return chunks;
 }

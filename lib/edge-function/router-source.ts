@@ -33,14 +33,16 @@ function handler(event) {
 }
 `;
 
-/** Routing: the table lives in the KeyValueStore, bucketed by first path segment. */
+/** Routing: the table lives in the KeyValueStore, bucketed by path segment (kvs-table.ts). */
 export const ROUTER = `
 var crypto = require('crypto');
 var kvs = cf.kvs();
-// [zone name, origin id], the default zone first.
-var Z = __ZONES__;
+// The default zone, [name, origin id]; the table values carry the other zones they name.
+var D = __DEFAULT_ZONE__;
 // Versioned key prefix: this code only ever reads the table it was generated with.
 var P = __PREFIX__;
+// Buckets of the first path segment, and the most table values a request may read.
+var NB = __BUCKETS__, MR = __MAX_READS__;
 // Cookie whose value keeps a viewer in the same rollout bucket ('' = viewer IP only).
 var BC = __BUCKET_COOKIE__;
 // Flags a signed preview cookie may set for its holder.
@@ -60,19 +62,30 @@ function match(p, s) {
   return i === p.length;
 }
 
-// A bucket's rows, following its chunks, and whether deeper buckets exist (flag 2); null when absent or unreadable.
-async function rows(key) {
-  var out = [], n = 0, v, deeper = 0;
+// The bucket of a path segment among n, as the table was laid out (segmentBucket).
+function bucket(s, n) {
+  var h = 0, i;
+  for (i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 1000003;
+  return h % n;
+}
+
+// Adds one bucket's values (a first one and its chunks) to t: rows, zones, and this level's splits.
+// False when a value is missing, unreadable or past the read budget: every key read is one the table wrote.
+async function read(key, t) {
+  var n = 0, v, k;
+  t.s = {};
   for (;;) {
+    if (++t.n > MR) return false;
     try {
-      v = await kvs.get(P + key + (n ? '#' + n : ''), { format: 'json' });
+      v = await kvs.get(P + key + (n ? '|' + n : ''), { format: 'json' });
     } catch (e) {
-      return n ? { r: out, d: deeper } : null;
+      return false;
     }
-    if (!Array.isArray(v)) return n ? { r: out, d: deeper } : null;
-    out = out.concat(v.slice(1));
-    deeper = v[0] & 2;
-    if (!(v[0] & 1)) return { r: out, d: deeper };
+    if (!Array.isArray(v) || v.length < 3) return false;
+    for (k in v[1]) t.s[k] = v[1][k];
+    for (k in v[2]) t.z[k] = v[2][k];
+    t.r = t.r.concat(v.slice(3));
+    if (!(v[0] & 1)) return true;
     n++;
   }
 }
@@ -117,29 +130,27 @@ async function previews(req) {
   return out;
 }
 
-// The zone index for the request, or -1 to leave the behavior's own origin.
+// The zone for the request as [name, origin id], or null to leave the behavior's own origin.
 async function route(req, ip) {
   var uri = typeof req.uri === 'string' ? req.uri : '';
-  // The wildcard bucket always exists: failing to read it means the table is out of reach.
-  var w = await rows('w');
-  if (w === null || uri.charAt(0) !== '/') return -1;
-  var list = w.r, segs = uri.split('/'), d = 1, key = 's:' + segs[1];
-  // The buckets along the request's own path: the first segment's, then deeper ones while they exist.
-  while (key.length <= 400) {
-    var found = await rows(key);
-    if (found === null) break;
-    list = list.concat(found.r);
+  if (uri.charAt(0) !== '/') return null;
+  var segs = uri.split('/'), t = { r: [], z: {}, s: null, n: 0 }, d = 1, path = '', key = 'b' + bucket(segs[1], NB), n;
+  for (;;) {
+    if (!(await read(key, t))) return null;
+    // Rows of this segment with a longer literal path sit in n buckets of their own, by the next segment.
+    n = t.s[segs[d]];
+    if (typeof n !== 'number' || d + 1 >= segs.length) break;
+    path += (d > 1 ? '/' : '') + segs[d];
     d++;
-    if (!found.d || d >= segs.length) break;
-    key += '/' + segs[d];
+    key = 's:' + path + '#' + bucket(segs[d], n);
   }
-  if (list.length > 1) list.sort(function (a, b) { return a[0] - b[0]; });
-  var base = 0, i, r, on, pv = null;
+  var list = t.r, base = 0, i, r, on, pv = null, seen = {};
+  if (t.n > 1) list.sort(function (a, b) { return a[0] - b[0]; });
   for (i = 0; i < list.length; i++) {
     r = list[i];
     if (typeof r[3] === 'number' && match(r[1], uri)) {
-      // Asset prefixes always stay with their zone.
-      if (r[3] === 1) return r[2];
+      // Assets (and any route but a page) always stay with their zone.
+      if (r[3] === 1) return r[2] ? t.z[r[2]] : D;
       base = r[2];
       break;
     }
@@ -150,11 +161,13 @@ async function route(req, ip) {
       // A valid preview cookie decides its flags for its holder, whatever the store says.
       if (pv === null) pv = await previews(req);
       on = pv[r[3]];
-      if (typeof on !== 'boolean') on = await flagOn(r[3], req, ip);
-      if (on) return r[2];
+      // Each flag is read once a request, however many of its patterns match.
+      if (typeof on !== 'boolean') on = seen['f' + r[3]];
+      if (typeof on !== 'boolean') on = seen['f' + r[3]] = await flagOn(r[3], req, ip);
+      if (on) return r[2] ? t.z[r[2]] : D;
     }
   }
-  return base;
+  return base ? t.z[base] : D;
 }
 
 async function handler(event) {
@@ -162,9 +175,9 @@ async function handler(event) {
   try {
     var h = prepare(req);
     var z = await route(req, event.viewer && event.viewer.ip ? event.viewer.ip : '');
-    if (Z[z]) {
-      cf.selectRequestOriginById(Z[z][1]);
-      h[ZH] = { value: Z[z][0] };
+    if (Array.isArray(z) && typeof z[0] === 'string' && typeof z[1] === 'string') {
+      cf.selectRequestOriginById(z[1]);
+      h[ZH] = { value: z[0] };
     }
   } catch (e) {}
   return req;
