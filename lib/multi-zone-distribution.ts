@@ -2,12 +2,13 @@ import { Annotations, CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
-import { KvsTableSync } from './kvs-sync/kvs-table-sync';
+import { KvsTableSync, jsonFileAsset } from './kvs-sync/kvs-table-sync';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
@@ -15,8 +16,49 @@ import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelPro
 /** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
 export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Router-Prefetch', 'Next-Router-Segment-Prefetch', 'Next-Url'];
 
-/** The metadata key under which the synthesized distribution carries its routing table. */
+/**
+ * The metadata key under which the synthesized distribution describes the
+ * site for the tools that read templates (`SiteMetadata`).
+ */
 export const METADATA_KEY = 'MultiZone';
+
+/** Name of the site asset's file: JSON `SiteAssetFile`. */
+export const SITE_ASSET_FILE_NAME = 'multizone-site.json';
+
+/** Where an S3 file asset of the site is: in the cloud assembly at synth, in S3 once deployed. */
+export interface SiteAssetLocation {
+  /** The staged file, relative to the directory of the template (the cloud assembly): `asset.<hash>.json`. */
+  readonly path: string;
+  /** The assets bucket's name: a CloudFormation expression in the template, resolved in what DescribeStackResource returns. */
+  readonly bucket: string;
+  /** The object key in that bucket. */
+  readonly key: string;
+}
+
+/**
+ * The distribution's `MultiZone` metadata: what is small. The routing
+ * table and the overflow list grow with the overrides, so they travel in
+ * the site asset and the store's contents in the sync's asset; the template
+ * stays small whatever the table's size.
+ */
+export interface SiteMetadata {
+  /** Zones and their origin ids. */
+  readonly zones: BoundZone[];
+  /** Whether the viewer's Host reaches zones as x-forwarded-host. */
+  readonly forwardViewerHost: boolean;
+  /** The site asset: `SiteAssetFile`. */
+  readonly siteAsset: SiteAssetLocation;
+  /** The asset the KeyValueStore sync reads (`{ entries, initialFlags }`), when the site has a store. */
+  readonly storeAsset?: SiteAssetLocation;
+}
+
+/** The site asset's JSON. */
+export interface SiteAssetFile {
+  /** The routing table the construct planned. */
+  readonly table: RoutingTable;
+  /** Patterns of the routes that overflowed to the function. */
+  readonly overflow: string[];
+}
 
 /**
  * Suffixes of the stack outputs a MultiZoneDistribution writes; each
@@ -300,8 +342,9 @@ export class MultiZoneDistribution extends Construct {
         code: cloudfront.FunctionCode.fromInline(generateRouterCode({ forwardViewerHost })),
       });
     }
+    let sync: KvsTableSync | undefined;
     if (kvsTable && this.keyValueStore) {
-      const sync = new KvsTableSync(this, 'TableSync', {
+      sync = new KvsTableSync(this, 'TableSync', {
         keyValueStore: this.keyValueStore,
         entries: kvsTable.entries,
         version: kvsTable.version,
@@ -363,14 +406,17 @@ export class MultiZoneDistribution extends Construct {
       );
     }
     if (props.stackOutputs ?? true) this.addStackOutputs();
+    const siteFile: SiteAssetFile = { table: this.routingTable, overflow: this.behaviorPlan.overflow.map((r) => r.pattern) };
+    const siteAsset = jsonFileAsset(this, 'SiteAsset', SITE_ASSET_FILE_NAME, siteFile);
+    const location = (asset: s3assets.Asset): SiteAssetLocation => ({ path: asset.assetPath, bucket: asset.s3BucketName, key: asset.s3ObjectKey });
     (this.distribution.node.defaultChild as cloudfront.CfnDistribution).addMetadata(
       METADATA_KEY,
       Lazy.any({
-        produce: () => ({
-          table: this.routingTable,
+        produce: (): SiteMetadata => ({
           zones: this.boundZones,
-          overflow: this.behaviorPlan.overflow.map((r) => r.pattern),
           forwardViewerHost,
+          siteAsset: location(siteAsset),
+          ...(sync && { storeAsset: location(sync.tableAsset) }),
         }),
       }),
     );
