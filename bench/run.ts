@@ -27,7 +27,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import {
   FunctionSandbox,
@@ -80,7 +79,7 @@ export function synthesize(overrides: number, shared = false): { site: Synthesiz
     overrides: defs,
     flags: Object.fromEntries(defs.map((d) => [d.flag, 'off'])),
   });
-  const site = SynthesizedSite.fromTemplate(Template.fromStack(stack).toJSON());
+  const site = SynthesizedSite.fromStack(stack);
   const ids = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
   const router = ids.map((id) => site.functionCode(id)).find((code) => code.startsWith("import cf from 'cloudfront';\n"));
   if (!router) throw new Error(`no routing function in the template with ${overrides} overrides`);
