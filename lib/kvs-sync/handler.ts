@@ -46,14 +46,17 @@ export const MAX_SYNC_ATTEMPTS = 4;
 export const VERSION_RETENTION_MS = 60 * 60 * 1000;
 
 /**
- * Total size of a KeyValueStore's keys and values ("Quotas", CloudFront
- * Functions and KeyValueStore: 5 MB), counted in decimal megabytes to stay
- * on the safe side of however the service rounds.
+ * Total size of a KeyValueStore's keys and values: 5 MB (CloudFront
+ * guide, "Quotas", quotas on key value stores), counted in decimal
+ * megabytes to stay on the safe side of however the service rounds.
  */
 export const MAX_STORE_BYTES = 5_000_000;
 
 /** Pause before attempt n + 1 is n times this: conflicts come from a few human writers, not from throttling. */
 const RETRY_DELAY_MS = 200;
+
+/** Attempts at reading the table asset while the handler's new grant on it may not have reached IAM yet. */
+export const MAX_TABLE_READ_ATTEMPTS = 5;
 
 /** Pause before table read attempt n + 1 is n times this: about 10 s in all. */
 const TABLE_READ_RETRY_DELAY_MS = 1000;
@@ -125,9 +128,6 @@ export async function handler(event: KvsSyncEvent): Promise<KvsSyncResponse> {
   }));
   return { PhysicalResourceId: kvsArn };
 }
-
-/** Attempts at reading the table asset while the handler's new grant on it may not have reached IAM yet. */
-export const MAX_TABLE_READ_ATTEMPTS = 5;
 
 /** The table asset, or why it could not be read. */
 type TableRead = { readonly table: TableFile } | { readonly error: unknown };
