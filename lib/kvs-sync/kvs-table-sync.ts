@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -10,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { throwIfProblems } from '../errors';
 import { INTERNAL_KEY_PREFIX } from '../flags';
+import { jsonFileAsset } from '../json-asset';
 import { SINCE_KEY_SEGMENT, TABLE_FILE_NAME, TableFile, sinceKey } from './table-file';
 
 /** Properties for a KvsTableSync. */
@@ -69,7 +69,7 @@ export class KvsTableSync extends Construct {
     const provider = KvsSyncProvider.getOrCreate(this);
     provider.grantSync(props.keyValueStore, this.tableAsset);
 
-    // Property names and shapes are read back from the template by tests and the local edge tool.
+    // The property names are the handler's contract (KvsSyncProperties).
     new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::MultiZoneKvsSync',
@@ -83,18 +83,6 @@ export class KvsTableSync extends Construct {
       },
     });
   }
-}
-
-/**
- * An S3 file asset of `data` as JSON, written into a fresh temporary
- * directory at synth: the asset's hash is of the content alone, so the same
- * data makes the same asset (and template) on every synth.
- */
-export function jsonFileAsset(scope: Construct, id: string, fileName: string, data: unknown): s3assets.Asset {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-asset-'));
-  const file = path.join(dir, fileName);
-  fs.writeFileSync(file, JSON.stringify(data));
-  return new s3assets.Asset(scope, id, { path: file });
 }
 
 /** Why the props cannot be synced; the handler relies on each of these to never touch a key it does not own. */
