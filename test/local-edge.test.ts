@@ -603,6 +603,16 @@ describe('CLI: errors are one clear line and a non-zero exit', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  test('a template away from its cloud assembly: the routing table asset it misses, and where it looked', async () => {
+    const file = path.join(tmp, 'moved.template.json');
+    fs.writeFileSync(file, JSON.stringify(template));
+    const r = await cli('routes', '--template', file);
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toMatch(new RegExp(
+      `^multizone: template ${file}: routing table asset asset\\.[0-9a-f]{64}\\.json not found next to the template \\(in ${tmp}\\); synthesize with cdk synth`,
+    ));
+  });
+
   test('a template without a MultiZoneDistribution', async () => {
     const file = path.join(tmp, 'other.template.json');
     fs.writeFileSync(file, JSON.stringify({ Resources: { Bucket: { Type: 'AWS::S3::Bucket' } } }));

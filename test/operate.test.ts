@@ -499,11 +499,21 @@ describe('invalidate', () => {
     expect(result.out).toEqual(['invalidation I2EXAMPLE of E2EXAMPLE0001: Completed (/*)']);
   });
 
+  test('--flag from a deployed stack whose table asset is gone from the assets bucket: one line naming the object', async () => {
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }));
+    const result = await run('invalidate', '--flag', 'new-checkout', '--stack', STACK, '--no-wait');
+    expectOneLineError(result, `GetObject s3://${ASSETS_BUCKET}/${resolvedMetadata.MultiZone.siteAsset.key} (the routing table of "${STACK}"): not found (The specified key does not exist)`);
+  });
+
   test('--flag takes the paths the flag\'s overrides cover, from the deployed template', async () => {
     const result = await run('invalidate', '--flag', 'new-checkout', '--stack', STACK, '--no-wait');
     expect(result.code).toBe(0);
     expect(batch()[0].InvalidationBatch!.Paths).toEqual({ Quantity: 2, Items: ['/checkout/*', '/checkout'] });
     expect(cfn.commandCalls(GetTemplateCommand)[0].args[0].input).toEqual({ StackName: STACK, TemplateStage: 'Original' });
+    // The routing table is not in the template: it is read from the deployed asset, located by the resolved metadata.
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual(
+      [resolvedMetadata.MultiZone.siteAsset, resolvedMetadata.MultiZone.storeAsset].map((a) => ({ Bucket: ASSETS_BUCKET, Key: a.key })),
+    );
     expect(cloudfront.commandCalls(GetInvalidationCommand)).toHaveLength(0);
     expect(result.out).toEqual(['invalidation I2EXAMPLE of E2EXAMPLE0001: InProgress (/checkout/* /checkout)']);
   });
