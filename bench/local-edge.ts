@@ -47,7 +47,7 @@ async function serve(role: Role, template?: string, flagsFile?: string): Promise
   } else {
     const { SynthesizedSite } = await import('../lib/synthesized-site');
     const { startLocalEdge } = await import('../lib/local-edge/server');
-    const site = SynthesizedSite.fromTemplate(JSON.parse(fs.readFileSync(template!, 'utf8')));
+    const site = SynthesizedSite.fromTemplate(JSON.parse(fs.readFileSync(template!, 'utf8')), { assetDirectory: path.dirname(template!) });
     const edge = await startLocalEdge({ site, flagsFile, host: '127.0.0.1' });
     edge.server.keepAliveTimeout = 30_000;
     port = edge.port;
@@ -64,16 +64,13 @@ function spawnRole(role: Role, args: string[] = []): Promise<{ child: ChildProce
   });
 }
 
-/** The example stack's template, its three zones all pointed at `zoneUrl`. */
+/** The example stack's template, its three zones all pointed at `zoneUrl`, synthesized into `dir` with its assets. */
 async function exampleTemplate(zoneUrl: string, dir: string): Promise<string> {
   const { App } = await import('aws-cdk-lib');
-  const { Template } = await import('aws-cdk-lib/assertions');
   const { ExampleSiteStack } = await import('../bin/example-stack');
-  const app = new App();
+  const app = new App({ outdir: dir });
   const stack = new ExampleSiteStack(app, 'MultiZoneExample', { zoneOrigins: { home: zoneUrl, blog: zoneUrl, dashboard: zoneUrl } });
-  const file = path.join(dir, 'MultiZoneExample.template.json');
-  fs.writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
-  return file;
+  return path.join(app.synth().directory, stack.templateFile);
 }
 
 interface Figures {

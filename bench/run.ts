@@ -34,7 +34,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import {
   FunctionSandbox,
@@ -103,9 +102,9 @@ export function synthesize(overrides: number, shape: Shape = 'own'): { site: Syn
     flags: Object.fromEntries(defs.map((d) => [d.flag, 'off'])),
   });
   const t1 = process.hrtime.bigint();
-  const template = Template.fromStack(stack).toJSON();
+  // Synthesizes the app, then reads the template with its assets.
+  const site = SynthesizedSite.fromStack(stack);
   const t2 = process.hrtime.bigint();
-  const site = SynthesizedSite.fromTemplate(template);
   const ids = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
   const router = ids.map((id) => site.functionCode(id)).find((code) => code.startsWith("import cf from 'cloudfront';\n"));
   if (!router) throw new Error(`no routing function in the template with ${overrides} overrides`);

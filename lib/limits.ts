@@ -9,6 +9,10 @@
  * the code and the conformance tests never disagree.
  */
 
+import * as fs from 'fs';
+import * as path from 'path';
+import { METADATA_KEY } from './metadata-key';
+
 /** A documentation page a limit is stated on. */
 export interface LimitDocPage {
   /** The page's title. */
@@ -50,8 +54,26 @@ export interface PlatformLimit {
   readonly doc: LimitDocPage;
   /** What the construct does about it: designed away, refused at synth (with which error), or checked on the template. */
   readonly handling: string;
-  /** Findings of a template past the limit; `max` is the limit in force (a raised quota, for adjustable ones). */
-  readonly check?: (template: CfnTemplateJson, max: number) => LimitFinding[];
+  /**
+   * Findings of a template past the limit; `max` is the limit in force (a
+   * raised quota, for adjustable ones), `site` what the template's assets add.
+   */
+  readonly check?: (template: CfnTemplateJson, max: number, site: TemplateAssets) => LimitFinding[];
+}
+
+/** What a template's assets hold that limits apply to. */
+export interface TemplateAssets {
+  /** The keys and values each store sync writes in one deploy, from its table asset. */
+  readonly storeKeys: ReadonlyArray<StoreKey>;
+}
+
+/** One key a store sync writes, and where it comes from. */
+export interface StoreKey {
+  /** The asset (or resource) that writes it. */
+  readonly where: string;
+  readonly key: string;
+  /** Its value, unless it is not a literal. */
+  readonly value?: string;
 }
 
 const CLOUDFRONT_QUOTAS: LimitDocPage = {
@@ -69,6 +91,30 @@ const KVS_FILE_FORMAT: LimitDocPage = {
 const CREATE_KEY_VALUE_STORE: LimitDocPage = {
   title: 'Amazon CloudFront API Reference: CreateKeyValueStore (Name); AWS::CloudFront::KeyValueStore',
   url: 'https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateKeyValueStore.html',
+};
+const LAMBDA_EDGE_QUOTAS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Quotas on Lambda@Edge',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-lambda-at-edge',
+};
+const LAMBDA_EDGE_RESTRICTIONS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Restrictions on Lambda@Edge',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html#lambda-at-edge-function-restrictions',
+};
+const FUNCTION_RESTRICTIONS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Restrictions on CloudFront Functions',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html#cloudfront-function-restrictions',
+};
+const INVALIDATION_QUOTAS: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Concurrent invalidation request maximum',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html',
+};
+const LAMBDA_QUOTAS: LimitDocPage = {
+  title: 'AWS Lambda Developer Guide: Lambda quotas (invocation payload, asynchronous)',
+  url: 'https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html',
+};
+const FUNCTION_URL_OAC: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Restrict access to an AWS Lambda function URL origin',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html',
 };
 const CLOUDFORMATION_QUOTAS: LimitDocPage = {
   title: 'AWS CloudFormation User Guide: Understand CloudFormation quotas',
@@ -163,12 +209,25 @@ function policyLists(template: CfnTemplateJson, kind: 'Header' | 'Cookie' | 'Que
 const policyListCheck = (kind: 'Header' | 'Cookie' | 'QueryString', what: string) => (template: CfnTemplateJson, max: number) =>
   policyLists(template, kind).flatMap((l) => over(l.where, l.items.length, max, what));
 
-/** Entries and initial flags the construct's sync resources write to the store. */
-function storeKeys(template: CfnTemplateJson): Array<{ where: string; key: string; value?: string }> {
-  return resourcesOf(template, 'Custom::MultiZoneKvsSync').flatMap((r) => [
-    ...Object.entries(r.properties.Entries ?? {}).map(([key, value]) => ({ where: r.id, key, value: literal(value) })),
-    ...Object.entries(r.properties.InitialFlags ?? {}).map(([key, value]) => ({ where: r.id, key, value: literal(value) })),
-  ]);
+/**
+ * Entries and initial flags each MultiZoneDistribution's store sync writes,
+ * read from the table asset its metadata names (`storeAsset`), which sits
+ * in the cloud assembly beside the template.
+ */
+function storeKeys(template: CfnTemplateJson, assetDirectory: string | undefined): StoreKey[] {
+  const keys: StoreKey[] = [];
+  for (const [id, resource] of Object.entries<any>(template.Resources ?? {})) {
+    const asset = resource?.Type === 'AWS::CloudFront::Distribution' ? resource.Metadata?.[METADATA_KEY]?.storeAsset?.path : undefined;
+    if (typeof asset !== 'string') continue;
+    if (assetDirectory === undefined) {
+      throw new Error(`templateLimitProblems: distribution ${id} keeps its store contents in asset ${asset}; pass assetDirectory (the cloud assembly directory) to check them`);
+    }
+    const file = JSON.parse(fs.readFileSync(path.resolve(assetDirectory, asset), 'utf8'));
+    for (const part of [file.entries, file.initialFlags]) {
+      for (const [key, value] of Object.entries(part ?? {})) keys.push({ where: asset, key, value: literal(value) });
+    }
+  }
+  return keys;
 }
 
 /** Occurrences of `{{resolve:...}}` in the template. */
@@ -257,7 +316,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'The routing table lives in the KeyValueStore, so the router does not grow with overrides. Checked on the template; not yet refused at synth: the zone list inlined in the router grows with zones (74 zones with 64-character names pass 10 KB).',
+      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 3.9 KB) does not grow with zones or overrides. Refused at synth past the limit for every generated function; checked on the template.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
         const code = literal(r.properties.FunctionCode);
@@ -284,7 +343,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per account (this template\'s share)',
     adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: at most two functions per site (the router and the host forwarder), whatever the number of zones.',
+    handling: 'Designed away: at most three functions per site (the router, the host forwarder, the next/image Accept reducer), whatever the number of zones.',
     check: countOf('AWS::CloudFront::Function', 'functions'),
   },
   {
@@ -295,7 +354,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per account (this template\'s share)',
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: at most two custom cache policies per site (pages, and pages a flag can move); assets use the managed CachingOptimized.',
+    handling: 'Designed away: at most three custom cache policies per site (pages, pages a flag can move, next/image); assets use the managed CachingOptimized.',
     check: countOf('AWS::CloudFront::CachePolicy', 'cache policies'),
   },
   {
@@ -383,8 +442,8 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per key',
     adjustable: false,
     doc: KVS_FILE_FORMAT,
-    handling: 'Table keys are `mz:<version>:` and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the sync resource.',
-    check: (t, max) => storeKeys(t).flatMap((k) => over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.key), max, 'bytes')),
+    handling: 'Table keys are `mz:<version>:` and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the store\'s table asset.',
+    check: (_t, max, site) => site.storeKeys.flatMap((k) => over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.key), max, 'bytes')),
   },
   {
     id: 'store-value-size',
@@ -394,21 +453,22 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per value',
     adjustable: false,
     doc: KVS_FILE_FORMAT,
-    handling: 'Designed away: the routing table is split into buckets and chunks that each fit in one value. Checked on the sync resource.',
-    check: (t, max) => storeKeys(t).flatMap((k) => (k.value === undefined ? [] : over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.value), max, 'bytes'))),
+    handling: 'Designed away: the routing table is split into buckets and chunks that each fit in one value. Checked on the store\'s table asset.',
+    check: (_t, max, site) => site.storeKeys.flatMap((k) => (k.value === undefined ? [] : over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.value), max, 'bytes'))),
   },
   {
     id: 'store-size',
     title: 'Key value store: total size',
-    value: 5 * 1024 * 1024,
-    unit: 'bytes',
+    value: 5_000_000,
+    unit: 'bytes (5 MB, read as 5,000,000)',
     scope: 'per store',
     adjustable: false,
     doc: KVS_FILE_FORMAT,
-    handling: 'Checked on the sync resource: the keys and values one deploy writes.',
-    check: (t, max) => {
+    handling:
+      'A routing table over half the store is refused at synth ("overrides: the routing table takes N bytes ..."), so the version edge functions may still read fits beside it; the sync drops the oldest replaced versions first when the store would overflow. Checked on the store\'s table asset: the keys and values one deploy writes.',
+    check: (_t, max, site) => {
       const byResource = new Map<string, number>();
-      for (const k of storeKeys(t)) byResource.set(k.where, (byResource.get(k.where) ?? 0) + bytes(k.key) + bytes(k.value ?? ''));
+      for (const k of site.storeKeys) byResource.set(k.where, (byResource.get(k.where) ?? 0) + bytes(k.key) + bytes(k.value ?? ''));
       return [...byResource].flatMap(([where, size]) => over(where, size, max, 'bytes of keys and values'));
     },
   },
@@ -494,6 +554,93 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     check: (t, max) => over('template', Object.keys(t.Outputs ?? {}).length, max, 'outputs'),
   },
   {
+    id: 'table-reads-per-request',
+    title: 'CloudFront Functions: compute utilization (the construct\'s bound on store reads a request)',
+    value: 8,
+    unit: 'table values read',
+    scope: 'per request',
+    adjustable: false,
+    doc: FUNCTION_RESTRICTIONS,
+    handling:
+      'Our bound, not an AWS number: a function past its compute budget fails the request (503), so the table is indexed to need one read a request (hashed first-segment buckets, deeper ones only when a bucket overflows) and a table needing more than 8 values for some request is refused at synth, naming the patterns ("overrides: N path patterns ... KeyValueStore reads a request, at most 8 allowed"); the router also stops itself after 8 and fails safe.',
+  },
+  {
+    id: 'lambda-edge-triggers-per-distribution',
+    title: 'Lambda@Edge: triggers per distribution',
+    value: 100,
+    unit: 'function associations',
+    scope: 'per distribution',
+    adjustable: true,
+    doc: LAMBDA_EDGE_QUOTAS,
+    handling: 'The body-hash function goes on exactly the POST-capable behaviors a function URL zone behind OAC can serve; refused at synth past 100 ("Zones ...: N behaviors would run the body-hash function ...").',
+    check: (t, max) =>
+      distributionConfigs(t).flatMap((d) =>
+        over(d.id, [d.config.DefaultCacheBehavior, ...(d.config.CacheBehaviors ?? [])].reduce((n: number, b: any) => n + (b?.LambdaFunctionAssociations ?? []).length, 0), max, 'Lambda@Edge associations'),
+      ),
+  },
+  {
+    id: 'lambda-edge-origin-request-body',
+    title: 'Lambda@Edge: request body exposed to an origin-request function (include body)',
+    value: 1_048_576,
+    unit: 'bytes (1 MB); longer bodies are truncated',
+    scope: 'per request',
+    adjustable: false,
+    doc: LAMBDA_EDGE_QUOTAS,
+    handling: 'The body hash cannot hash a truncated body, so it answers 413 with the limit in its text instead of the 403 Lambda would give; a client sending its own x-amz-content-sha256 passes at any size.',
+  },
+  {
+    id: 'lambda-edge-region',
+    title: 'Lambda@Edge: functions are created in US East (N. Virginia)',
+    value: 'us-east-1',
+    unit: 'region',
+    scope: 'per function',
+    adjustable: false,
+    doc: LAMBDA_EDGE_RESTRICTIONS,
+    handling: 'The body-hash function is a `cloudfront.experimental.EdgeFunction` (a us-east-1 support stack from other regions); a stack with no region at synth is refused, naming the zone.',
+  },
+  {
+    id: 'function-url-oac-payload-hash',
+    title: 'Function URL behind OAC: PUT and POST must carry x-amz-content-sha256',
+    value: 'x-amz-content-sha256',
+    unit: 'request header',
+    scope: 'per request',
+    adjustable: false,
+    doc: FUNCTION_URL_OAC,
+    handling: 'An origin-request Lambda@Edge (body included) sets it to the SHA-256 of the body on the behaviors such a zone can serve; `hashRequestBodies: false` opts a zone out.',
+  },
+  {
+    id: 'invalidation-wildcard-paths-in-progress',
+    title: 'Invalidations: wildcard paths in progress at once',
+    value: 15,
+    unit: 'wildcard paths',
+    scope: 'per distribution',
+    adjustable: false,
+    doc: INVALIDATION_QUOTAS,
+    handling: '`multizone invalidate` sends at most 15 wildcard paths an invalidation and waits for each before the next; `--no-wait` past one batch is refused.',
+  },
+  {
+    id: 'invalidation-file-paths-in-progress',
+    title: 'Invalidations: file paths in progress at once',
+    value: 3000,
+    unit: 'file paths',
+    scope: 'per distribution',
+    adjustable: false,
+    doc: INVALIDATION_QUOTAS,
+    handling: '`multizone invalidate` batches at most 3,000 file paths an invalidation, one after another.',
+  },
+  {
+    id: 'custom-resource-event-size',
+    title: 'Lambda: asynchronous invocation payload (a custom resource event carries old and new properties)',
+    value: 1_048_576,
+    unit: 'bytes (1 MB)',
+    scope: 'per event',
+    adjustable: false,
+    doc: LAMBDA_QUOTAS,
+    handling: 'Designed away: the sync resource names its table asset (bucket, key, version) instead of carrying the table, so its event is a few hundred bytes whatever the table\'s size. Checked on the template: twice the sync resource\'s properties.',
+    check: (t, max) =>
+      resourcesOf(t, 'Custom::MultiZoneKvsSync').flatMap((r) => over(r.id, 2 * bytes(JSON.stringify(r.properties)), max, 'bytes of old and new properties')),
+  },
+  {
     id: 'template-size',
     title: 'Template body size in an Amazon S3 object',
     value: 1_000_000,
@@ -545,6 +692,13 @@ export interface TemplateLimitOptions {
    * @default - the documented default quotas
    */
   readonly raisedQuotas?: Record<string, number>;
+  /**
+   * The cloud assembly directory of the template (`cdk.out`,
+   * `app.synth().directory`), whose assets hold the store's contents.
+   *
+   * @default - none; a template whose site has a store is refused
+   */
+  readonly assetDirectory?: string;
 }
 
 /**
@@ -558,11 +712,12 @@ export function templateLimitProblems(template: CfnTemplateJson, options: Templa
   for (const id of Object.keys(raised)) {
     if (!platformLimit(id).adjustable) throw new Error(`Platform limit "${id}" is not adjustable`);
   }
+  const site: TemplateAssets = { storeKeys: storeKeys(template, options.assetDirectory) };
   return PLATFORM_LIMITS.flatMap((limit) => {
     if (!limit.check) return [];
     const max = raised[limit.id] ?? (typeof limit.value === 'number' ? limit.value : 0);
     const shown = typeof limit.value === 'number' ? max : limit.value;
-    return limit.check(template, max).map((f) => ({
+    return limit.check(template, max, site).map((f) => ({
       limit: limit.id,
       where: f.where,
       found: f.found,

@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Duration, Lazy, Names, Stack, Token } from 'aws
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
@@ -10,8 +11,10 @@ import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
 import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
+import { jsonFileAsset } from './json-asset';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
 import { dynamicReferenceCount, limitValue } from './limits';
+import { METADATA_KEY } from './metadata-key';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
@@ -24,13 +27,50 @@ export const NEXT_CACHE_KEY_HEADERS = ['RSC', 'Next-Router-State-Tree', 'Next-Ro
  * by default (CloudFront Developer Guide, "Quotas on Lambda@Edge",
  * triggers per distribution).
  */
-export const MAX_LAMBDA_EDGE_TRIGGERS = 100;
+export const MAX_LAMBDA_EDGE_TRIGGERS = limitValue('lambda-edge-triggers-per-distribution');
 
 /** Query string parameters of the Next.js image optimizer (`/_next/image?url=&w=&q=`): all it reads. */
 export const NEXT_IMAGE_QUERY_STRINGS = ['url', 'w', 'q'];
 
-/** The metadata key under which the synthesized distribution carries its routing table. */
-export const METADATA_KEY = 'MultiZone';
+export { METADATA_KEY };
+
+/** Name of the site asset's file: JSON `SiteAssetFile`. */
+export const SITE_ASSET_FILE_NAME = 'multizone-site.json';
+
+/** Where an S3 file asset of the site is: in the cloud assembly at synth, in S3 once deployed. */
+export interface SiteAssetLocation {
+  /** The staged file, relative to the directory of the template (the cloud assembly): `asset.<hash>.json`. */
+  readonly path: string;
+  /** The assets bucket's name: a CloudFormation expression in the template, resolved in what DescribeStackResource returns. */
+  readonly bucket: string;
+  /** The object key in that bucket. */
+  readonly key: string;
+}
+
+/**
+ * The distribution's `MultiZone` metadata: what is small. The routing
+ * table and the overflow list grow with the overrides, so they travel in
+ * the site asset and the store's contents in the sync's asset; the template
+ * stays small whatever the table's size.
+ */
+export interface SiteMetadata {
+  /** Zones and their origin ids. */
+  readonly zones: BoundZone[];
+  /** Whether the viewer's Host reaches zones as x-forwarded-host. */
+  readonly forwardViewerHost: boolean;
+  /** The site asset: `SiteAssetFile`. */
+  readonly siteAsset: SiteAssetLocation;
+  /** The asset the KeyValueStore sync reads (`{ entries, initialFlags }`), when the site has a store. */
+  readonly storeAsset?: SiteAssetLocation;
+}
+
+/** The site asset's JSON. */
+export interface SiteAssetFile {
+  /** The routing table the construct planned. */
+  readonly table: RoutingTable;
+  /** Patterns of the routes that overflowed to the function. */
+  readonly overflow: string[];
+}
 
 /**
  * Suffixes of the stack outputs a MultiZoneDistribution writes; each
@@ -368,6 +408,7 @@ export class MultiZoneDistribution extends Construct {
     if (unbound.length > 0) {
       throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
     }
+    let sync: KvsTableSync | undefined;
     if (this.routerFunction && this.keyValueStore) {
       const zonesBound = this.boundZones;
       const kvsTable = encodeRoutingTable(this.routingTable, zonesBound);
@@ -382,7 +423,7 @@ export class MultiZoneDistribution extends Construct {
           previewFlags: this.routingTable.previewFlags,
         },
       });
-      const sync = new KvsTableSync(this, 'TableSync', {
+      sync = new KvsTableSync(this, 'TableSync', {
         keyValueStore: this.keyValueStore,
         entries: kvsTable.entries,
         version: kvsTable.version,
@@ -400,14 +441,17 @@ export class MultiZoneDistribution extends Construct {
       );
     }
     if (props.stackOutputs ?? true) this.addStackOutputs();
+    const siteFile: SiteAssetFile = { table: this.routingTable, overflow: this.behaviorPlan.overflow.map((r) => r.pattern) };
+    const siteAsset = jsonFileAsset(this, 'SiteAsset', SITE_ASSET_FILE_NAME, siteFile);
+    const location = (asset: s3assets.Asset): SiteAssetLocation => ({ path: asset.assetPath, bucket: asset.s3BucketName, key: asset.s3ObjectKey });
     (this.distribution.node.defaultChild as cloudfront.CfnDistribution).addMetadata(
       METADATA_KEY,
       Lazy.any({
-        produce: () => ({
-          table: this.routingTable,
+        produce: (): SiteMetadata => ({
           zones: this.boundZones,
-          overflow: this.behaviorPlan.overflow.map((r) => r.pattern),
           forwardViewerHost,
+          siteAsset: location(siteAsset),
+          ...(sync && { storeAsset: location(sync.tableAsset) }),
         }),
       }),
     );

@@ -1,6 +1,10 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError } from './errors';
 import { FunctionSandbox, ViewerRequestEvent, splitUri, viewerRequestEvent } from './edge-function/sandbox';
-import { BoundZone, METADATA_KEY } from './multi-zone-distribution';
+import { TableFile } from './kvs-sync/table-file';
+import { BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata } from './multi-zone-distribution';
 import { pathPatternMatches } from './path-patterns';
 import { RoutingTable } from './routing-plan';
 
@@ -47,6 +51,32 @@ export interface RequestOptions {
   readonly querystring?: Record<string, string>;
 }
 
+/** Where SynthesizedSite finds the distribution and its assets. */
+export interface SynthesizedSiteOptions {
+  /**
+   * Logical id of the distribution, when the template holds several.
+   *
+   * @default - the first MultiZoneDistribution of the template
+   */
+  readonly distributionLogicalId?: string;
+  /**
+   * The directory the template was synthesized into (the cloud assembly:
+   * `cdk.out`, or `app.synth().directory`): the routing table's assets are
+   * files there (`asset.<hash>.json`).
+   *
+   * @default - the assets must be given in `assets`
+   */
+  readonly assetDirectory?: string;
+  /**
+   * Asset contents by their path in the distribution's metadata
+   * (`asset.<hash>.json`), for a template read without its assembly: a
+   * deployed stack's, with its assets fetched from S3.
+   *
+   * @default - the assets are read from `assetDirectory`
+   */
+  readonly assets?: Record<string, string>;
+}
+
 /**
  * A MultiZoneDistribution read back from a synthesized CloudFormation
  * template, served the way CloudFront serves it: the first behavior in
@@ -57,20 +87,32 @@ export interface RequestOptions {
  * intentions.
  */
 export class SynthesizedSite {
-  /** Reads the (first, or the named) MultiZoneDistribution of a template. */
-  public static fromTemplate(template: Record<string, any>, distributionLogicalId?: string): SynthesizedSite {
+  /**
+   * Reads the (first, or the named) MultiZoneDistribution of a template,
+   * with the assets holding its routing table and store contents.
+   */
+  public static fromTemplate(template: Record<string, any>, options: SynthesizedSiteOptions = {}): SynthesizedSite {
     const resources: Record<string, any> = template.Resources ?? {};
+    const wanted = options.distributionLogicalId;
     const candidates = Object.entries(resources).filter(
-      ([id, r]) => r.Type === 'AWS::CloudFront::Distribution' && r.Metadata?.[METADATA_KEY] && (!distributionLogicalId || id === distributionLogicalId),
+      ([id, r]) => r.Type === 'AWS::CloudFront::Distribution' && r.Metadata?.[METADATA_KEY] && (!wanted || id === wanted),
     );
     if (candidates.length === 0) {
       throw new MultiZoneValidationError(
-        distributionLogicalId
-          ? `Template: no MultiZoneDistribution with logical id "${distributionLogicalId}"`
+        wanted
+          ? `Template: no MultiZoneDistribution with logical id "${wanted}"`
           : 'Template: no MultiZoneDistribution found (no AWS::CloudFront::Distribution with MultiZone metadata)',
       );
     }
-    return new SynthesizedSite(resources, candidates[0][0]);
+    return new SynthesizedSite(resources, candidates[0][0], (location) => readAsset(location, options));
+  }
+
+  /** Synthesizes the stack's app (or reuses its last synthesis) and reads the stack's MultiZoneDistribution. */
+  public static fromStack(stack: Stack, distributionLogicalId?: string): SynthesizedSite {
+    const stage = Stage.of(stack);
+    if (!stage) throw new MultiZoneValidationError(`Stack ${stack.stackName}: not in an App or Stage, so it cannot be synthesized`);
+    const assembly = stage.synth();
+    return SynthesizedSite.fromTemplate(assembly.getStackArtifact(stack.artifactId).template, { distributionLogicalId, assetDirectory: assembly.directory });
   }
 
   /** The routing table the construct planned. */
@@ -83,6 +125,8 @@ export class SynthesizedSite {
   public readonly origins: Record<string, unknown>;
   /** The distribution's origins as the template states them: id to the raw CloudFormation origin. */
   public readonly originConfigs: Record<string, Record<string, any>>;
+  /** Patterns of the routes that overflowed to the function (no cache behavior carries them). */
+  public readonly overflow: string[];
   /** The store's contents at deploy: routing table entries and initial flag values. */
   public readonly storeEntries: Record<string, string>;
   private readonly sandboxes = new Map<string, FunctionSandbox>();
@@ -91,11 +135,14 @@ export class SynthesizedSite {
     private readonly resources: Record<string, any>,
     /** Logical id of the distribution. */
     public readonly logicalId: string,
+    asset: (location: SiteAssetLocation) => any,
   ) {
     const resource = resources[logicalId];
     const config = resource.Properties.DistributionConfig;
-    const metadata = resource.Metadata[METADATA_KEY];
-    this.table = metadata.table;
+    const metadata: SiteMetadata = resource.Metadata[METADATA_KEY];
+    const site: SiteAssetFile = asset(metadata.siteAsset);
+    this.table = site.table;
+    this.overflow = site.overflow;
     this.zones = metadata.zones;
     const read = (raw: Record<string, any>, pathPattern: string): TemplateBehavior => ({
       pathPattern,
@@ -108,10 +155,8 @@ export class SynthesizedSite {
     this.behaviors = [...(config.CacheBehaviors ?? []).map((b: any) => read(b, b.PathPattern)), read(config.DefaultCacheBehavior, '*')];
     this.origins = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o.DomainName]));
     this.originConfigs = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o]));
-    this.storeEntries = {};
-    for (const r of Object.values(resources)) {
-      if (r.Type === 'Custom::MultiZoneKvsSync') Object.assign(this.storeEntries, r.Properties.InitialFlags, r.Properties.Entries);
-    }
+    const store: TableFile | undefined = metadata.storeAsset && asset(metadata.storeAsset);
+    this.storeEntries = { ...store?.initialFlags, ...store?.entries };
   }
 
   /** The behavior CloudFront picks for a URI path: the first match in listed order, else the default. */
@@ -169,5 +214,30 @@ export class SynthesizedSite {
       this.sandboxes.set(logicalId, sandbox);
     }
     return sandbox;
+  }
+}
+
+/** The JSON of one of the site's assets, from the given contents or the assembly directory. */
+function readAsset(location: SiteAssetLocation, options: SynthesizedSiteOptions): any {
+  let text = options.assets?.[location.path];
+  if (text === undefined && options.assetDirectory !== undefined) {
+    try {
+      text = fs.readFileSync(path.resolve(options.assetDirectory, location.path), 'utf8');
+    } catch {
+      throw new MultiZoneValidationError(
+        `Template: routing table asset ${location.path} not found next to the template (in ${options.assetDirectory}); `
+        + 'synthesize with cdk synth, which writes it there, and read the template from the same cloud assembly',
+      );
+    }
+  }
+  if (text === undefined) {
+    throw new MultiZoneValidationError(
+      `Template: routing table asset ${location.path} not given; read the template with its cloud assembly (SynthesizedSite.fromTemplate(template, { assetDirectory }))`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new MultiZoneValidationError(`Template: routing table asset ${location.path} is not JSON (${(e as Error).message})`);
   }
 }

@@ -5,9 +5,9 @@ const IMAGE_QUERY = '?url=%2Fblog-static%2Fcat.png&w=640&q=75';
 const CHROME_ACCEPT = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
 
 describe('next/image: template', () => {
-  const { template } = synth();
+  const { template, assemblyDir } = synth();
   const json = template.toJSON();
-  const site = SynthesizedSite.fromTemplate(json);
+  const site = SynthesizedSite.fromTemplate(json, { assetDirectory: assemblyDir });
   const behavior = (pattern: string): TemplateBehavior | undefined => site.behaviors.find((b) => b.pathPattern === pattern);
   const images = ['/_next/image', '/blog-static/_next/image', '/dashboard-static/_next/image'];
 
@@ -92,8 +92,8 @@ describe('next/image: served requests', () => {
 });
 
 describe('next/image: the Accept reducer', () => {
-  const { template } = synth();
-  const site = SynthesizedSite.fromTemplate(template.toJSON());
+  const { stack } = synth();
+  const site = SynthesizedSite.fromStack(stack);
   const code = site.functionCode(site.behaviors.find((b) => b.pathPattern === '/_next/image')!.viewerRequestFunction!);
   const reduce = async (accept: string | undefined) => {
     const event = viewerRequestEvent('/_next/image', accept === undefined ? {} : { headers: { accept } });

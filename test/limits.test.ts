@@ -4,6 +4,7 @@
  * construct gives account-wide resources fit their limits in every region.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -19,15 +20,22 @@ const CHECKOUT = { overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout
 /** A fresh copy of a template, to push one value past a limit. */
 const copy = (t: CfnTemplateJson): any => JSON.parse(JSON.stringify(t));
 const ofType = (t: any, type: string): any[] => Object.values(t.Resources).filter((r: any) => r.Type === type);
-const limitsFound = (t: CfnTemplateJson, raisedQuotas?: Record<string, number>) => templateLimitProblems(t, { raisedQuotas }).map((p) => `${p.limit}: ${p.found}`);
+const limitsFound = (t: CfnTemplateJson, raisedQuotas?: Record<string, number>, assetDirectory?: string) =>
+  templateLimitProblems(t, { raisedQuotas, assetDirectory }).map((p) => `${p.limit}: ${p.found}`);
 
 const zones = (n: number): ZoneDefinition[] => Array.from({ length: n }, (_, i) => ({ name: `z${i}`, origin: origin(`z${i}`), pathPatterns: [`/z${i}/*`] }));
 
 describe('the limits table', () => {
-  const seed = synth(CHECKOUT).template.toJSON() as CfnTemplateJson;
+  const seedSynth = synth(CHECKOUT);
+  const seed = seedSynth.template.toJSON() as CfnTemplateJson;
+  const seedAssets = seedSynth.assemblyDir;
 
   test('the seed site is within every limit', () => {
-    expect(templateLimitProblems(seed)).toEqual([]);
+    expect(templateLimitProblems(seed, { assetDirectory: seedAssets })).toEqual([]);
+  });
+
+  test('a site with a store is only checked with its assets, which hold the store contents', () => {
+    expect(() => templateLimitProblems(seed)).toThrow(/keeps its store contents in asset asset\.[0-9a-f]+\.json; pass assetDirectory/);
   });
 
   test('README.md holds the table as lib/limits.ts renders it (npm run docs:limits)', () => {
@@ -46,7 +54,7 @@ describe('the limits table', () => {
   test('a problem names the limit, the value found and the page', () => {
     const t = copy(seed);
     ofType(t, 'AWS::CloudFront::Function')[0].Properties.FunctionCode = 'x'.repeat(10241);
-    expect(templateLimitProblems(t)).toEqual([
+    expect(templateLimitProblems(t, { assetDirectory: seedAssets })).toEqual([
       expect.objectContaining({
         limit: 'function-code-size',
         found: '10241 bytes of code',
@@ -59,24 +67,33 @@ describe('the limits table', () => {
   test('past 60 dynamic references in the template', () => {
     const t = copy(seed);
     t.Resources.Extra = { Type: 'AWS::SSM::Parameter', Properties: { Values: Array.from({ length: 61 }, (_, i) => `{{resolve:ssm:p${i}}}`) } };
-    expect(limitsFound(t)).toEqual(['dynamic-references: 61 dynamic references']);
+    expect(limitsFound(t, undefined, seedAssets)).toEqual(['dynamic-references: 61 dynamic references']);
   });
 
   test('store keys, values and the store past their sizes', () => {
-    const t = copy(seed);
-    const sync = ofType(t, 'Custom::MultiZoneKvsSync')[0].Properties;
-    const key = Object.keys(sync.Entries)[0];
-    sync.Entries[key] = 'v'.repeat(1025);
-    sync.InitialFlags['f'.repeat(513)] = 'off';
-    expect(limitsFound(t)).toEqual([`store-key-size: 513 bytes`, `store-value-size: 1025 bytes`]);
-    for (let i = 0; i < 5200; i++) sync.Entries[`${key}${i}`] = 'v'.repeat(1000);
-    expect(limitsFound(t).filter((f) => f.startsWith('store-size'))).toEqual([expect.stringMatching(/^store-size: \d{7} bytes of keys and values$/)]);
+    const storeAsset: string = Object.values<any>(seed.Resources!).find((r) => r.Type === 'AWS::CloudFront::Distribution').Metadata.MultiZone.storeAsset.path;
+    const table = JSON.parse(fs.readFileSync(path.join(seedAssets, storeAsset), 'utf8'));
+    const withTable = (change: (t: any) => void) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'limits-'));
+      change(table);
+      fs.writeFileSync(path.join(dir, storeAsset), JSON.stringify(table));
+      return limitsFound(seed, undefined, dir);
+    };
+    const key = Object.keys(table.entries)[0];
+    expect(withTable((t) => {
+      t.entries[key] = 'v'.repeat(1025);
+      t.initialFlags['f'.repeat(513)] = 'off';
+    })).toEqual([`store-key-size: 513 bytes`, `store-value-size: 1025 bytes`]);
+    const past = withTable((t) => {
+      for (let i = 0; i < 5200; i++) t.entries[`${key}${i}`] = 'v'.repeat(1000);
+    });
+    expect(past.filter((f) => f.startsWith('store-size'))).toEqual([expect.stringMatching(/^store-size: \d{7} bytes of keys and values$/)]);
   });
 
   test('a template past 1 MB', () => {
     const t = copy(seed);
     t.Resources.Extra = { Type: 'AWS::SSM::Parameter', Properties: { Value: 'x'.repeat(1_000_000) } };
-    expect(limitsFound(t)).toEqual([expect.stringMatching(/^template-size: \d{7} bytes$/)]);
+    expect(limitsFound(t, undefined, seedAssets)).toEqual([expect.stringMatching(/^template-size: \d{7} bytes$/)]);
   });
 
   test('a page cache policy with 11 headers', () => {
@@ -114,9 +131,9 @@ describe('the limits table', () => {
       const t = copy(seed);
       const store = ofType(t, 'AWS::CloudFront::KeyValueStore')[0];
       store.Properties.Name = `${'s'.repeat(55)}-us-east-1`;
-      expect(limitsFound(t)).toEqual(['store-name: 65 characters of name']);
+      expect(limitsFound(t, undefined, seedAssets)).toEqual(['store-name: 65 characters of name']);
       store.Properties.Name = 'flags.store-us-east-1';
-      expect(limitsFound(t)).toEqual(['store-name: name "flags.store-us-east-1" with characters outside A-Z a-z 0-9 - _']);
+      expect(limitsFound(t, undefined, seedAssets)).toEqual(['store-name: name "flags.store-us-east-1" with characters outside A-Z a-z 0-9 - _']);
     });
   });
 });

@@ -19,11 +19,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-local-edge-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The seed's site with the example's override: /checkout moves to the dashboard while new-checkout is on. */
-const template: Record<string, any> = synth({
+const synthesized = synth({
   overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }],
   flags: { 'new-checkout': 'off' },
-}).template.toJSON();
-const templateFile = path.join(tmp, 'site.template.json');
+});
+const template: Record<string, any> = synthesized.template.toJSON();
+/** Templates are read where cdk synth writes them: in the cloud assembly, beside their assets. */
+const assetDirectory = synthesized.assemblyDir;
+const templateFile = path.join(assetDirectory, 'site.template.json');
 fs.writeFileSync(templateFile, JSON.stringify(template));
 
 /** What a test zone saw of one request. */
@@ -110,7 +113,7 @@ const seenBy = async (url: string, options: http.RequestOptions = {}): Promise<S
 const zoneNames = ['home', 'blog', 'dashboard'];
 const zones: Record<string, http.Server> = {};
 const zoneUrls: Record<string, string> = {};
-const site = SynthesizedSite.fromTemplate(template);
+const site = SynthesizedSite.fromTemplate(template, { assetDirectory });
 const flagsFile = path.join(tmp, 'flags.json');
 const lines: string[] = [];
 let edge: LocalEdge;
@@ -208,7 +211,7 @@ describe('local edge: what reaches the zone (origin request policy)', () => {
         { HeaderName: 'x-origin-verify', HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: 'Secret' }, ':SecretString:::}}']] } },
       ];
     }
-    const withHeaders = SynthesizedSite.fromTemplate(t);
+    const withHeaders = SynthesizedSite.fromTemplate(t, { assetDirectory });
     const plain = await startLocalEdge({ site: withHeaders, zoneUrls, flagsFile, host: '127.0.0.1' });
     const given = await startLocalEdge({ site: withHeaders, zoneUrls, flagsFile, host: '127.0.0.1', originHeaders: { 'X-Origin-Verify': 's3cret' } });
     try {
@@ -250,7 +253,7 @@ describe('local edge: what reaches the zone (origin request policy)', () => {
     };
     const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
     for (const b of dist.Properties.DistributionConfig.CacheBehaviors) b.ResponseHeadersPolicyId = { Ref: 'Custom' };
-    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t, { assetDirectory }), zoneUrls, flagsFile, host: '127.0.0.1' });
     try {
       const reply = await request(`${local.url}/blog/frame-deny`);
       expect(reply.headers['x-site']).toBe('multi');
@@ -312,7 +315,7 @@ describe('local edge: next/image (the image cache policy)', () => {
     const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
     const config = dist.Properties.DistributionConfig;
     config.CacheBehaviors = config.CacheBehaviors.filter((b: any) => !b.PathPattern.endsWith('/_next/image'));
-    const before = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    const before = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t, { assetDirectory }), zoneUrls, flagsFile, host: '127.0.0.1' });
     try {
       const reply = await request(`${before.url}${image}`, { headers: viewer });
       expect(reply.headers['x-multizone-route']).toBe('zone=blog; behavior=/blog-static/*');
@@ -465,7 +468,7 @@ describe('local edge: bad input', () => {
     const t = JSON.parse(JSON.stringify(template));
     const dist = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::CloudFront::Distribution');
     dist.Properties.DistributionConfig.Origins.find((o: any) => o.Id.includes('blog')).DomainName = { 'Fn::GetAtt': ['Bucket', 'RegionalDomainName'] };
-    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls: { home: zoneUrls.home, dashboard: zoneUrls.dashboard }, flagsFile, host: '127.0.0.1' });
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t, { assetDirectory }), zoneUrls: { home: zoneUrls.home, dashboard: zoneUrls.dashboard }, flagsFile, host: '127.0.0.1' });
     try {
       expect(local.zones.find((z) => z.zone === 'blog')?.source).toBe('none');
       const reply = await request(`${local.url}/blog`);
@@ -480,7 +483,7 @@ describe('local edge: bad input', () => {
     const t = JSON.parse(JSON.stringify(template));
     t.Resources[site.behaviorFor('/blog/x').behavior.viewerRequestFunction!].Properties.FunctionCode =
       "import cf from 'cloudfront';\nasync function handler(event) {\n  return { statusCode: 302, statusDescription: 'Found', headers: { location: { value: 'https://elsewhere.test' + event.request.uri } }, cookies: { seen: { value: '1', attributes: 'Path=/' } } };\n}";
-    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t, { assetDirectory }), zoneUrls, flagsFile, host: '127.0.0.1' });
     try {
       const reply = await request(`${local.url}/blog/x`);
       expect(reply.status).toBe(302);
@@ -496,7 +499,7 @@ describe('local edge: bad input', () => {
   test('a function that throws: 503, as CloudFront answers', async () => {
     const t = JSON.parse(JSON.stringify(template));
     t.Resources[site.behaviorFor('/blog/x').behavior.viewerRequestFunction!].Properties.FunctionCode = "import cf from 'cloudfront';\nfunction handler(event) {\n  throw new Error('boom');\n}";
-    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t), zoneUrls, flagsFile, host: '127.0.0.1' });
+    const local = await startLocalEdge({ site: SynthesizedSite.fromTemplate(t, { assetDirectory }), zoneUrls, flagsFile, host: '127.0.0.1' });
     try {
       const reply = await request(`${local.url}/blog/x`);
       expect(reply.status).toBe(503);
@@ -576,10 +579,11 @@ describe('CLI: routes', () => {
   });
 
   test('routes past the behavior quota are listed as overflow, under the default behavior', async () => {
-    const small = synth({ maxCacheBehaviors: 4 }).template.toJSON();
-    const file = path.join(tmp, 'overflow.template.json');
+    const overflowSynth = synth({ maxCacheBehaviors: 4 });
+    const small = overflowSynth.template.toJSON();
+    const file = path.join(overflowSynth.assemblyDir, 'overflow.template.json');
     fs.writeFileSync(file, JSON.stringify(small));
-    const overflowSite = SynthesizedSite.fromTemplate(small);
+    const overflowSite = SynthesizedSite.fromStack(overflowSynth.stack);
     const carried = new Set(overflowSite.behaviors.map((b) => b.pathPattern));
     const overflowed = overflowSite.table.routes.filter((x) => !carried.has(x.pattern));
     expect(overflowed.length).toBeGreaterThan(0);
@@ -652,6 +656,16 @@ describe('CLI: errors are one clear line and a non-zero exit', () => {
     expect(r.err).toContain(message);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  test('a template away from its cloud assembly: the routing table asset it misses, and where it looked', async () => {
+    const file = path.join(tmp, 'moved.template.json');
+    fs.writeFileSync(file, JSON.stringify(template));
+    const r = await cli('routes', '--template', file);
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toMatch(new RegExp(
+      `^multizone: template ${file}: routing table asset asset\\.[0-9a-f]{64}\\.json not found next to the template \\(in ${tmp}\\); synthesize with cdk synth`,
+    ));
   });
 
   test('a template without a MultiZoneDistribution', async () => {

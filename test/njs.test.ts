@@ -137,7 +137,7 @@ const FEATURE_PAGES = 40;
  * several values, the wildcard bucket, assets past the behavior quota.
  */
 function overrideSite(): SynthesizedSite {
-  const { template } = synth({
+  const { stack } = synth({
     zones: [...seedZones(), { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' }],
     overrides: [
       { flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'shop', preview: true },
@@ -151,7 +151,7 @@ function overrideSite(): SynthesizedSite {
     bucketCookie: 'sid',
     maxCacheBehaviors: 6,
   });
-  return SynthesizedSite.fromTemplate(template.toJSON());
+  return SynthesizedSite.fromStack(stack);
 }
 
 /** A viewer key whose rollout bucket for `flag` is inside (or outside) `percent`. */
@@ -328,8 +328,7 @@ if (!NJS) {
   });
 
   describe('a site without overrides', () => {
-    const { template } = synth();
-    const site = SynthesizedSite.fromTemplate(template.toJSON());
+    const site = SynthesizedSite.fromStack(synth().stack);
     const functionIds = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
     const plain: NjsCase[] = [
       ...['/', '/about', '/blog/post', '/dashboard', '/checkout'].map((uri) => ({ name: uri, uri, overlay: {}, zone: '(no selection)' })),

@@ -4,7 +4,7 @@
  * stack's template stands in for the deployed stack, and the mocked
  * TestFunction runs the template's own function code in the sandbox.
  */
-import { CloudFormationClient, DescribeStacksCommand, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import {
   CloudFrontClient,
   CreateInvalidationCommand,
@@ -23,6 +23,7 @@ import {
   PutKeyCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -41,8 +42,18 @@ const DIST_ID = 'E2EXAMPLE0001';
 const DOMAIN = 'd1111abcdef8.cloudfront.net';
 const KVS_ARN = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
 
-const template = Template.fromStack(new ExampleSiteStack(new App(), STACK, { zoneOrigins: EXAMPLE_ZONE_ORIGINS })).toJSON();
-const site = SynthesizedSite.fromTemplate(template);
+const exampleApp = new App();
+const template = Template.fromStack(new ExampleSiteStack(exampleApp, STACK, { zoneOrigins: EXAMPLE_ZONE_ORIGINS })).toJSON();
+const site = SynthesizedSite.fromTemplate(template, { assetDirectory: exampleApp.outdir });
+/** The deployed stack's assets bucket, as CloudFormation resolves it. */
+const ASSETS_BUCKET = 'cdk-hnb659fds-assets-123456789012-us-east-1';
+const distributionLogicalId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::CloudFront::Distribution')!;
+/** The distribution's metadata as DescribeStackResource answers it: the bucket resolved. */
+const resolvedMetadata = JSON.parse(JSON.stringify(template.Resources[distributionLogicalId].Metadata, (k, v) => (k === 'bucket' ? ASSETS_BUCKET : v)));
+/** The assets bucket's objects: the example's assets from its cloud assembly, by object key. */
+const assetObjects: Record<string, string> = Object.fromEntries(
+  [resolvedMetadata.MultiZone.siteAsset, resolvedMetadata.MultiZone.storeAsset].map((a) => [a.key, fs.readFileSync(path.join(exampleApp.outdir, a.path), 'utf8')]),
+);
 const resources: Record<string, any> = template.Resources;
 const functionIds = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::CloudFront::Function');
 const routerId = functionIds.find((id) => id.startsWith('SiteRouter'))!;
@@ -51,6 +62,7 @@ const forwarderId = functionIds.find((id) => id.startsWith('SiteHostForwarder'))
 const fnArn = (name: string) => `arn:aws:cloudfront::123456789012:function/${name}`;
 
 const cfn = mockClient(CloudFormationClient);
+const s3 = mockClient(S3Client);
 const cloudfront = mockClient(CloudFrontClient);
 const kvs = mockClient(CloudFrontKeyValueStoreClient);
 
@@ -81,6 +93,7 @@ beforeEach(() => {
   cfn.reset();
   cloudfront.reset();
   kvs.reset();
+  s3.reset();
   storeFlags = { 'new-checkout': 'off' };
   edgeStore = { ...site.storeEntries };
   const outputs = {
@@ -100,6 +113,13 @@ beforeEach(() => {
     ],
   });
   cfn.on(GetTemplateCommand, { StackName: STACK }).resolves({ TemplateBody: JSON.stringify(template) });
+  cfn.on(DescribeStackResourceCommand, { StackName: STACK, LogicalResourceId: distributionLogicalId }).resolves({
+    StackResourceDetail: { LogicalResourceId: distributionLogicalId, ResourceType: 'AWS::CloudFront::Distribution', ResourceStatus: 'UPDATE_COMPLETE', LastUpdatedTimestamp: new Date(0), Metadata: JSON.stringify(resolvedMetadata) },
+  });
+  s3.on(GetObjectCommand).callsFake(async (input) => {
+    if (input.Bucket !== ASSETS_BUCKET || !(input.Key in assetObjects)) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
+    return { Body: { transformToString: async () => assetObjects[input.Key] } };
+  });
   kvs.on(ListKeysCommand).callsFake(async () => ({
     Items: [...Object.entries(site.storeEntries).filter(([k]) => k.startsWith('mz:')), ...Object.entries(storeFlags)].map(([Key, Value]) => ({ Key, Value })),
   }));
@@ -481,11 +501,21 @@ describe('invalidate', () => {
     expect(result.out).toEqual(['invalidation I2EXAMPLE of E2EXAMPLE0001: Completed (/*)']);
   });
 
+  test('--flag from a deployed stack whose table asset is gone from the assets bucket: one line naming the object', async () => {
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }));
+    const result = await run('invalidate', '--flag', 'new-checkout', '--stack', STACK, '--no-wait');
+    expectOneLineError(result, `GetObject s3://${ASSETS_BUCKET}/${resolvedMetadata.MultiZone.siteAsset.key} (the routing table of "${STACK}"): not found (The specified key does not exist)`);
+  });
+
   test('--flag takes the paths the flag\'s overrides cover, from the deployed template', async () => {
     const result = await run('invalidate', '--flag', 'new-checkout', '--stack', STACK, '--no-wait');
     expect(result.code).toBe(0);
     expect(batch()[0].InvalidationBatch!.Paths).toEqual({ Quantity: 2, Items: ['/checkout/*', '/checkout'] });
     expect(cfn.commandCalls(GetTemplateCommand)[0].args[0].input).toEqual({ StackName: STACK, TemplateStage: 'Original' });
+    // The routing table is not in the template: it is read from the deployed asset, located by the resolved metadata.
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual(
+      [resolvedMetadata.MultiZone.siteAsset, resolvedMetadata.MultiZone.storeAsset].map((a) => ({ Bucket: ASSETS_BUCKET, Key: a.key })),
+    );
     expect(cloudfront.commandCalls(GetInvalidationCommand)).toHaveLength(0);
     expect(result.out).toEqual(['invalidation I2EXAMPLE of E2EXAMPLE0001: InProgress (/checkout/* /checkout)']);
   });
@@ -543,13 +573,13 @@ describe('invalidate', () => {
     expect([...batch()[0].InvalidationBatch!.Paths!.Items!].sort()).toEqual(['/checkout*', '/dashboard', '/dashboard/*']);
   });
 
+  /** A site's template in a cloud assembly of its own, its assets beside it. */
   const siteWith = (zone: string, pathPatterns: string[]) => {
-    const stack = new Stack(new App(), 'S', { env: { account: '123456789012', region: 'us-east-1' } });
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-invalidate-')) });
+    const stack = new Stack(app, 'S', { env: { account: '123456789012', region: 'us-east-1' } });
     new MultiZoneDistribution(stack, 'Site', { defaultZone: { name: 'home', origin: origin('home') }, zones: [{ name: zone, origin: origin(zone), pathPatterns, assetPrefix: `/${zone}-static` }] });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multizone-invalidate-'));
-    const file = path.join(dir, 'site.template.json');
-    fs.writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
-    return file;
+    const assembly = app.synth();
+    return path.join(assembly.directory, assembly.getStackArtifact(stack.artifactId).templateFile);
   };
 
   test('--zone with more than 15 wildcard paths sends them 15 at a time, each invalidation completed before the next', async () => {

@@ -219,9 +219,10 @@ describe('the function runs only where it is needed', () => {
 });
 
 describe('cache safety', () => {
-  const { template } = synth(overrideProps());
+  const synthesized = synth(overrideProps());
+  const { template } = synthesized;
   const json = template.toJSON();
-  const s = SynthesizedSite.fromTemplate(json);
+  const s = SynthesizedSite.fromTemplate(json, { assetDirectory: synthesized.assemblyDir });
   const keyHeaders = (pattern: string) => {
     const ref = s.behaviors.find((b) => b.pathPattern === pattern)!.raw.CachePolicyId.Ref;
     return json.Resources[ref].Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig.Headers;

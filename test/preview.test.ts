@@ -192,7 +192,7 @@ describe('the construct', () => {
     expect(sync(synth(previewProps()).template).PreviewSecret).toBe('create-if-missing');
     const none = synth({ ...previewProps(), overrides: previewProps().overrides!.map(({ preview: _p, ...o }) => o) });
     expect(sync(none.template).PreviewSecret).toBeUndefined();
-    expect(SynthesizedSite.fromTemplate(none.template.toJSON()).table.previewFlags).toBeUndefined();
+    expect(SynthesizedSite.fromStack(none.stack).table.previewFlags).toBeUndefined();
     // The secret is never part of the template: the sync handler makes it in the store.
     expect(site.storeEntries).not.toHaveProperty([PREVIEW_SECRET_KEY]);
   });
@@ -238,7 +238,7 @@ describe('the construct', () => {
 describe('flags preview --local and the local edge', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-preview-'));
   const flagsFile = path.join(tmp, '.multizone', 'flags.json');
-  const example = SynthesizedSite.fromTemplate(Template.fromStack(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS })).toJSON());
+  const example = SynthesizedSite.fromStack(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS }));
 
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

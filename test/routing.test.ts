@@ -79,8 +79,8 @@ describe('the most specific pattern wins, whatever order zones are listed in', (
 });
 
 describe('Next.js-aware caching', () => {
-  const { template } = synth();
-  const site = SynthesizedSite.fromTemplate(template.toJSON());
+  const { template, stack } = synth();
+  const site = SynthesizedSite.fromStack(stack);
   const behavior = (pattern: string) => site.behaviors.find((b) => b.pathPattern === pattern)!.raw;
 
   test.each(['/_next/static/*', '/blog-static/*', '/dashboard-static/*'])('assets under %s are cached long, read-only', (pattern) => {
@@ -127,12 +127,12 @@ describe('the viewer host reaches the zone', () => {
   });
 
   test('not at all when forwardViewerHost is false: no function runs on pages', async () => {
-    const { template, site: construct } = synth({ forwardViewerHost: false });
+    const { template, stack, site: construct } = synth({ forwardViewerHost: false });
     // The one function left is the image behaviors' Accept reducer.
     template.resourceCountIs('AWS::CloudFront::Function', 1);
     expect(construct.hostForwarderFunction).toBeUndefined();
     expect(construct.imageAcceptFunction).toBeDefined();
-    const page = await SynthesizedSite.fromTemplate(template.toJSON()).serve('/blog/a', { host: 'www.shop.example' });
+    const page = await SynthesizedSite.fromStack(stack).serve('/blog/a', { host: 'www.shop.example' });
     expect(page.functionRan).toBe(false);
     expect(page.request.headers['x-forwarded-host']).toBeUndefined();
   });

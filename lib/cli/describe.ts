@@ -1,5 +1,4 @@
 import { templateOriginUrl } from '../local-edge/zones';
-import { METADATA_KEY } from '../multi-zone-distribution';
 import { pathPatternMatches } from '../path-patterns';
 import { OverrideRoute, ZoneRoute, routeKindMoves } from '../routing-plan';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
@@ -34,9 +33,8 @@ export interface BehaviorRow {
 export function behaviorRows(site: SynthesizedSite): BehaviorRow[] {
   const patterns = new Set(site.behaviors.slice(0, -1).map((b) => b.pathPattern));
   const last = site.behaviors.length - 1;
-  // The construct records which routes overflowed to the function; without the record, the routes no behavior carries.
-  const recorded: unknown = site.resource(site.logicalId)?.Metadata?.[METADATA_KEY]?.overflow;
-  const overflowPatterns = new Set(Array.isArray(recorded) ? recorded.map(String) : site.table.routes.map((r) => r.pattern).filter((p) => !patterns.has(p)));
+  // The construct records which routes overflowed to the function.
+  const overflowPatterns = new Set(site.overflow);
   return site.behaviors.map((b, i) => {
     const isDefault = i === last;
     const overrides = b.viewerRequestFunction

@@ -86,7 +86,8 @@ export function readSite(file: string): SynthesizedSite {
     throw new CliError(`template ${file}: not JSON (${(e as Error).message})`);
   }
   try {
-    return SynthesizedSite.fromTemplate(template as Record<string, any>);
+    // The routing table's assets sit beside the template, in its cloud assembly.
+    return SynthesizedSite.fromTemplate(template as Record<string, any>, { assetDirectory: path.dirname(file) });
   } catch (e) {
     if (e instanceof MultiZoneValidationError) throw new CliError(`template ${file}: ${e.message.replace(/^Template: /, '')}`);
     throw e;

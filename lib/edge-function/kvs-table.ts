@@ -9,7 +9,7 @@ import { RoutingTable, routeKindMoves } from '../routing-plan';
 export const MAX_KVS_VALUE_BYTES = limitValue('store-value-size');
 
 /** CloudFront KeyValueStore limit on the whole store, keys and values, in bytes ("Quotas", key value stores). */
-export const MAX_KVS_STORE_BYTES = 5 * 1024 * 1024;
+export const MAX_KVS_STORE_BYTES = limitValue('store-size');
 
 /**
  * The most bytes one table version may take in the store: half of it, so
@@ -26,7 +26,7 @@ export const MAX_TABLE_STORE_BYTES = MAX_KVS_STORE_BYTES / 2;
  * leave room for the flag reads and the rest of the request. Tables that
  * would need more are refused at synth.
  */
-export const MAX_TABLE_READS = 8;
+export const MAX_TABLE_READS = limitValue('table-reads-per-request');
 
 /** The most buckets one level of the index splits into: enough to give every first segment of a large table its own. */
 const MAX_BUCKETS = 4096;

@@ -21,8 +21,10 @@ import {
   UpdateKeysRequest,
   paginateListKeys,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { INTERNAL_KEY_PREFIX } from '../flags';
 import { PREVIEW_SECRET_KEY } from '../preview';
+import { TableFile, sinceKey } from './table-file';
 
 /**
  * Keys (puts and deletes together) per UpdateKeys call: the service takes
@@ -33,20 +35,47 @@ export const MAX_KEYS_PER_UPDATE = 50;
 /** Attempts at a sync whose ETag went stale because someone else (an operator flipping a flag) wrote meanwhile. */
 export const MAX_SYNC_ATTEMPTS = 4;
 
+/**
+ * How long a table version stays in the store after the version that
+ * replaced it became current. Functions still at the edge read the old
+ * version until the new function is live everywhere: CloudFront switches
+ * cache behaviors to a published function "as soon as the distributions
+ * finish deploying" (CloudFront guide, "Publish functions"), which takes
+ * minutes; an hour leaves a wide margin and a deploy's own duration.
+ */
+export const VERSION_RETENTION_MS = 60 * 60 * 1000;
+
+/**
+ * Total size of a KeyValueStore's keys and values: 5 MB (CloudFront
+ * guide, "Quotas", quotas on key value stores), counted in decimal
+ * megabytes to stay on the safe side of however the service rounds (the
+ * row store-size of lib/limits.ts; this bundle imports nothing of the CDK).
+ */
+export const MAX_STORE_BYTES = 5_000_000;
+
 /** Pause before attempt n + 1 is n times this: conflicts come from a few human writers, not from throttling. */
 const RETRY_DELAY_MS = 200;
+
+/** Attempts at reading the table asset while the handler's new grant on it may not have reached IAM yet. */
+export const MAX_TABLE_READ_ATTEMPTS = 5;
+
+/** Pause before table read attempt n + 1 is n times this: about 10 s in all. */
+const TABLE_READ_RETRY_DELAY_MS = 1000;
 
 /** ListKeys page size: the service's maximum. */
 const LIST_PAGE_SIZE = 50;
 
 const client = new CloudFrontKeyValueStoreClient({});
+const s3 = new S3Client({});
 
-/** The custom resource's properties, as `KvsTableSync` sets them. */
+/** The custom resource's properties, as `KvsTableSync` sets them: a few short strings whatever the table's size. */
 export interface KvsSyncProperties {
   readonly KeyValueStoreArn: string;
   readonly Version: string;
-  readonly Entries?: Record<string, string>;
-  readonly InitialFlags?: Record<string, string>;
+  /** Bucket of the table asset (a `TableFile`). */
+  readonly TableBucket: string;
+  /** Object key of the table asset. */
+  readonly TableKey: string;
   /** `create-if-missing`: write a random preview signing secret when the store has none. */
   readonly PreviewSecret?: 'create-if-missing';
 }
@@ -67,6 +96,8 @@ export interface KvsSyncResponse {
 interface Changes {
   readonly puts: PutKeyRequestListItem[];
   readonly deletes: DeleteKeyRequestListItem[];
+  /** Versions dropped before their retention ended, to keep the store within its size limit. */
+  readonly evicted: string[];
 }
 
 /** Computes the changes from the store's current keys and values. */
@@ -85,7 +116,7 @@ export async function handler(event: KvsSyncEvent): Promise<KvsSyncResponse> {
       if (errorName(error) !== 'ResourceNotFoundException') throw error;
     }
   } else {
-    changes = await reconcile(kvsArn, planSync(props, event.OldResourceProperties?.Version));
+    changes = await reconcile(kvsArn, planSync(props, await readTable(props.TableBucket, props.TableKey), Date.now()));
   }
 
   console.log(JSON.stringify({
@@ -94,36 +125,129 @@ export async function handler(event: KvsSyncEvent): Promise<KvsSyncResponse> {
     version: props.Version,
     puts: changes?.puts.length ?? 0,
     deletes: changes?.deletes.length ?? 0,
+    ...(changes && changes.evicted.length > 0 && { evictedBeforeRetention: changes.evicted }),
   }));
   return { PhysicalResourceId: kvsArn };
 }
 
+/** The table asset, or why it could not be read. */
+type TableRead = { readonly table: TableFile } | { readonly error: unknown };
+
+/**
+ * Reads the table asset. The handler may read only the asset of the
+ * template being deployed; a rollback's Update names the previous one,
+ * which its role no longer grants, so a read that stays denied is
+ * returned for the plan to judge rather than thrown.
+ */
+async function readTable(bucket: string, key: string): Promise<TableRead> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const table = JSON.parse((await response.Body?.transformToString('utf-8')) ?? '') as Partial<TableFile>;
+      return { table: { entries: table.entries ?? {}, initialFlags: table.initialFlags ?? {} } };
+    } catch (error) {
+      if (!['AccessDenied', 'NoSuchKey'].includes(errorName(error) ?? '')) throw error;
+      if (attempt >= MAX_TABLE_READ_ATTEMPTS) return { error };
+      // IAM applies a changed policy within seconds.
+      await sleep(TABLE_READ_RETRY_DELAY_MS * attempt);
+    }
+  }
+}
+
+/** A table version in the store: its keys and when it became current (-Infinity when it never said). */
+interface StoredVersion {
+  readonly version: string;
+  readonly keys: string[];
+  readonly since: number;
+}
+
 /**
  * Create and Update: write every entry whose value differs, create missing
- * flags, and drop internal keys of any version other than this one and the
- * previous one (edge functions still running the previous table read it
- * until the new function has propagated).
+ * flags, mark this version current, and drop the versions whose successor
+ * has been current for longer than VERSION_RETENTION_MS (functions still at
+ * the edge read them until the new function has propagated). When keeping
+ * them would overflow the store, the oldest go early.
  */
-function planSync(props: KvsSyncProperties, previousVersion: string | undefined): Plan {
-  const keptVersions = new Set([props.Version, previousVersion]);
+function planSync(props: KvsSyncProperties, read: TableRead, now: number): Plan {
   return (current) => {
+    // A version that was current before (a rollback to it) is complete in the store while its replacement is retained.
+    if ('error' in read && !current.has(sinceKey(props.Version))) throw read.error;
+    const table = 'table' in read ? read.table : { entries: {}, initialFlags: {} };
     const puts: PutKeyRequestListItem[] = [];
-    for (const [key, value] of Object.entries(props.Entries ?? {})) {
+    for (const [key, value] of Object.entries(table.entries)) {
       if (current.get(key) !== value) puts.push({ Key: key, Value: value });
     }
     // Operators flip flags at run time: an existing flag keeps its value.
-    for (const [key, value] of Object.entries(props.InitialFlags ?? {})) {
+    for (const [key, value] of Object.entries(table.initialFlags)) {
       if (!current.has(key)) puts.push({ Key: key, Value: value });
     }
     // The preview secret signs cookies already handed out: it is created once, never replaced or deleted.
     if (props.PreviewSecret === 'create-if-missing' && !current.has(PREVIEW_SECRET_KEY)) {
       puts.push({ Key: PREVIEW_SECRET_KEY, Value: randomBytes(32).toString('hex') });
     }
-    const deletes = [...current.keys()]
-      .filter((key) => key.startsWith(INTERNAL_KEY_PREFIX) && !keptVersions.has(versionOf(key)))
-      .map((key) => ({ Key: key }));
-    return { puts, deletes };
+
+    const others = storedVersions(current).filter((v) => v.version !== props.Version);
+    const recorded = storedSince(current.get(sinceKey(props.Version)));
+    // A version becomes current now unless it already is, the newest (a retried or repeated sync).
+    const alreadyCurrent = recorded > -Infinity && others.every((v) => v.since < recorded);
+    if (!alreadyCurrent) {
+      // Written last: a version with its @since key has all its entries.
+      puts.push({ Key: sinceKey(props.Version), Value: new Date(now).toISOString() });
+    }
+    const since = alreadyCurrent ? recorded : now;
+
+    const expired = others.filter((v) => now - replacedAt(v, others, since) >= VERSION_RETENTION_MS);
+    const kept = others.filter((v) => !expired.includes(v)).sort((a, b) => a.since - b.since);
+    const gone = new Set(expired.flatMap((v) => v.keys));
+    let size = storeBytes(current, puts, gone);
+    const evicted: string[] = [];
+    for (const v of kept) {
+      if (size <= MAX_STORE_BYTES) break;
+      for (const key of v.keys) gone.add(key);
+      evicted.push(v.version);
+      size = storeBytes(current, puts, gone);
+    }
+    if (size > MAX_STORE_BYTES) {
+      throw new Error(
+        `KeyValueStore ${props.KeyValueStoreArn}: version ${props.Version} needs ${size} bytes of keys and values with every older `
+        + `table version dropped, over the store's ${MAX_STORE_BYTES}; make the routing table smaller (fewer overrides or routes)`,
+      );
+    }
+    return { puts, deletes: [...gone].map((key) => ({ Key: key })), evicted };
   };
+}
+
+/** When the version that followed `v` became current: the next newer one, else the current one (current since `currentSince`). */
+function replacedAt(v: StoredVersion, others: StoredVersion[], currentSince: number): number {
+  const later = others.map((o) => o.since).filter((s) => s > v.since);
+  return Math.min(currentSince, ...later);
+}
+
+/** The internal keys of the store grouped by version, each with its @since time. */
+function storedVersions(current: ReadonlyMap<string, string>): StoredVersion[] {
+  const keys = new Map<string, string[]>();
+  for (const key of current.keys()) {
+    if (!key.startsWith(INTERNAL_KEY_PREFIX)) continue;
+    const version = versionOf(key);
+    keys.set(version, [...(keys.get(version) ?? []), key]);
+  }
+  return [...keys].map(([version, versionKeys]) => ({ version, keys: versionKeys, since: storedSince(current.get(sinceKey(version))) }));
+}
+
+/** A stored @since time in milliseconds; versions written before @since existed count as the oldest. */
+function storedSince(value: string | undefined): number {
+  const time = value === undefined ? NaN : Date.parse(value);
+  return Number.isNaN(time) ? -Infinity : time;
+}
+
+/** Bytes of keys and values once `puts` are written and `gone` deleted. */
+function storeBytes(current: ReadonlyMap<string, string>, puts: PutKeyRequestListItem[], gone: ReadonlySet<string>): number {
+  const after = new Map(current);
+  for (const key of gone) after.delete(key);
+  for (const put of puts) after.set(put.Key!, put.Value!);
+  let bytes = 0;
+  for (const [key, value] of after) bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  return bytes;
 }
 
 /** Delete: drop this version's internal keys; flags belong to the operators. */
@@ -132,6 +256,7 @@ function planDelete(version: string): Plan {
   return (current) => ({
     puts: [],
     deletes: [...current.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ Key: key })),
+    evicted: [],
   });
 }
 
@@ -174,13 +299,17 @@ async function listKeys(kvsArn: string): Promise<Map<string, string>> {
   return keys;
 }
 
-/** Splits the changes into UpdateKeys bodies of at most MAX_KEYS_PER_UPDATE keys, puts first. */
+/**
+ * Splits the changes into UpdateKeys bodies of at most MAX_KEYS_PER_UPDATE
+ * keys, deletes first: they make room before the puts fill it, so no batch
+ * takes the store past its size limit.
+ */
 function* batches(changes: Changes): Generator<Pick<UpdateKeysRequest, 'Puts' | 'Deletes'>> {
   const { puts, deletes } = changes;
   for (let start = 0; start < puts.length + deletes.length; start += MAX_KEYS_PER_UPDATE) {
     const end = start + MAX_KEYS_PER_UPDATE;
-    const batchPuts = puts.slice(start, end);
-    const batchDeletes = deletes.slice(Math.max(0, start - puts.length), Math.max(0, end - puts.length));
+    const batchDeletes = deletes.slice(start, end);
+    const batchPuts = puts.slice(Math.max(0, start - deletes.length), Math.max(0, end - deletes.length));
     yield {
       ...(batchPuts.length > 0 && { Puts: batchPuts }),
       ...(batchDeletes.length > 0 && { Deletes: batchDeletes }),

@@ -2,11 +2,14 @@ import { CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cd
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { throwIfProblems } from '../errors';
 import { INTERNAL_KEY_PREFIX } from '../flags';
 import { handlerAssetDir } from '../handler-assets';
+import { jsonFileAsset } from '../json-asset';
+import { SINCE_KEY_SEGMENT, TABLE_FILE_NAME, TableFile, sinceKey } from './table-file';
 
 /** Properties for a KvsTableSync. */
 export interface KvsTableSyncProps {
@@ -33,34 +36,47 @@ export interface KvsTableSyncProps {
  *
  * A KeyValueStore's `ImportSource` only seeds the store when it is created;
  * this custom resource writes `entries` on every deploy, creates the flags
- * of `initialFlags` that do not exist yet, and deletes internal keys of
- * versions older than the previous one. With `createPreviewSecret` it
- * also creates the preview signing secret if missing. On delete it removes
- * this version's keys and leaves the flags and the secret alone.
+ * of `initialFlags` that do not exist yet, records when each table version
+ * became current (`mz:<version>:@since`), and deletes the internal keys of
+ * versions replaced longer ago than the handler's retention window. With
+ * `createPreviewSecret` it also creates the preview signing secret if
+ * missing. On delete it removes this version's keys and leaves the flags
+ * and the secret alone.
+ *
+ * The entries and flags travel as an S3 file asset (`tableAsset`, JSON
+ * `{ "entries": {...}, "initialFlags": {...} }`), not in the template:
+ * the resource's properties (`KeyValueStoreArn`, `Version`, `TableBucket`,
+ * `TableKey`, `PreviewSecret`) stay a few hundred bytes whatever the table's
+ * size, and so does the event CloudFormation sends the provider.
  *
  * Use one KvsTableSync per store: each one treats every other version's
- * internal keys in the store as stale. All instances in a stack share one
- * handler function and provider.
+ * internal keys in the store as its own older versions. All instances in a
+ * stack share one handler function and provider.
  *
  * @resource Custom::MultiZoneKvsSync
  */
 export class KvsTableSync extends Construct {
+  /** The asset holding the entries and initial flags, which the handler reads at deploy. */
+  public readonly tableAsset: s3assets.Asset;
+
   constructor(scope: Construct, id: string, props: KvsTableSyncProps) {
     super(scope, id);
     throwIfProblems(propsProblems(id, props));
 
+    const file: TableFile = { entries: props.entries, initialFlags: props.initialFlags };
+    this.tableAsset = jsonFileAsset(this, 'Table', TABLE_FILE_NAME, file);
     const provider = KvsSyncProvider.getOrCreate(this);
-    provider.grantSync(props.keyValueStore);
+    provider.grantSync(props.keyValueStore, this.tableAsset);
 
-    // Property names and shapes are read back from the template by tests and the local edge tool.
+    // The property names are the handler's contract (KvsSyncProperties).
     new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::MultiZoneKvsSync',
       properties: {
         KeyValueStoreArn: props.keyValueStore.keyValueStoreArn,
         Version: props.version,
-        Entries: props.entries,
-        InitialFlags: props.initialFlags,
+        TableBucket: this.tableAsset.s3BucketName,
+        TableKey: this.tableAsset.s3ObjectKey,
         // Only when asked: templates of sites without previews stay as they were.
         ...(props.createPreviewSecret && { PreviewSecret: 'create-if-missing' }),
       },
@@ -78,6 +94,8 @@ function propsProblems(id: string, props: KvsTableSyncProps): string[] {
   for (const key of Object.keys(props.entries)) {
     if (!key.startsWith(entryPrefix)) {
       problems.push(`KvsTableSync "${id}": entry key "${key}" must start with "${entryPrefix}"`);
+    } else if (key === sinceKey(props.version)) {
+      problems.push(`KvsTableSync "${id}": entry key "${key}" is the handler's own record of when the version became current ("${SINCE_KEY_SEGMENT}")`);
     }
   }
   for (const key of Object.keys(props.initialFlags)) {
@@ -139,8 +157,8 @@ class KvsSyncProvider extends Construct {
     });
   }
 
-  /** Lets the handler read and write the keys of `store`, and nothing else. */
-  public grantSync(store: cloudfront.IKeyValueStore): void {
+  /** Lets the handler read and write the keys of `store` and read `table`, and nothing else. */
+  public grantSync(store: cloudfront.IKeyValueStore, table: s3assets.Asset): void {
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       actions: [
         'cloudfront-keyvaluestore:DescribeKeyValueStore',
@@ -148,6 +166,11 @@ class KvsSyncProvider extends Construct {
         'cloudfront-keyvaluestore:UpdateKeys',
       ],
       resources: [store.keyValueStoreArn],
+    }));
+    // The one object, not the assets bucket (shared by every stack of the account and region).
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [table.bucket.arnForObjects(table.s3ObjectKey)],
     }));
   }
 }

@@ -11,6 +11,7 @@ import '@aws-sdk/signature-v4a';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { CloudFrontKeyValueStoreClient } from '@aws-sdk/client-cloudfront-keyvaluestore';
+import { S3Client } from '@aws-sdk/client-s3';
 import { MultiZoneValidationError } from '../errors';
 
 /** How to reach AWS: the usual SDK settings, which `--region` and `--profile` can override. */
@@ -26,6 +27,8 @@ export interface AwsClients {
   readonly cloudFormation: CloudFormationClient;
   readonly cloudFront: CloudFrontClient;
   readonly keyValueStore: CloudFrontKeyValueStoreClient;
+  /** Reads the site's assets (routing table) from the stack's assets bucket. */
+  readonly s3: S3Client;
 }
 
 /** CloudFront's control plane answers in us-east-1 whatever region the stack is in. */
@@ -38,6 +41,8 @@ export function createClients(options: AwsOptions = {}): AwsClients {
     cloudFormation: new CloudFormationClient({ ...profile, ...(options.region ? { region: options.region } : {}) }),
     cloudFront: new CloudFrontClient({ ...profile, region: CLOUDFRONT_REGION }),
     keyValueStore: new CloudFrontKeyValueStoreClient({ ...profile, region: CLOUDFRONT_REGION }),
+    // The assets bucket is in the stack's region, which the default region may not be.
+    s3: new S3Client({ ...profile, ...(options.region ? { region: options.region } : {}), followRegionRedirects: true }),
   };
 }
 

@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CreateInvalidationCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem } from '../flags';
+import { limitValue } from '../limits';
 import { normalizePathPattern, pathPatternsIntersect } from '../path-patterns';
 import { RoutingTable } from '../routing-plan';
 import { AwsClients, OperateError, awsCall } from './aws';
@@ -16,10 +17,10 @@ import { AwsClients, OperateError, awsCall } from './aws';
 const MAX_PATH_LENGTH = 4096;
 
 /** CloudFront's quota of file paths in progress at once per distribution ("Concurrent invalidation request maximum"). */
-const MAX_PATHS = 3000;
+const MAX_PATHS = limitValue('invalidation-file-paths-in-progress');
 
 /** CloudFront's quota of wildcard paths in progress at once per distribution, independent of the file paths ("Concurrent invalidation request maximum"). */
-export const MAX_WILDCARD_PATHS = 15;
+export const MAX_WILDCARD_PATHS = limitValue('invalidation-wildcard-paths-in-progress');
 
 /**
  * The invalidation path that covers a path pattern. CloudFront takes a `*`

@@ -3,9 +3,11 @@
  * ids given on the command line, or both (explicit ids win).
  */
 import * as fs from 'fs';
-import { DescribeStacksCommand, GetTemplateCommand, Output } from '@aws-sdk/client-cloudformation';
+import * as path from 'path';
+import { DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand, Output } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { MultiZoneValidationError } from '../errors';
-import { BoundZone, STACK_OUTPUT_SUFFIXES } from '../multi-zone-distribution';
+import { BoundZone, METADATA_KEY, STACK_OUTPUT_SUFFIXES, SiteAssetLocation, SiteMetadata } from '../multi-zone-distribution';
 import { RoutingTable } from '../routing-plan';
 import { SynthesizedSite } from '../synthesized-site';
 import { AwsClients, AwsOptions, OperateError, awsCall } from './aws';
@@ -159,13 +161,46 @@ async function loadTemplate(clients: AwsClients, options: SiteOptions, outputPre
     throw new OperateError(`${source}: not JSON (a CDK-synthesized template is)`);
   }
   const outputKey = outputPrefix ? `${outputPrefix}${STACK_OUTPUT_SUFFIXES.distributionId}` : undefined;
-  const logicalId: unknown = outputKey ? template.Outputs?.[outputKey]?.Value?.Ref : undefined;
+  const ref: unknown = outputKey ? template.Outputs?.[outputKey]?.Value?.Ref : undefined;
+  const distributionLogicalId = typeof ref === 'string' ? ref : undefined;
+  // A template file sits in its cloud assembly with its assets; a deployed stack's assets are in its assets bucket.
+  const assets = options.template ? undefined : await deployedAssets(clients, options.stack!, template, distributionLogicalId);
   try {
-    const site = SynthesizedSite.fromTemplate(template, typeof logicalId === 'string' ? logicalId : undefined);
+    const site = SynthesizedSite.fromTemplate(template, {
+      distributionLogicalId,
+      ...(options.template ? { assetDirectory: path.dirname(options.template) } : { assets }),
+    });
     return { table: site.table, zones: site.zones };
   } catch (error) {
     throw new OperateError(`${source}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The site's assets of a deployed stack, by their path in the metadata:
+ * DescribeStackResource gives the distribution's metadata with the assets
+ * bucket resolved (GetTemplate gives it as an expression).
+ */
+async function deployedAssets(clients: AwsClients, stack: string, template: Record<string, any>, logicalId: string | undefined): Promise<Record<string, string>> {
+  const distribution = logicalId ?? Object.keys(template.Resources ?? {}).find((id) => template.Resources[id]?.Metadata?.[METADATA_KEY]);
+  if (!distribution) return {};
+  const detail = await awsCall(`DescribeStackResource ${distribution} of "${stack}"`, () =>
+    clients.cloudFormation.send(new DescribeStackResourceCommand({ StackName: stack, LogicalResourceId: distribution })),
+  );
+  let metadata: Partial<SiteMetadata> | undefined;
+  try {
+    metadata = JSON.parse(detail.StackResourceDetail?.Metadata ?? '{}')[METADATA_KEY];
+  } catch {
+    throw new OperateError(`Stack "${stack}": the metadata of ${distribution} is not JSON`);
+  }
+  const assets: Record<string, string> = {};
+  for (const location of [metadata?.siteAsset, metadata?.storeAsset].filter((l): l is SiteAssetLocation => l !== undefined)) {
+    const object = await awsCall(`GetObject s3://${location.bucket}/${location.key} (the routing table of "${stack}")`, () =>
+      clients.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key })),
+    );
+    assets[location.path] = (await object.Body?.transformToString('utf-8')) ?? '';
+  }
+  return assets;
 }
 
 /** The template's routing table, or a one-line error saying how to provide one. */

@@ -12,8 +12,11 @@ export const seedZones = (): ZoneDefinition[] => [
   { name: 'dashboard', origin: origin('dashboard'), pathPatterns: ['/dashboard', '/dashboard/*'], assetPrefix: '/dashboard-static' },
 ];
 
-/** Synthesizes one MultiZoneDistribution in a fresh stack. */
-export function synth(props: Partial<MultiZoneDistributionProps> = {}): { stack: Stack; site: MultiZoneDistribution; template: Template } {
+/**
+ * Synthesizes one MultiZoneDistribution in a fresh stack; `assemblyDir` is
+ * the cloud assembly it went to, with the site's assets beside the template.
+ */
+export function synth(props: Partial<MultiZoneDistributionProps> = {}): { stack: Stack; site: MultiZoneDistribution; template: Template; assemblyDir: string } {
   const app = new App();
   const stack = new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } });
   const site = new MultiZoneDistribution(stack, 'Site', {
@@ -21,12 +24,13 @@ export function synth(props: Partial<MultiZoneDistributionProps> = {}): { stack:
     zones: seedZones(),
     ...props,
   });
-  return { stack, site, template: Template.fromStack(stack) };
+  const template = Template.fromStack(stack);
+  return { stack, site, template, assemblyDir: app.outdir };
 }
 
-/** The synthesized site, read back from the template as CloudFront would serve it. */
+/** The synthesized site, read back from the cloud assembly (template and assets) as CloudFront would serve it. */
 export function served(props: Partial<MultiZoneDistributionProps> = {}): SynthesizedSite {
-  return SynthesizedSite.fromTemplate(synth(props).template.toJSON());
+  return SynthesizedSite.fromStack(synth(props).stack);
 }
 
 /** The zone serving each URI. */
