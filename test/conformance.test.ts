@@ -17,6 +17,7 @@ import {
   ZoneDefinition,
   templateLimitProblems,
 } from '../lib';
+import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { origin, seedZones } from './support/sites';
 
 const ACCOUNT = '123456789012';
@@ -85,6 +86,7 @@ interface MatrixCase {
 }
 
 const MATRIX: MatrixCase[] = [
+  { name: 'the example site (bin/example-stack.ts)', build: () => [templateOf(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS }))] },
   { name: 'one zone', build: site({ zones: [] }) },
   { name: 'the seed site with a flag', build: site({ overrides: overrides(1) }) },
   {
