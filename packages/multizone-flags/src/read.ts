@@ -1,4 +1,4 @@
-import { parseZoneFlagsHeader, type ParsedZoneFlags } from './header';
+import { parseZoneFlagsHeader } from './header';
 import { zoneFlagsHeaderValue, type ZoneRequestHeaders } from './request-headers';
 
 /**
@@ -15,23 +15,18 @@ const NO_FLAGS: ZoneFlags = Object.freeze(Object.create(null));
  * throws. `Name` narrows the flag names, e.g. `readZoneFlags<'new-nav'>(h)`.
  */
 export function readZoneFlags<Name extends string = string>(headers: ZoneRequestHeaders | null | undefined): ZoneFlags<Name> {
-  const parsed = parseRequest(headers);
+  let value: string | undefined;
+  try {
+    value = zoneFlagsHeaderValue(headers);
+  } catch {
+    // A headers object can throw on access (e.g. Next's headers() outside a request); that too reads as all off.
+    return NO_FLAGS;
+  }
+  const parsed = parseZoneFlagsHeader(value);
   return (parsed.status === 'ok' ? parsed.flags : NO_FLAGS) as ZoneFlags<Name>;
 }
 
 /** Whether the edge turned `name` on for this viewer; false when off, absent or unreadable. */
 export function isZoneFlagOn<Name extends string = string>(headers: ZoneRequestHeaders | null | undefined, name: Name): boolean {
   return readZoneFlags<Name>(headers)[name] === true;
-}
-
-/** The header of a request, parsed, with why it could not be read. */
-function parseRequest(headers: ZoneRequestHeaders | null | undefined): ParsedZoneFlags {
-  let value: string | undefined;
-  try {
-    value = zoneFlagsHeaderValue(headers);
-  } catch (error) {
-    // A headers object can throw on access (e.g. Next's headers() outside a request); that still reads as all off.
-    return { status: 'malformed', problem: `reading the headers threw: ${String(error)}` };
-  }
-  return parseZoneFlagsHeader(value);
 }
