@@ -3,14 +3,17 @@
  * Bundles each Lambda handler with its dependencies (the AWS SDK clients
  * and the SigV4A signer included; the Lambda@Edge body hasher has none)
  * into one file under dist/handlers/, the
- * asset directory the constructs deploy. Run by `npm run build` and before
- * tests, since synth reads the bundle.
+ * asset directory the constructs deploy. Run by `npm run build`, `npm pack`
+ * (prepack), before tests and by the example app's synth (cdk.json), since
+ * synth reads the bundle. Its one line a handler goes to stderr, so stdout
+ * stays the caller's (`npm pack --json`); `--quiet` drops it.
  */
 const fs = require('fs');
 const path = require('path');
 const esbuild = require('esbuild');
 
 const root = path.resolve(__dirname, '..');
+const quiet = process.argv.includes('--quiet');
 
 /** Handler entry point -> asset directory under dist/handlers. */
 const HANDLERS = {
@@ -35,6 +38,7 @@ for (const [entry, name] of Object.entries(HANDLERS)) {
     mainFields: ['module', 'main'],
     logLevel: 'warning',
   });
+  if (quiet) continue;
   const { size } = fs.statSync(path.join(outdir, 'index.js'));
-  console.log(`bundled ${entry} -> dist/handlers/${name}/index.js (${Math.round(size / 1024)} KiB)`);
+  console.error(`bundled ${entry} -> dist/handlers/${name}/index.js (${Math.round(size / 1024)} KiB)`);
 }

@@ -9,8 +9,24 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 cd "$root"
-npm run build --silent
+# prepack builds (its log goes to stderr): a dry run's stdout is the JSON report alone.
+npm pack --dry-run --json > "$work/pack.json"
+node -e '
+  const [report] = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const files = report.files.map((f) => f.path);
+  for (const want of ["LICENSE", "dist/lib/index.js", "dist/handlers/kvs-sync/index.js", "bin/multizone.js"]) {
+    if (!files.includes(want)) throw new Error(`npm pack --dry-run --json: ${want} is not in the package`);
+  }
+' "$work/pack.json"
 tarball="$(npm pack --silent --pack-destination "$work" | tail -1)"
+# The shipped JavaScript carries no inline source maps (tsconfig.json emits none).
+mkdir "$work/unpacked"
+tar -xzf "$work/$tarball" -C "$work/unpacked"
+test -f "$work/unpacked/package/LICENSE"
+if grep -rl 'sourceMappingURL=data:' "$work/unpacked/package"; then
+  echo "package check failed: inline source maps in the files above" >&2
+  exit 1
+fi
 cdk_version="$(node -p "require('aws-cdk-lib/package.json').version")"
 constructs_version="$(node -p "require('constructs/package.json').version")"
 
@@ -43,4 +59,5 @@ test -f "node_modules/multizone-distribution/dist/lib/index.d.ts"
 # The CLI ships with the package and runs on its declared dependencies alone.
 npx --no-install multizone routes --template cdk.out/ConsumerStack.template.json > routes.txt
 grep -q "blog" routes.txt
+test "$(npx --no-install multizone --version)" = "$(node -p "require('multizone-distribution/package.json').version")"
 echo "package check passed: $tarball"

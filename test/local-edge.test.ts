@@ -562,6 +562,43 @@ describe('CLI: explain', () => {
     const parsed = JSON.parse(r.out);
     expect(parsed).toMatchObject({ uri: '/blog/post-1', zone: 'blog', functionRan: true, behavior: { pathPattern: '/blog/*' } });
   });
+
+  test('--ip under a percentage: the viewer\'s bucket, and the zone the function chose agrees with it', async () => {
+    const seen = new Set<string>();
+    for (let i = 1; i <= 20; i++) {
+      const ip = `192.0.2.${i}`;
+      const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', ip, '--template', templateFile, '--flags-file', noFlagFile);
+      expect(r.code).toBe(0);
+      const m = new RegExp(`new-checkout=25% \\(--flag\\), bucket (\\d+) for ${ip.replace(/\./g, '\\.')}: (on|off)`).exec(r.out);
+      expect(m).not.toBeNull();
+      const [bucket, state] = [Number(m![1]), m![2]];
+      expect(state).toBe(bucket < 25 ? 'on' : 'off');
+      expect(r.out).toMatch(new RegExp(`zone +${state === 'on' ? 'dashboard' : 'home'} `));
+      seen.add(state);
+    }
+    // Twenty viewers at 25%: both sides of the rollout were explained.
+    expect([...seen].sort()).toEqual(['off', 'on']);
+  });
+
+  test('without --ip, a percentage names the default viewer IP; on and off show no bucket', async () => {
+    const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(r.out).toMatch(/new-checkout=25% \(--flag\), bucket \d+ for the default viewer IP 192\.0\.2\.10 \(pass --ip\): (on|off)/);
+    expect((await cli('explain', '/checkout', '--flag', 'new-checkout=on', '--ip', '192.0.2.1', '--template', templateFile, '--flags-file', noFlagFile)).out).not.toContain('bucket');
+  });
+
+  test('x-forwarded-host: the template\'s first alias, else the cloudfront.net domain; --host over both', async () => {
+    const withAlias = JSON.parse(JSON.stringify(template));
+    withAlias.Resources[site.logicalId].Properties.DistributionConfig.Aliases = ['shop.example.org', 'www.shop.example.org'];
+    const aliasFile = path.join(assetDirectory, 'alias.template.json');
+    fs.writeFileSync(aliasFile, JSON.stringify(withAlias));
+    const aliased = await cli('explain', '/blog/post-1', '--template', aliasFile, '--flags-file', noFlagFile);
+    expect(aliased.out).toContain('x-forwarded-host: shop.example.org (set by the function)');
+    expect(JSON.parse((await cli('explain', '/blog/post-1', '--json', '--template', aliasFile, '--flags-file', noFlagFile)).out).host).toBe('shop.example.org');
+    const plain = await cli('explain', '/blog/post-1', '--template', templateFile, '--flags-file', noFlagFile);
+    expect(plain.out).toMatch(/x-forwarded-host: d[0-9a-z]+\.cloudfront\.net \(set by the function\)/);
+    const given = await cli('explain', '/blog/post-1', '--host', 'preview.example.net', '--template', aliasFile, '--flags-file', noFlagFile);
+    expect(given.out).toContain('x-forwarded-host: preview.example.net (set by the function)');
+  });
 });
 
 describe('CLI: routes', () => {
@@ -604,6 +641,20 @@ describe('CLI: flags --local', () => {
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ 'new-checkout': '25%' });
     expect((await cli('flags', 'get', 'new-checkout', '--local', '--flags-file', file)).out).toBe('25%\n');
     expect((await cli('flags', 'list', '--local', '--flags-file', file)).out).toMatch(/^new-checkout\s+25%/m);
+  });
+
+  test('a flag the template does not have: refused in one line naming the known flags, as explain refuses it', async () => {
+    const file = path.join(tmp, 'unknown-flags.json');
+    const set = await cli('flags', 'set', 'nope', 'on', '--local', '--flags-file', file, '--template', templateFile);
+    expect(set.code).toBe(1);
+    expect(set.err.trim()).toBe('multizone: flags set nope: the template has no flag "nope" (its flags: new-checkout)');
+    expect(fs.existsSync(file)).toBe(false);
+    const explain = await cli('explain', '/checkout', '--flag', 'nope=on', '--template', templateFile, '--flags-file', file);
+    expect(explain.code).toBe(1);
+    expect(explain.err.trim()).toBe('multizone: --flag nope=on: the template has no flag "nope" (its flags: new-checkout)');
+    // A flag the template has is written.
+    expect((await cli('flags', 'set', 'new-checkout', 'on', '--local', '--flags-file', file, '--template', templateFile)).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ 'new-checkout': 'on' });
   });
 
   test('a bad value: one line, exit 1, the file untouched', async () => {
@@ -683,6 +734,14 @@ describe('CLI: errors are one clear line and a non-zero exit', () => {
   });
 });
 
+describe('CLI: --version', () => {
+  test('prints the package version and exits 0', async () => {
+    const r = await cli('--version');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
+  });
+});
+
 describe('bin/multizone.js', () => {
   test('runs without a build; an error exits 1 with one line and no stack trace', () => {
     const ok = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'explain', '/blog', '--template', templateFile, '--flags-file', noFlagFile], { encoding: 'utf8' });
@@ -700,7 +759,8 @@ describe('bin/multizone.js', () => {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       const deadline = Date.now() + 20_000;
-      while (!out.includes('multizone local edge') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      // The banner's last line is its flags line; the lines before it may arrive in separate chunks.
+      while (!out.includes('  flags: ') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       expect(out).toContain(`http://localhost:${port}`);
       expect(out).toMatch(/blog\s+-> http:\/\/127\.0\.0\.1:\d+/);
       expect((await request(`http://127.0.0.1:${port}/blog/post-1`)).headers['x-zone']).toBe('blog');

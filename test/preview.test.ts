@@ -276,7 +276,13 @@ describe('flags preview --local and the local edge', () => {
     expect((await example.serve('/checkout', { flags: { 'new-checkout': 'on', [PREVIEW_SECRET_KEY]: secret }, cookies: { [PREVIEW_COOKIE]: off } })).zone).toBe('home');
   });
 
+  test('the curl hint goes to the local edge: port 8080, or the one given with --port', async () => {
+    expect((await cli('flags', 'preview', 'new-checkout', 'on', '--local', '--flags-file', flagsFile)).out[1]).toMatch(/curl -b 'mz-preview=[^']+' http:\/\/localhost:8080\/ /);
+    expect((await cli('flags', 'preview', 'new-checkout', 'on', '--local', '--flags-file', flagsFile, '--port', '9000')).out[1]).toMatch(/curl -b 'mz-preview=[^']+' http:\/\/localhost:9000\/ /);
+  });
+
   test.each([
+    [['new-checkout', 'on', '--port', 'eighty'], '--port eighty: not a port number'],
     [['new-checkout', 'maybe'], 'a preview value must be "on" or "off"'],
     [['new-checkout', '50%'], 'a preview value must be "on" or "off"'],
     [['mz:x', 'on'], 'flag name "mz:x" must be'],

@@ -1,3 +1,5 @@
+import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN } from '../edge-function/sandbox';
+import { flagPercent, flagValueProblem, rolloutBucket } from '../flags';
 import { templateOriginUrl } from '../local-edge/zones';
 import { pathPatternMatches } from '../path-patterns';
 import { OverrideRoute, ZoneRoute, routeKindMoves } from '../routing-plan';
@@ -166,8 +168,27 @@ function columns(rows: string[][], rightAligned: boolean[]): string[] {
   );
 }
 
-/** `explain`: how CloudFront serves one request, and why. */
-export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>): string {
+/**
+ * The Host a viewer sends by default: the distribution's first alias, else
+ * its cloudfront.net domain (unknown until deploy: an example one).
+ */
+export function defaultViewerHost(site: SynthesizedSite): string {
+  const aliases = site.resource(site.logicalId)?.Properties?.DistributionConfig?.Aliases;
+  // An alias that is a CloudFormation reference is only known at deploy.
+  return Array.isArray(aliases) && typeof aliases[0] === 'string' ? aliases[0] : EXAMPLE_DISTRIBUTION_DOMAIN;
+}
+
+/** A flag's value, and for a percentage the viewer's bucket and what it gives: `25% (--flag), bucket 17 for 192.0.2.1: on`. */
+function flagForViewer(name: string, f: FlagValue | undefined, ip: string | undefined): string {
+  const text = flagText(f);
+  if (!f || flagValueProblem(f.value) || f.value === 'on' || f.value === 'off') return text;
+  const bucket = rolloutBucket(name, ip ?? DEFAULT_VIEWER_IP);
+  const state = bucket < flagPercent(f.value) ? 'on' : 'off';
+  return `${text}, bucket ${bucket} for ${ip ?? `the default viewer IP ${DEFAULT_VIEWER_IP} (pass --ip)`}: ${state}`;
+}
+
+/** `explain`: how CloudFront serves one request, and why; `ip` is the viewer's, when given. */
+export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, ip?: string): string {
   const path = uri.split('?')[0];
   const total = site.behaviors.length;
   const position = served.behaviorIndex < 0 ? total : served.behaviorIndex + 1;
@@ -177,7 +198,7 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
   lines.push(`${method} ${uri}`);
   const relevant = site.table.overrides.filter((o) => pathPatternMatches(o.pattern, path));
   const usedFlags = [...new Set(relevant.map((o) => o.flag))];
-  if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagText(flags[f])}`).join(', ')}`);
+  if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagForViewer(f, flags[f], ip)}`).join('; ')}`);
   lines.push(
     `  behavior   #${position} of ${total}: ${b.pathPattern === '*' ? '* (default, no other pattern matches)' : `${b.pathPattern} (first match in CloudFront's order)`} -> origin ${b.targetOriginId} (${behaviorZone})`,
   );

@@ -1,10 +1,13 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem } from '../flags';
 import { DEFAULT_FLAG_FILE, ensureLocalPreviewSecret, previewSecretFile, readFlagFile, writeFlag } from '../local-edge/flag-file';
 import { MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from '../preview';
 import { CliError, CliIO } from './io';
 import { findSiteTemplates, readSite } from './site-loader';
+
+/** The port `multizone dev` listens on by default. */
+export const DEFAULT_EDGE_PORT = 8080;
 
 /**
  * The options a `flags` subcommand was given: `local` and `flagsFile` are
@@ -52,12 +55,13 @@ export function flagsSubcommand(program: Command, name: 'list' | 'get' | 'set' |
 }
 
 /** Flags the local template declares, with their initial values; empty when no template is at hand (never synthesizes). */
-function templateFlags(): Record<string, string> {
-  return localTable()?.flags ?? {};
+function templateFlags(opts: FlagsCommandOptions): Record<string, string> {
+  return localTable(opts)?.flags ?? {};
 }
 
-/** The local template's routing table, when exactly one template is at hand. */
-function localTable(): { flags: Record<string, string>; previewFlags?: string[] } | undefined {
+/** The local template's routing table: `--template`'s, else that of the one template in cdk.out, if there is exactly one. */
+function localTable(opts: FlagsCommandOptions): { flags: Record<string, string>; previewFlags?: string[] } | undefined {
+  if (typeof opts.template === 'string') return readSite(opts.template).table;
   const found = findSiteTemplates();
   if (found.length !== 1) return undefined;
   try {
@@ -109,7 +113,7 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
       if (!opts.local) return deployed().list(opts);
       const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
       const local = readFlagFile(file);
-      const initial = templateFlags();
+      const initial = templateFlags(opts);
       const names = [...new Set([...Object.keys(initial), ...Object.keys(local)])].sort();
       if (names.length === 0) {
         io.out(`no flags (${file} is empty or absent, and no template in cdk.out declares any)`);
@@ -138,7 +142,7 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
         io.out(local[name]);
         return;
       }
-      const initial = templateFlags();
+      const initial = templateFlags(opts);
       if (name in initial) {
         io.out(initial[name]);
         io.err(`(not set in ${file}: the template's initial value)`);
@@ -157,12 +161,15 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
     .action(async (name: string, value: string, opts: FlagsCommandOptions) => {
       if (!opts.local) return deployed().set(name, value, opts);
       const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
+      const table = localTable(opts);
+      // As `explain --flag` does: a flag no override uses is a typo, not a setting.
+      if (table && !(name in table.flags)) {
+        const known = Object.keys(table.flags);
+        throw new CliError(`flags set ${name}: the template has no flag "${name}" (${known.length ? `its flags: ${known.join(', ')}` : 'it has no overrides'})`);
+      }
       writeFlag(name, value, file);
       io.out(`${name}=${value} in ${file}: a running local edge uses it from its next request`);
-      const initial = templateFlags();
-      if (Object.keys(initial).length > 0 && !(name in initial)) {
-        io.err(`note: no override of the template uses flag "${name}" (its flags: ${Object.keys(initial).join(', ')})`);
-      }
+      if (!table) io.err(`note: no template at hand (none in cdk.out, no --template) to check flag "${name}" against`);
     });
 
   group
@@ -173,17 +180,19 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
     .option('--ttl <duration>', 'how long the cookie is valid: 90s, 30m, 1h, 7d (at most 30d)', '1h')
     .option('--local', `the local edge's preview (secret in ${previewSecretFile(DEFAULT_FLAG_FILE)} beside the flag file, created if missing)`)
     .option('--flags-file <file>', fileOption)
-    .action(async (name: string, value: string, opts: FlagsCommandOptions & { ttl: string }) => {
+    .addOption(new Option('-p, --port <port>', 'the local edge\'s port, for the curl hint (as given to `multizone dev --port`)').default(DEFAULT_EDGE_PORT))
+    .action(async (name: string, value: string, opts: FlagsCommandOptions & { ttl: string; port: string | number }) => {
       const request = previewRequest(name, value, opts.ttl);
       if (!opts.local) {
         const handler = deployed();
         if (!handler.preview) throw new CliError('flags preview: use --local, or deploy and pass --stack');
         return handler.preview(name, request.value, request.ttlSeconds, opts);
       }
+      if (!/^\d{1,5}$/.test(String(opts.port)) || Number(opts.port) > 65535) throw new CliError(`--port ${opts.port}: not a port number`);
       const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
       const secret = ensureLocalPreviewSecret(file);
-      for (const line of previewCookieLines(name, request.value, request.ttlSeconds, secret, 'http://localhost:3000/')) io.out(line);
-      const table = localTable();
+      for (const line of previewCookieLines(name, request.value, request.ttlSeconds, secret, `http://localhost:${opts.port}/`)) io.out(line);
+      const table = localTable(opts);
       if (table && !(table.previewFlags ?? []).includes(name)) {
         io.err(`note: the template does not let flag "${name}" be previewed (previewable: ${(table.previewFlags ?? []).join(', ') || 'none'}); set preview: true on its overrides`);
       }

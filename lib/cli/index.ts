@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import { MultiZoneValidationError } from '../errors';
 import { flagNameProblem, flagValueProblem } from '../flags';
@@ -5,8 +7,8 @@ import { DEFAULT_FLAG_FILE, readFlagFile } from '../local-edge/flag-file';
 import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
 import { SynthesizedSite } from '../synthesized-site';
-import { FlagValue, behaviorRows, explainText, routesText } from './describe';
-import { addFlagsCommand } from './flags-command';
+import { FlagValue, behaviorRows, defaultViewerHost, explainText, routesText } from './describe';
+import { DEFAULT_EDGE_PORT, addFlagsCommand } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { registerOperateCommands } from './operate';
 import { loadSite } from './site-loader';
@@ -60,10 +62,22 @@ function flagValues(site: SynthesizedSite, flagsFile: string | undefined, given:
   return out;
 }
 
+/** This package's version, from its package.json (above lib/cli in a checkout, above dist/lib/cli when installed). */
+function packageVersion(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (pkg.name === 'multizone-distribution') return pkg.version;
+  }
+  return 'unknown';
+}
+
 /** The `multizone` program: the local edge and the routing views, plus the deployed-site commands of ./operate. */
 export function buildProgram(io: CliIO = processIO): Command {
   const program = new Command('multizone')
     .description('MultiZoneDistribution: run the synthesized site locally, explain its routing, operate it')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) });
 
@@ -72,7 +86,7 @@ export function buildProgram(io: CliIO = processIO): Command {
       .command('dev')
       .description('serve the synthesized distribution locally in front of your zones (flags re-read on every request)')
       .option('--zone <name=url>', 'local URL of a zone, e.g. blog=http://localhost:3001 (repeatable; default: the template\'s origin)', keyValue('--zone'))
-      .addOption(new Option('-p, --port <port>', 'port to listen on').default(8080).argParser(portNumber))
+      .addOption(new Option('-p, --port <port>', 'port to listen on').default(DEFAULT_EDGE_PORT).argParser(portNumber))
       .option('--host <address>', 'address to listen on (default: every interface)')
       .option('--origin-header <name=value>', 'header sent to every zone, over the origins\' custom headers (e.g. a secret the template only references; repeatable)', keyValue('--origin-header'))
       .option('--flags-file <file>', `flag file (default: ${DEFAULT_FLAG_FILE})`)
@@ -120,19 +134,22 @@ export function buildProgram(io: CliIO = processIO): Command {
       .option('--flags-file <file>', `local flag file whose values apply (default: ${DEFAULT_FLAG_FILE}, if present)`)
       .option('--method <method>', 'HTTP method', 'GET')
       .option('--ip <address>', 'viewer IP (decides percentage rollouts)')
+      .option('--host <host>', 'viewer\'s Host header (default: the distribution\'s first alias, else its cloudfront.net domain)')
       .option('--json', 'machine-readable output'),
-  ).action(async (uri: string, opts: SiteOptions & { flag?: Record<string, string>; flagsFile?: string; method: string; ip?: string; json?: boolean }) => {
+  ).action(async (uri: string, opts: SiteOptions & { flag?: Record<string, string>; flagsFile?: string; method: string; ip?: string; host?: string; json?: boolean }) => {
     if (!uri.startsWith('/')) throw new CliError(`explain ${uri}: the path must start with "/"`);
     const { site } = loadSite(opts, io);
     const flags = flagValues(site, opts.flagsFile, opts.flag ?? {});
     const method = opts.method.toUpperCase();
-    const served = await site.serve(uri, { flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v.value])), method, ip: opts.ip });
+    const host = opts.host ?? defaultViewerHost(site);
+    const served = await site.serve(uri, { flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v.value])), method, ip: opts.ip, host });
     if (opts.json) {
       io.out(
         JSON.stringify(
           {
             uri,
             method,
+            host,
             behavior: { position: served.behaviorIndex < 0 ? site.behaviors.length : served.behaviorIndex + 1, pathPattern: served.behavior.pathPattern, originId: served.behavior.targetOriginId },
             functionRan: served.functionRan,
             function: served.behavior.viewerRequestFunction,
@@ -147,7 +164,7 @@ export function buildProgram(io: CliIO = processIO): Command {
       );
       return;
     }
-    io.out(explainText(site, uri, method, served, flags));
+    io.out(explainText(site, uri, method, served, flags, opts.ip));
   });
 
   addSiteOptions(

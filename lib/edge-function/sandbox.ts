@@ -91,6 +91,12 @@ export class FunctionSandbox {
 }
 
 
+/** The distribution domain of a simulated event. */
+export const EXAMPLE_DISTRIBUTION_DOMAIN = 'd111111abcdef8.cloudfront.net';
+
+/** The viewer IP of a simulated event when none is given. */
+export const DEFAULT_VIEWER_IP = '192.0.2.10';
+
 /** A viewer-request event for a URI, as CloudFront would build it. */
 export function viewerRequestEvent(
   uri: string,
@@ -101,8 +107,8 @@ export function viewerRequestEvent(
   headers.host = { value: options.host ?? 'www.example.com' };
   return {
     version: '1.0',
-    context: { eventType: 'viewer-request', distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'EDFDVBD6EXAMPLE', requestId: 'req' },
-    viewer: { ip: options.ip ?? '192.0.2.10' },
+    context: { eventType: 'viewer-request', distributionDomainName: EXAMPLE_DISTRIBUTION_DOMAIN, distributionId: 'EDFDVBD6EXAMPLE', requestId: 'req' },
+    viewer: { ip: options.ip ?? DEFAULT_VIEWER_IP },
     request: { method: options.method ?? 'GET', uri, querystring: wrap(options.querystring), headers, cookies: wrap(options.cookies) },
   };
 }
