@@ -120,6 +120,18 @@ describe('store reads per request: one table value, then one per flag consulted'
     expect(await reads(site, '/x/y/z', { deep: 'on', wide: 'on' })).toEqual({ table: 1, flags: ['deep'], zone: 'dashboard' });
   });
 
+  test('a small table is spread thin: a value holding rows of several first segments holds at most 256 bytes of them', () => {
+    const site = served({ overrides: featureOverrides(1, (i) => `/feature-${i}/*`) });
+    const buckets = Object.entries(site.storeEntries).filter(([key]) => /^mz:[0-9a-f]{8}:b\d+$/.test(key));
+    expect(buckets.length).toBeGreaterThan(1);
+    for (const [key, value] of buckets) {
+      const rows: Array<[number, string]> = JSON.parse(value).slice(3);
+      const own = rows.filter((r) => literalSegments(r[1]).length > 0);
+      const segments = new Set(own.map((r) => literalSegments(r[1])[0]));
+      if (segments.size > 1) expect([key, own.reduce((n, r) => n + JSON.stringify(r).length, 0) <= 256]).toEqual([key, true]);
+    }
+  });
+
   test('1000 overrides under one first segment: its bucket, then the bucket of the second segment', async () => {
     const site = served({ overrides: featureOverrides(1000, (i) => `/features/f-${i}/*`) });
     expect(await reads(site, '/features/f-999/a', { 'f-999': 'on' })).toEqual({ table: 2, flags: ['f-999'], zone: 'blog' });

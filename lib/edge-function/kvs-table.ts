@@ -31,6 +31,14 @@ export const MAX_TABLE_READS = limitValue('table-reads-per-request');
 /** The most buckets one level of the index splits into: enough to give every first segment of a large table its own. */
 const MAX_BUCKETS = 4096;
 
+/**
+ * Rows of several segments sharing a bucket past this many bytes get more
+ * buckets: the function parses and scans every row of the value it reads,
+ * so a small table kept in one full value would cost each request more
+ * than a large table spread thin (a store key costs nothing per request).
+ */
+const SHARED_BUCKET_BYTES = 256;
+
 /** The routing table as KeyValueStore entries, under a versioned key prefix. */
 export interface KvsRoutingTable {
   /** Content hash of the table: a new table gets new keys, so a function still at the edge keeps reading its own. */
@@ -221,12 +229,14 @@ class Layout {
     const carriedBytes = bytesOf(carried);
     let count = 1;
     let buckets = assign(parts, count);
-    // More buckets while a request under some group reads more values than that group would take alone, and the copies of `carried` stay small.
-    while (
-      count < MAX_BUCKETS &&
-      2 * count * carriedBytes <= MAX_TABLE_STORE_BYTES / 4 &&
-      buckets.some((b) => b.length > 1 && this.chunks([...carried, ...b.flatMap((p) => p.top)]) > Math.min(...b.map((p) => this.chunks([...carried, ...p.top]))))
-    ) {
+    // More buckets while a request under some group reads more values (or more bytes of rows) than that group would take alone,
+    // and the copies of `carried` stay small.
+    const crowded = (b: Part[]) => {
+      if (b.length < 2) return false;
+      const shared = [...carried, ...b.flatMap((p) => p.top)];
+      return this.chunks(shared) > Math.min(...b.map((p) => this.chunks([...carried, ...p.top]))) || bytesOf(shared) > SHARED_BUCKET_BYTES;
+    };
+    while (count < MAX_BUCKETS && 2 * count * carriedBytes <= MAX_TABLE_STORE_BYTES / 4 && buckets.some(crowded)) {
       count *= 2;
       buckets = assign(parts, count);
     }
