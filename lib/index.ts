@@ -13,3 +13,4 @@ export * from './edge-function/sandbox';
 export * from './kvs-sync/kvs-table-sync';
 export * from './synthesized-site';
 export * from './preview';
+export { SiteAssetSource } from './site-assets';

@@ -9,9 +9,8 @@
  * the code and the conformance tests never disagree.
  */
 
-import * as fs from 'fs';
-import * as path from 'path';
 import { METADATA_KEY } from './metadata-key';
+import { readSiteAsset } from './site-assets';
 
 /** A documentation page a limit is stated on. */
 export interface LimitDocPage {
@@ -222,7 +221,7 @@ function storeKeys(template: CfnTemplateJson, assetDirectory: string | undefined
     if (assetDirectory === undefined) {
       throw new Error(`templateLimitProblems: distribution ${id} keeps its store contents in asset ${asset}; pass assetDirectory (the cloud assembly directory) to check them`);
     }
-    const file = JSON.parse(fs.readFileSync(path.resolve(assetDirectory, asset), 'utf8'));
+    const file = readSiteAsset(asset, { assetDirectory });
     for (const part of [file.entries, file.initialFlags]) {
       for (const [key, value] of Object.entries(part ?? {})) keys.push({ where: asset, key, value: literal(value) });
     }

@@ -1,11 +1,10 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError } from './errors';
 import { FunctionSandbox, ViewerRequestEvent, splitUri, viewerRequestEvent } from './edge-function/sandbox';
 import { TableFile } from './kvs-sync/table-file';
 import { BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata } from './multi-zone-distribution';
 import { pathPatternMatches } from './path-patterns';
+import { SiteAssetSource, readSiteAsset } from './site-assets';
 import { RoutingTable } from './routing-plan';
 
 /** One cache behavior as the template states it. */
@@ -52,29 +51,13 @@ export interface RequestOptions {
 }
 
 /** Where SynthesizedSite finds the distribution and its assets. */
-export interface SynthesizedSiteOptions {
+export interface SynthesizedSiteOptions extends SiteAssetSource {
   /**
    * Logical id of the distribution, when the template holds several.
    *
    * @default - the first MultiZoneDistribution of the template
    */
   readonly distributionLogicalId?: string;
-  /**
-   * The directory the template was synthesized into (the cloud assembly:
-   * `cdk.out`, or `app.synth().directory`): the routing table's assets are
-   * files there (`asset.<hash>.json`).
-   *
-   * @default - the assets must be given in `assets`
-   */
-  readonly assetDirectory?: string;
-  /**
-   * Asset contents by their path in the distribution's metadata
-   * (`asset.<hash>.json`), for a template read without its assembly: a
-   * deployed stack's, with its assets fetched from S3.
-   *
-   * @default - the assets are read from `assetDirectory`
-   */
-  readonly assets?: Record<string, string>;
 }
 
 /**
@@ -104,7 +87,7 @@ export class SynthesizedSite {
           : 'Template: no MultiZoneDistribution found (no AWS::CloudFront::Distribution with MultiZone metadata)',
       );
     }
-    return new SynthesizedSite(resources, candidates[0][0], (location) => readAsset(location, options));
+    return new SynthesizedSite(resources, candidates[0][0], (location) => readSiteAsset(location.path, options));
   }
 
   /** Synthesizes the stack's app (or reuses its last synthesis) and reads the stack's MultiZoneDistribution. */
@@ -214,30 +197,5 @@ export class SynthesizedSite {
       this.sandboxes.set(logicalId, sandbox);
     }
     return sandbox;
-  }
-}
-
-/** The JSON of one of the site's assets, from the given contents or the assembly directory. */
-function readAsset(location: SiteAssetLocation, options: SynthesizedSiteOptions): any {
-  let text = options.assets?.[location.path];
-  if (text === undefined && options.assetDirectory !== undefined) {
-    try {
-      text = fs.readFileSync(path.resolve(options.assetDirectory, location.path), 'utf8');
-    } catch {
-      throw new MultiZoneValidationError(
-        `Template: routing table asset ${location.path} not found next to the template (in ${options.assetDirectory}); `
-        + 'synthesize with cdk synth, which writes it there, and read the template from the same cloud assembly',
-      );
-    }
-  }
-  if (text === undefined) {
-    throw new MultiZoneValidationError(
-      `Template: routing table asset ${location.path} not given; read the template with its cloud assembly (SynthesizedSite.fromTemplate(template, { assetDirectory }))`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new MultiZoneValidationError(`Template: routing table asset ${location.path} is not JSON (${(e as Error).message})`);
   }
 }
