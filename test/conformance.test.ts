@@ -9,7 +9,6 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   CfnTemplateJson,
-  MultiZoneDistribution,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
   OverrideDefinition,
@@ -18,22 +17,10 @@ import {
   templateLimitProblems,
 } from '../lib';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
-import { origin, seedZones } from './support/sites';
+import { origin, seedZones, siteStack } from './support/sites';
 
 const ACCOUNT = '123456789012';
 const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:origin-verify-AbCdEf`;
-
-/** A stack with one MultiZoneDistribution; `extra` builds props that need the stack (parameters, functions). */
-function siteStack(app: App, id: string, region: string, props: Partial<MultiZoneDistributionProps>, extra?: (stack: Stack) => Partial<MultiZoneDistributionProps>): Stack {
-  const stack = new Stack(app, id, { stackName: 'MultiZoneConformance', env: { account: ACCOUNT, region } });
-  new MultiZoneDistribution(stack, 'Site', {
-    defaultZone: { name: 'home', origin: origin('home') },
-    zones: seedZones(),
-    ...props,
-    ...extra?.(stack),
-  });
-  return stack;
-}
 
 /** A synthesized template and the cloud assembly directory holding its assets. */
 interface Synthesized {
@@ -45,7 +32,7 @@ const templateOf = (stack: Stack): Synthesized => ({ template: Template.fromStac
 
 /** One site's template in us-east-1. */
 const site = (props: Partial<MultiZoneDistributionProps>, extra?: (stack: Stack) => Partial<MultiZoneDistributionProps>) => () => [
-  templateOf(siteStack(new App(), 'Conformance', 'us-east-1', props, extra)),
+  templateOf(siteStack(props, extra, { id: 'Conformance', stackName: 'MultiZoneConformance' })),
 ];
 
 /** `n` zones named to `length` characters, one page pattern each. */
@@ -73,7 +60,7 @@ const functionUrlZone = (stack: Stack): ZoneDefinition => {
 function twoRegions(): Synthesized[] {
   const app = new App();
   const withShop = (stack: Stack) => ({ zones: [...seedZones(), functionUrlZone(stack)], overrides: overrides(1) });
-  const stacks = ['eu-west-1', 'us-west-2'].map((region) => siteStack(app, `Site-${region}`, region, {}, withShop));
+  const stacks = ['eu-west-1', 'us-west-2'].map((region) => siteStack({}, withShop, { app, id: `Site-${region}`, region, stackName: 'MultiZoneConformance' }));
   return stacks.map(templateOf);
 }
 

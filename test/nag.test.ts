@@ -10,11 +10,10 @@ import { GeoRestriction, ResponseHeadersPolicy } from 'aws-cdk-lib/aws-cloudfron
 import { FunctionUrlOrigin, HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack, ExampleSiteStackProps } from '../bin/example-stack';
-import { MultiZoneDistribution, MultiZoneDistributionProps, SynthesizedSite } from '../lib';
-import { origin, seedZones } from './support/sites';
+import { MultiZoneDistribution, SynthesizedSite } from '../lib';
+import { siteStack } from './support/sites';
 
 const SECURITY_HEADERS = '67f7725c-6f97-4210-82d7-5512b31e9d03';
 const CHECKOUT = { overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }] };
@@ -27,17 +26,6 @@ function findings(stack: Stack): string[] {
 
 function example(props: Partial<ExampleSiteStackProps> = {}): ExampleSiteStack {
   return new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS, ...props });
-}
-
-function siteStack(props: Partial<MultiZoneDistributionProps> = {}, extra?: (scope: Construct) => Partial<MultiZoneDistributionProps>): Stack {
-  const stack = new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } });
-  new MultiZoneDistribution(stack, 'Site', {
-    defaultZone: { name: 'home', origin: origin('home') },
-    zones: seedZones(),
-    ...props,
-    ...extra?.(stack),
-  });
-  return stack;
 }
 
 describe('cdk-nag AwsSolutions', () => {

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { MultiZoneDistribution, MultiZoneDistributionProps, SynthesizedSite, ZoneDefinition } from '../../lib';
@@ -12,20 +12,45 @@ export const seedZones = (): ZoneDefinition[] => [
   { name: 'dashboard', origin: origin('dashboard'), pathPatterns: ['/dashboard', '/dashboard/*'], assetPrefix: '/dashboard-static' },
 ];
 
+/** Where siteStack puts the site. */
+export interface SiteStackPlace {
+  /** @default - a fresh App */
+  readonly app?: App;
+  /** @default 'TestStack' */
+  readonly id?: string;
+  /** @default 'us-east-1' */
+  readonly region?: string;
+  /** @default - the stack id */
+  readonly stackName?: string;
+}
+
+/**
+ * A stack with one MultiZoneDistribution `Site` over the seed's zones;
+ * `extra` builds props that need the stack (parameters, certificates).
+ */
+export function siteStack(props: Partial<MultiZoneDistributionProps> = {}, extra?: (stack: Stack) => Partial<MultiZoneDistributionProps>, place: SiteStackPlace = {}): Stack {
+  const stack = new Stack(place.app ?? new App(), place.id ?? 'TestStack', {
+    stackName: place.stackName,
+    env: { account: '123456789012', region: place.region ?? 'us-east-1' },
+  });
+  new MultiZoneDistribution(stack, 'Site', {
+    defaultZone: { name: 'home', origin: origin('home') },
+    zones: seedZones(),
+    ...props,
+    ...extra?.(stack),
+  });
+  return stack;
+}
+
 /**
  * Synthesizes one MultiZoneDistribution in a fresh stack; `assemblyDir` is
  * the cloud assembly it went to, with the site's assets beside the template.
  */
 export function synth(props: Partial<MultiZoneDistributionProps> = {}): { stack: Stack; site: MultiZoneDistribution; template: Template; assemblyDir: string } {
-  const app = new App();
-  const stack = new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } });
-  const site = new MultiZoneDistribution(stack, 'Site', {
-    defaultZone: { name: 'home', origin: origin('home') },
-    zones: seedZones(),
-    ...props,
-  });
+  const stack = siteStack(props);
+  const site = stack.node.findChild('Site') as MultiZoneDistribution;
   const template = Template.fromStack(stack);
-  return { stack, site, template, assemblyDir: app.outdir };
+  return { stack, site, template, assemblyDir: Stage.of(stack)!.outdir };
 }
 
 /** The synthesized site, read back from the cloud assembly (template and assets) as CloudFront would serve it. */
