@@ -45,8 +45,8 @@ async function serve(role: Role, template?: string, flagsFile?: string): Promise
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   } else {
-    const { SynthesizedSite } = await import('../lib/synthesized-site');
-    const { startLocalEdge } = await import('../lib/local-edge/server');
+    const { SynthesizedSite } = await import('../packages/multizone-cli/src/synthesized-site');
+    const { startLocalEdge } = await import('../packages/multizone-cli/src/local-edge/server');
     const site = SynthesizedSite.fromTemplate(JSON.parse(fs.readFileSync(template!, 'utf8')), { assetDirectory: path.dirname(template!) });
     const edge = await startLocalEdge({ site, flagsFile, host: '127.0.0.1' });
     edge.server.keepAliveTimeout = 30_000;

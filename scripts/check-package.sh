@@ -14,7 +14,7 @@ npm pack --dry-run --json > "$work/pack.json"
 node -e '
   const [report] = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const files = report.files.map((f) => f.path);
-  for (const want of ["LICENSE", "dist/lib/index.js", "dist/handlers/kvs-sync/index.js", "bin/multizone.js"]) {
+  for (const want of ["LICENSE", "dist/lib/index.js", "dist/handlers/kvs-sync/index.js", "packages/multizone-cli/bin/multizone.js"]) {
     if (!files.includes(want)) throw new Error(`npm pack --dry-run --json: ${want} is not in the package`);
   }
 ' "$work/pack.json"

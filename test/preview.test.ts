@@ -25,9 +25,9 @@ import {
   previewEntry,
   viewerRequestEvent,
 } from '../lib';
-import { main } from '../lib/cli';
-import { previewSecretFile } from '../lib/local-edge/flag-file';
-import { startLocalEdge } from '../lib/local-edge/server';
+import { main } from '../packages/multizone-cli/src/cli';
+import { previewSecretFile } from '../packages/multizone-cli/src/local-edge/flag-file';
+import { startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const SECRET = 'a'.repeat(64);

@@ -7,9 +7,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeKeyValueStoreCommand, GetKeyCommand, PutKeyCommand, paginateListKeys } from '@aws-sdk/client-cloudfront-keyvaluestore';
-import { MultiZoneValidationError } from '../errors';
-import { INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem } from '../flags';
-import { PREVIEW_SECRET_KEY } from '../preview';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem } from '../../../../lib/flags';
+import { PREVIEW_SECRET_KEY } from '../../../../lib/preview';
 import { AwsClients, OperateError, awsCall, explainAwsError, isEtagConflict } from './aws';
 
 /** Writes tried when the ETag keeps going stale: conflicts come from a few writers, not a stampede. */

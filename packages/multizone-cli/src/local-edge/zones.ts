@@ -1,4 +1,4 @@
-import { MultiZoneValidationError } from '../errors';
+import { MultiZoneValidationError } from '../../../../lib/errors';
 import type { SynthesizedSite } from '../synthesized-site';
 
 /** Where one zone runs locally. */

@@ -10,8 +10,8 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const source = path.join(root, 'lib', 'cli', 'index.ts');
-const built = path.join(root, 'dist', 'lib', 'cli', 'index.js');
+const source = path.join(root, 'src', 'cli', 'index.ts');
+const built = path.join(root, 'dist', 'cli', 'index.js');
 
 function fromSource() {
   let tsNode;
@@ -21,7 +21,7 @@ function fromSource() {
     return undefined;
   }
   // Transpile only: type checking is the build's job, and would cost seconds on every run.
-  tsNode.register({ transpileOnly: true, project: path.join(root, 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
+  tsNode.register({ transpileOnly: true, project: path.join(root, '..', '..', 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
   return require(source);
 }
 

@@ -1,8 +1,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { MultiZoneValidationError } from '../errors';
-import { METADATA_KEY } from '../multi-zone-distribution';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { METADATA_KEY } from '../../../../lib/multi-zone-distribution';
 import { SynthesizedSite } from '../synthesized-site';
 import { CliError, CliIO } from './io';
 

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem } from '../flags';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { flagNameProblem } from '../../../../lib/flags';
 import { DEFAULT_FLAG_FILE, ensureLocalPreviewSecret, previewSecretFile, readFlagFile, writeFlag } from '../local-edge/flag-file';
-import { MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from '../preview';
+import { MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from '../../../../lib/preview';
 import { CliError, CliIO } from './io';
 import { findSiteTemplates, readSite } from './site-loader';
 

@@ -6,11 +6,11 @@
 import { randomBytes } from 'crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CreateInvalidationCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem } from '../flags';
-import { limitValue } from '../limits';
-import { normalizePathPattern, pathPatternsIntersect } from '../path-patterns';
-import { RoutingTable } from '../routing-plan';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { flagNameProblem } from '../../../../lib/flags';
+import { limitValue } from '../../../../lib/limits';
+import { normalizePathPattern, pathPatternsIntersect } from '../../../../lib/path-patterns';
+import { RoutingTable } from '../../../../lib/routing-plan';
 import { AwsClients, OperateError, awsCall } from './aws';
 
 /** CloudFront's limit on one invalidation path, in characters. */

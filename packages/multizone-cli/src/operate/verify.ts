@@ -20,12 +20,12 @@
  */
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
-import { ZONE_HEADER } from '../edge-function/generate';
+import { ZONE_HEADER } from '../../../../lib/edge-function/generate';
 import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagPercent, flagValueProblem } from '../flags';
-import { normalizePathPattern, pathPatternMatches } from '../path-patterns';
-import { RoutingTable, resolveRoute } from '../routing-plan';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { flagNameProblem, flagPercent, flagValueProblem } from '../../../../lib/flags';
+import { normalizePathPattern, pathPatternMatches } from '../../../../lib/path-patterns';
+import { RoutingTable, resolveRoute } from '../../../../lib/routing-plan';
 import { AwsClients, OperateError, awsCall } from './aws';
 import { listFlags } from './flags';
 import { DeployedSite, SiteTemplate, requireId } from './site';

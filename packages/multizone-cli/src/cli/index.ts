@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagValueProblem } from '../flags';
+import { MultiZoneValidationError } from '../../../../lib/errors';
+import { flagNameProblem, flagValueProblem } from '../../../../lib/flags';
 import { DEFAULT_FLAG_FILE, readFlagFile } from '../local-edge/flag-file';
 import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
