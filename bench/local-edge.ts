@@ -58,7 +58,7 @@ async function serve(role: Role, template?: string, flagsFile?: string): Promise
 /** Starts this script as a child in a role; resolves with the port it listens on. */
 function spawnRole(role: Role, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--role', role, ...args], { execArgv: ['-r', 'ts-node/register/transpile-only'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(__filename, ['--role', role, ...args], { execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (m: any) => resolve({ child, port: m.port }));
     child.once('exit', (code) => reject(new Error(`${role} process exited (${code}) before listening`)));
   });

@@ -9,8 +9,6 @@ export * from './routing-plan';
 export * from './behaviors';
 export * from './edge-function/generate';
 export * from './edge-function/kvs-table';
-export * from '../packages/multizone-cli/src/edge-function/sandbox';
 export * from './kvs-sync/kvs-table-sync';
-export * from '../packages/multizone-cli/src/synthesized-site';
 export * from './preview';
 export { SiteAssetSource } from './site-assets';

@@ -1,18 +1,16 @@
 import * as fc from 'fast-check';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import {
-  FunctionSandbox,
   MAX_KVS_VALUE_BYTES,
   MAX_TABLE_READS,
   MAX_TABLE_STORE_BYTES,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
   RoutingTable,
-  SynthesizedSite,
   encodeRoutingTable,
   flagIsOnFor,
   literalSegments,
   resolveRoute,
-  viewerRequestEvent,
 } from '../lib';
 import { origin, seedZones, served, synth } from './support/sites';
 

@@ -738,7 +738,7 @@ describe('CLI: --version', () => {
   test('prints the package version and exits 0', async () => {
     const r = await cli('--version');
     expect(r.code).toBe(0);
-    expect(r.out).toBe(`${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
+    expect(r.out).toBe(`${JSON.parse(fs.readFileSync(path.join(ROOT, 'packages', 'multizone-cli', 'package.json'), 'utf8')).version}\n`);
   });
 });
 

@@ -19,7 +19,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FunctionSandbox, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, SynthesizedSite, ViewerRequestEvent, previewEntry, rolloutBucket, viewerRequestEvent } from '../lib';
+import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry, rolloutBucket } from '../lib';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {

@@ -4,17 +4,15 @@ import { KeyValueStore } from 'aws-cdk-lib/aws-cloudfront';
 import * as fc from 'fast-check';
 import {
   MultiZoneDistribution,
-  FunctionSandbox,
   MAX_FUNCTION_CODE_BYTES,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
-  SynthesizedSite,
   ZONE_HEADER,
   ZoneDefinition,
   flagIsOnFor,
   resolveRoute,
-  viewerRequestEvent,
 } from '../lib';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const shop: ZoneDefinition = { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' };

@@ -13,17 +13,15 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import {
-  FunctionSandbox,
   MultiZoneDistributionProps,
   MultiZoneValidationError,
   PREVIEW_COOKIE,
   PREVIEW_SECRET_KEY,
-  SynthesizedSite,
   ZoneDefinition,
   parsePreviewTtl,
   previewEntry,
-  viewerRequestEvent,
 } from '../lib';
 import { main } from '../packages/multizone-cli/src/cli';
 import { previewSecretFile } from '../packages/multizone-cli/src/local-edge/flag-file';

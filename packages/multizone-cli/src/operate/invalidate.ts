@@ -6,11 +6,7 @@
 import { randomBytes } from 'crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CreateInvalidationCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import { MultiZoneValidationError } from '../../../../lib/errors';
-import { flagNameProblem } from '../../../../lib/flags';
-import { limitValue } from '../../../../lib/limits';
-import { normalizePathPattern, pathPatternsIntersect } from '../../../../lib/path-patterns';
-import { RoutingTable } from '../../../../lib/routing-plan';
+import { MultiZoneValidationError, flagNameProblem, limitValue, normalizePathPattern, pathPatternsIntersect, RoutingTable } from 'multizone-distribution/internal';
 import { AwsClients, OperateError, awsCall } from './aws';
 
 /** CloudFront's limit on one invalidation path, in characters. */

@@ -20,12 +20,8 @@
  */
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
-import { ZONE_HEADER } from '../../../../lib/edge-function/generate';
+import { ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
 import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
-import { MultiZoneValidationError } from '../../../../lib/errors';
-import { flagNameProblem, flagPercent, flagValueProblem } from '../../../../lib/flags';
-import { normalizePathPattern, pathPatternMatches } from '../../../../lib/path-patterns';
-import { RoutingTable, resolveRoute } from '../../../../lib/routing-plan';
 import { AwsClients, OperateError, awsCall } from './aws';
 import { listFlags } from './flags';
 import { DeployedSite, SiteTemplate, requireId } from './site';
