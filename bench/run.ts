@@ -36,15 +36,9 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
-import {
-  MAX_TABLE_READS,
-  MultiZoneDistribution,
-  MultiZoneValidationError,
-  RoutingTable,
-  ZoneDefinition,
-  buildRoutingTable,
-  encodeRoutingTable,
-} from '../lib';
+import { MAX_TABLE_READS, encodeRoutingTable } from '../lib/edge-function/kvs-table';
+import { MultiZoneDistribution, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { RoutingTable, buildRoutingTable } from '../lib/routing-plan';
 import { cloudfrontModule, compileFunction, requireRuntimeModule } from '../packages/multizone-cli/src/edge-function/sandbox';
 
 const OVERRIDE_COUNTS = [1, 10, 100, 1000];

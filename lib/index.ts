@@ -1,14 +1,4 @@
-export * from './multi-zone-distribution';
-export * from './zones';
-export { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader } from './zone-origin';
-export * from './flags';
-export * from './errors';
-export * from './path-patterns';
-export * from './limits';
-export * from './routing-plan';
-export * from './behaviors';
-export * from './edge-function/generate';
-export * from './edge-function/kvs-table';
-export * from './kvs-sync/kvs-table-sync';
-export * from './preview';
-export { SiteAssetSource } from './site-assets';
+export { MultiZoneDistribution, MultiZoneDistributionProps, BoundZone } from './multi-zone-distribution';
+export { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition } from './zones';
+export { OriginVerifyHeader } from './zone-origin';
+export { MultiZoneErrors, MultiZoneValidationError } from './errors';

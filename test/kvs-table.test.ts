@@ -4,14 +4,12 @@ import {
   MAX_KVS_VALUE_BYTES,
   MAX_TABLE_READS,
   MAX_TABLE_STORE_BYTES,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  RoutingTable,
   encodeRoutingTable,
-  flagIsOnFor,
   literalSegments,
-  resolveRoute,
-} from '../lib';
+} from '../lib/edge-function/kvs-table';
+import { MultiZoneDistributionProps, MultiZoneValidationError } from '../lib';
+import { RoutingTable, resolveRoute } from '../lib/routing-plan';
+import { flagIsOnFor } from '../lib/flags';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const table = (overrides: RoutingTable['overrides']): RoutingTable => ({

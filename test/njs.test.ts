@@ -20,7 +20,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
-import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry, rolloutBucket } from '../lib';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry } from '../lib/preview';
+import { rolloutBucket } from '../lib/flags';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {

@@ -2,16 +2,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { KeyValueStore } from 'aws-cdk-lib/aws-cloudfront';
 import * as fc from 'fast-check';
-import {
-  MultiZoneDistribution,
-  MAX_FUNCTION_CODE_BYTES,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  ZONE_HEADER,
-  ZoneDefinition,
-  flagIsOnFor,
-  resolveRoute,
-} from '../lib';
+import { MultiZoneDistribution, MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { MAX_FUNCTION_CODE_BYTES, ZONE_HEADER } from '../lib/edge-function/generate';
+import { flagIsOnFor } from '../lib/flags';
+import { resolveRoute } from '../lib/routing-plan';
 import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import { origin, seedZones, served, synth } from './support/sites';
 

@@ -14,15 +14,8 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
-import {
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  PREVIEW_COOKIE,
-  PREVIEW_SECRET_KEY,
-  ZoneDefinition,
-  parsePreviewTtl,
-  previewEntry,
-} from '../lib';
+import { MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, parsePreviewTtl, previewEntry } from '../lib/preview';
 import { main } from '../packages/multizone-cli/src/cli';
 import { previewSecretFile } from '../packages/multizone-cli/src/local-edge/flag-file';
 import { startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
