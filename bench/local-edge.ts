@@ -45,8 +45,8 @@ async function serve(role: Role, template?: string, flagsFile?: string): Promise
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   } else {
-    const { SynthesizedSite } = await import('../lib/synthesized-site');
-    const { startLocalEdge } = await import('../lib/local-edge/server');
+    const { SynthesizedSite } = await import('../packages/multizone-cli/src/synthesized-site');
+    const { startLocalEdge } = await import('../packages/multizone-cli/src/local-edge/server');
     const site = SynthesizedSite.fromTemplate(JSON.parse(fs.readFileSync(template!, 'utf8')), { assetDirectory: path.dirname(template!) });
     const edge = await startLocalEdge({ site, flagsFile, host: '127.0.0.1' });
     edge.server.keepAliveTimeout = 30_000;
@@ -58,7 +58,7 @@ async function serve(role: Role, template?: string, flagsFile?: string): Promise
 /** Starts this script as a child in a role; resolves with the port it listens on. */
 function spawnRole(role: Role, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--role', role, ...args], { execArgv: ['-r', 'ts-node/register/transpile-only'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(__filename, ['--role', role, ...args], { execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (m: any) => resolve({ child, port: m.port }));
     child.once('exit', (code) => reject(new Error(`${role} process exited (${code}) before listening`)));
   });

@@ -35,22 +35,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import {
-  FunctionSandbox,
-  MAX_TABLE_READS,
-  MultiZoneDistribution,
-  MultiZoneValidationError,
-  RoutingTable,
-  SynthesizedSite,
-  ViewerRequestEvent,
-  ZoneDefinition,
-  buildRoutingTable,
-  cloudfrontModule,
-  compileFunction,
-  encodeRoutingTable,
-  requireRuntimeModule,
-  viewerRequestEvent,
-} from '../lib';
+import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
+import { MAX_TABLE_READS, encodeRoutingTable } from '../lib/edge-function/kvs-table';
+import { MultiZoneDistribution, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { RoutingTable, buildRoutingTable } from '../lib/routing-plan';
+import { cloudfrontModule, compileFunction, requireRuntimeModule } from '../packages/multizone-cli/src/edge-function/sandbox';
 
 const OVERRIDE_COUNTS = [1, 10, 100, 1000];
 const SYNTH_COUNTS = [1, 1000, 3000, 5000];
@@ -504,7 +493,7 @@ async function synthTimings(): Promise<void> {
 function synthProcessMs(overrides: number): number {
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const child = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'synth-process.ts'), String(overrides)], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', path.join(__dirname, 'synth-process.ts'), String(overrides)], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(`synth of ${overrides} overrides failed: ${child.stderr}`);
     runs.push(JSON.parse(child.stdout.trim().split('\n').pop()!).cpuMs);
   }

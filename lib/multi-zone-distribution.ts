@@ -294,9 +294,19 @@ export interface BoundZone {
 export class MultiZoneDistribution extends Construct {
   /** The CloudFront distribution. */
   public readonly distribution: cloudfront.Distribution;
-  /** The routing table: zones, routes and overrides in first-match order. */
+  /**
+   * The routing table: zones, routes and overrides in first-match order
+   * (TypeScript only: its route kinds are unions).
+   *
+   * @jsii ignore
+   */
   public readonly routingTable: RoutingTable;
-  /** The cache behaviors as planned, and what overflowed to the function. */
+  /**
+   * The cache behaviors as planned, and what overflowed to the function
+   * (TypeScript only, like routingTable).
+   *
+   * @jsii ignore
+   */
   public readonly behaviorPlan: BehaviorPlan;
   /** The viewer-request function that routes by flags and overflow, when any behavior needs it. */
   public readonly routerFunction?: cloudfront.Function;
@@ -315,6 +325,12 @@ export class MultiZoneDistribution extends Construct {
 
   private readonly zoneOrigins: ZoneOrigin[];
 
+  /**
+   * @param scope the stack or construct the distribution belongs to
+   * @param id the construct id; logical ids, stack outputs and the store's name derive from it
+   * @param props the zones, overrides and distribution settings
+   * @throws MultiZoneValidationError when the props are refused, naming the zone, override, flag or prop at fault
+   */
   constructor(scope: Construct, id: string, props: MultiZoneDistributionProps) {
     super(scope, id);
     const zones = props.zones ?? [];

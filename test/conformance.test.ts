@@ -7,15 +7,8 @@ import { App, CfnParameter, SecretValue, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import {
-  CfnTemplateJson,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  OverrideDefinition,
-  TemplateLimitProblem,
-  ZoneDefinition,
-  templateLimitProblems,
-} from '../lib';
+import { CfnTemplateJson, TemplateLimitProblem, templateLimitProblems } from '../lib/limits';
+import { MultiZoneDistributionProps, MultiZoneValidationError, OverrideDefinition, ZoneDefinition } from '../lib';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { origin, seedZones, siteStack } from './support/sites';
 

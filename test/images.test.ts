@@ -1,4 +1,7 @@
-import { FunctionSandbox, IMAGE_OPTIMIZER_PATH, NEXT_IMAGE_QUERY_STRINGS, SynthesizedSite, TemplateBehavior, ZoneDefinition, viewerRequestEvent } from '../lib';
+import { FunctionSandbox, SynthesizedSite, TemplateBehavior, viewerRequestEvent } from 'multizone-cli';
+import { IMAGE_OPTIMIZER_PATH } from '../lib/zones';
+import { NEXT_IMAGE_QUERY_STRINGS } from '../lib/multi-zone-distribution';
+import { ZoneDefinition } from '../lib';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const IMAGE_QUERY = '?url=%2Fblog-static%2Fcat.png&w=640&q=75';

@@ -1,19 +1,15 @@
 import * as fc from 'fast-check';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import {
-  FunctionSandbox,
   MAX_KVS_VALUE_BYTES,
   MAX_TABLE_READS,
   MAX_TABLE_STORE_BYTES,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  RoutingTable,
-  SynthesizedSite,
   encodeRoutingTable,
-  flagIsOnFor,
   literalSegments,
-  resolveRoute,
-  viewerRequestEvent,
-} from '../lib';
+} from '../lib/edge-function/kvs-table';
+import { MultiZoneDistributionProps, MultiZoneValidationError } from '../lib';
+import { RoutingTable, resolveRoute } from '../lib/routing-plan';
+import { flagIsOnFor } from '../lib/flags';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const table = (overrides: RoutingTable['overrides']): RoutingTable => ({

@@ -11,7 +11,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { CfnTemplateJson, MultiZoneDistribution, MultiZoneDistributionProps, PLATFORM_LIMITS, ZoneDefinition, templateLimitProblems } from '../lib';
+import { CfnTemplateJson, PLATFORM_LIMITS, templateLimitProblems } from '../lib/limits';
+import { MultiZoneDistribution, MultiZoneDistributionProps, ZoneDefinition } from '../lib';
 import { withLimitsTable } from '../lib/limits-doc';
 import { origin, seedZones, synth } from './support/sites';
 

@@ -4,12 +4,12 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { buildProgram, main, setDeployedFlagsHandler } from '../lib/cli';
-import { CliIO } from '../lib/cli/io';
+import { buildProgram, main, setDeployedFlagsHandler } from '../packages/multizone-cli/src/cli';
+import { CliIO } from '../packages/multizone-cli/src/cli/io';
 import { MultiZoneValidationError } from '../lib/errors';
-import { writeFlag } from '../lib/local-edge/flag-file';
-import { LocalEdge, startLocalEdge } from '../lib/local-edge/server';
-import { SynthesizedSite } from '../lib/synthesized-site';
+import { writeFlag } from '../packages/multizone-cli/src/local-edge/flag-file';
+import { LocalEdge, startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
+import { SynthesizedSite } from '../packages/multizone-cli/src/synthesized-site';
 import { synth } from './support/sites';
 
 jest.setTimeout(30_000);
@@ -738,23 +738,23 @@ describe('CLI: --version', () => {
   test('prints the package version and exits 0', async () => {
     const r = await cli('--version');
     expect(r.code).toBe(0);
-    expect(r.out).toBe(`${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
+    expect(r.out).toBe(`${JSON.parse(fs.readFileSync(path.join(ROOT, 'packages', 'multizone-cli', 'package.json'), 'utf8')).version}\n`);
   });
 });
 
 describe('bin/multizone.js', () => {
   test('runs without a build; an error exits 1 with one line and no stack trace', () => {
-    const ok = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'explain', '/blog', '--template', templateFile, '--flags-file', noFlagFile], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'explain', '/blog', '--template', templateFile, '--flags-file', noFlagFile], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/zone +blog /);
-    const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'routes', '--template', path.join(tmp, 'nope.json')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'routes', '--template', path.join(tmp, 'nope.json')], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   test('dev serves the template until stopped', async () => {
     const port = await closedPort();
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'multizone.js'), 'dev', '--template', templateFile, '--port', String(port), '--host', '127.0.0.1', '--flags-file', noFlagFile, ...zoneNames.flatMap((z) => ['--zone', `${z}=${zoneUrls[z]}`])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'dev', '--template', templateFile, '--port', String(port), '--host', '127.0.0.1', '--flags-file', noFlagFile, ...zoneNames.flatMap((z) => ['--zone', `${z}=${zoneUrls[z]}`])], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));

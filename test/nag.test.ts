@@ -12,7 +12,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack, ExampleSiteStackProps } from '../bin/example-stack';
-import { MultiZoneDistribution, SynthesizedSite } from '../lib';
+import { MultiZoneDistribution } from '../lib';
+import { SynthesizedSite } from 'multizone-cli';
 import { siteStack } from './support/sites';
 
 const SECURITY_HEADERS = '67f7725c-6f97-4210-82d7-5512b31e9d03';

@@ -19,7 +19,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FunctionSandbox, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, SynthesizedSite, ViewerRequestEvent, previewEntry, rolloutBucket, viewerRequestEvent } from '../lib';
+import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry } from '../lib/preview';
+import { rolloutBucket } from '../lib/flags';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {

@@ -31,10 +31,13 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
-import { FunctionSandbox, MultiZoneDistribution, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, STACK_OUTPUT_SUFFIXES, SynthesizedSite } from '../lib';
-import { main } from '../lib/cli';
-import { invalidationBatches } from '../lib/operate/invalidate';
-import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../lib/operate/verify';
+import { FunctionSandbox, SynthesizedSite } from 'multizone-cli';
+import { MultiZoneDistribution } from '../lib';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../lib/preview';
+import { STACK_OUTPUT_SUFFIXES } from '../lib/multi-zone-distribution';
+import { main } from '../packages/multizone-cli/src/cli';
+import { invalidationBatches } from '../packages/multizone-cli/src/operate/invalidate';
+import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';
 import { origin, seedZones } from './support/sites';
 
 const STACK = 'MultiZoneExample';

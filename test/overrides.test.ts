@@ -2,19 +2,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { KeyValueStore } from 'aws-cdk-lib/aws-cloudfront';
 import * as fc from 'fast-check';
-import {
-  MultiZoneDistribution,
-  FunctionSandbox,
-  MAX_FUNCTION_CODE_BYTES,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  SynthesizedSite,
-  ZONE_HEADER,
-  ZoneDefinition,
-  flagIsOnFor,
-  resolveRoute,
-  viewerRequestEvent,
-} from '../lib';
+import { MultiZoneDistribution, MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { MAX_FUNCTION_CODE_BYTES, ZONE_HEADER } from '../lib/edge-function/generate';
+import { flagIsOnFor } from '../lib/flags';
+import { resolveRoute } from '../lib/routing-plan';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const shop: ZoneDefinition = { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' };

@@ -6,7 +6,7 @@ import {
   pathPatternCovers,
   pathPatternProblems,
   pathPatternsIntersect,
-} from '../lib';
+} from '../lib/path-patterns';
 
 describe('CloudFront path pattern semantics', () => {
   test.each([

@@ -13,21 +13,12 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
-import {
-  FunctionSandbox,
-  MultiZoneDistributionProps,
-  MultiZoneValidationError,
-  PREVIEW_COOKIE,
-  PREVIEW_SECRET_KEY,
-  SynthesizedSite,
-  ZoneDefinition,
-  parsePreviewTtl,
-  previewEntry,
-  viewerRequestEvent,
-} from '../lib';
-import { main } from '../lib/cli';
-import { previewSecretFile } from '../lib/local-edge/flag-file';
-import { startLocalEdge } from '../lib/local-edge/server';
+import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
+import { MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } from '../lib';
+import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, parsePreviewTtl, previewEntry } from '../lib/preview';
+import { main } from '../packages/multizone-cli/src/cli';
+import { previewSecretFile } from '../packages/multizone-cli/src/local-edge/flag-file';
+import { startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
 import { origin, seedZones, served, synth } from './support/sites';
 
 const SECRET = 'a'.repeat(64);

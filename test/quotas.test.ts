@@ -1,4 +1,5 @@
-import { ZoneDefinition, pathPatternMatches } from '../lib';
+import { ZoneDefinition } from '../lib';
+import { pathPatternMatches } from '../lib/path-patterns';
 import { origin, served, synth } from './support/sites';
 
 /** 40 zones with three patterns each and an asset prefix (assets and next/image): 202 routes for 75 behaviors. */

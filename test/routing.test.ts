@@ -3,7 +3,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { CachePolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { MultiZoneDistribution, NEXT_CACHE_KEY_HEADERS, SynthesizedSite, ZoneDefinition } from '../lib';
+import { MultiZoneDistribution, ZoneDefinition } from '../lib';
+import { NEXT_CACHE_KEY_HEADERS } from '../lib/multi-zone-distribution';
+import { SynthesizedSite } from 'multizone-cli';
 import { origin, served, synth, zonesFor } from './support/sites';
 
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';

@@ -6,7 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { OverrideDefinition, SynthesizedSite } from '../lib';
+import { OverrideDefinition } from '../lib';
+import { SynthesizedSite } from 'multizone-cli';
 import { synth } from './support/sites';
 
 jest.setTimeout(600_000);

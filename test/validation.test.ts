@@ -1,9 +1,28 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { MultiZoneDistribution, MultiZoneValidationError, OverrideDefinition, ZoneDefinition } from '../lib';
+import { MultiZoneDistribution, MultiZoneErrors, MultiZoneValidationError, OverrideDefinition, ZoneDefinition } from '../lib';
 import { origin, served, synth, zonesFor } from './support/sites';
 
 const zone = (name: string, pathPatterns?: string[], assetPrefix?: string): ZoneDefinition => ({ name, origin: origin(name), pathPatterns, assetPrefix });
+
+describe('MultiZoneErrors.isValidationError, the jsii way to tell the error', () => {
+  const thrownBy = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    throw new Error('nothing thrown');
+  };
+
+  test('recognises what bad props throw, and nothing else', () => {
+    const bad = thrownBy(() => synth({ zones: [zone('blog', ['/blog/*'], 'blog-static')] }));
+    expect(bad).toBeInstanceOf(MultiZoneValidationError);
+    expect(MultiZoneErrors.isValidationError(bad)).toBe(true);
+    expect(MultiZoneErrors.isValidationError(new Error('Zone "blog": assetPrefix must start with "/"'))).toBe(false);
+    expect(MultiZoneErrors.isValidationError(undefined)).toBe(false);
+  });
+});
 
 describe('bad input is refused at synth, naming the culprit', () => {
   test.each<[string, ZoneDefinition[], RegExp]>([

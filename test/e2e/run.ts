@@ -29,7 +29,7 @@ import { Browser, Page, Response, chromium } from 'playwright-core';
 const ROOT = path.resolve(__dirname, '..', '..');
 const ZONES_DIR = path.join(__dirname, 'zones');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CLI = path.join(ROOT, 'bin', 'multizone.js');
+const CLI = path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js');
 const EDGE_PORT = Number(process.env.E2E_EDGE_PORT ?? 8080);
 const EDGE = `http://localhost:${EDGE_PORT}`;
 const ZONES = [

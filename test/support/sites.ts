@@ -1,7 +1,8 @@
 import { App, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
-import { MultiZoneDistribution, MultiZoneDistributionProps, SynthesizedSite, ZoneDefinition } from '../../lib';
+import { MultiZoneDistribution, MultiZoneDistributionProps, ZoneDefinition } from '../../lib';
+import { SynthesizedSite } from 'multizone-cli';
 
 /** An HTTPS origin per zone, its domain named for the zone. */
 export const origin = (zone: string) => new origins.HttpOrigin(`${zone}.example.com`);

@@ -1,8 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { MultiZoneValidationError } from '../errors';
-import { METADATA_KEY } from '../multi-zone-distribution';
+import { MultiZoneValidationError, METADATA_KEY } from 'multizone-distribution/internal';
 import { SynthesizedSite } from '../synthesized-site';
 import { CliError, CliIO } from './io';
 

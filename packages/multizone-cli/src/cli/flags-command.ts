@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem } from '../flags';
+import { MultiZoneValidationError, flagNameProblem, MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from 'multizone-distribution/internal';
 import { DEFAULT_FLAG_FILE, ensureLocalPreviewSecret, previewSecretFile, readFlagFile, writeFlag } from '../local-edge/flag-file';
-import { MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from '../preview';
 import { CliError, CliIO } from './io';
 import { findSiteTemplates, readSite } from './site-loader';
 

@@ -1,27 +1,31 @@
 #!/usr/bin/env node
 /*
  * The `multizone` CLI. In the published package it runs the compiled
- * dist/lib/cli; in a checkout of this repository (lib/cli/index.ts present
- * and ts-node installed) it runs the TypeScript source, so `npx multizone`
- * works without a build and never runs a stale one.
+ * dist/cli; in a checkout of this repository (src/cli/index.ts present
+ * and ts-node installed) it runs the TypeScript source, the construct's
+ * included, so `npx multizone` works without a build and never runs a stale one.
  */
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const source = path.join(root, 'lib', 'cli', 'index.ts');
-const built = path.join(root, 'dist', 'lib', 'cli', 'index.js');
+const source = path.join(root, 'src', 'cli', 'index.ts');
+const built = path.join(root, 'dist', 'cli', 'index.js');
 
 function fromSource() {
-  let tsNode;
+  let tsNode, tsConfigPaths;
   try {
     tsNode = require('ts-node');
+    tsConfigPaths = require('tsconfig-paths');
   } catch {
     return undefined;
   }
+  // The checkout's tsconfig for tests and tooling maps multizone-distribution(/internal) to its sources.
+  const tests = path.join(root, '..', '..', 'test');
+  tsConfigPaths.register({ cwd: tests });
   // Transpile only: type checking is the build's job, and would cost seconds on every run.
-  tsNode.register({ transpileOnly: true, project: path.join(root, 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
+  tsNode.register({ transpileOnly: true, project: path.join(tests, 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
   return require(source);
 }
 

@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagValueProblem } from '../flags';
+import { MultiZoneValidationError, flagNameProblem, flagValueProblem } from 'multizone-distribution/internal';
 import { DEFAULT_FLAG_FILE, readFlagFile } from '../local-edge/flag-file';
 import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
@@ -62,13 +61,13 @@ function flagValues(site: SynthesizedSite, flagsFile: string | undefined, given:
   return out;
 }
 
-/** This package's version, from its package.json (above lib/cli in a checkout, above dist/lib/cli when installed). */
+/** This package's version, from its package.json (above src/cli in a checkout, above dist/cli when installed). */
 function packageVersion(): string {
   for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (!fs.existsSync(file)) continue;
     const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (pkg.name === 'multizone-distribution') return pkg.version;
+    if (pkg.name === 'multizone-cli') return pkg.version;
   }
   return 'unknown';
 }

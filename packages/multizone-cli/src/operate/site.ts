@@ -6,9 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DescribeStackResourceCommand, DescribeStacksCommand, GetTemplateCommand, Output } from '@aws-sdk/client-cloudformation';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { MultiZoneValidationError } from '../errors';
-import { BoundZone, METADATA_KEY, STACK_OUTPUT_SUFFIXES, SiteAssetLocation, SiteMetadata } from '../multi-zone-distribution';
-import { RoutingTable } from '../routing-plan';
+import { MultiZoneValidationError, BoundZone, METADATA_KEY, STACK_OUTPUT_SUFFIXES, SiteAssetLocation, SiteMetadata, RoutingTable } from 'multizone-distribution/internal';
 import { SynthesizedSite } from '../synthesized-site';
 import { AwsClients, AwsOptions, OperateError, awsCall } from './aws';
 

@@ -1,4 +1,4 @@
-import { MultiZoneValidationError } from '../errors';
+import { MultiZoneValidationError } from 'multizone-distribution/internal';
 import type { SynthesizedSite } from '../synthesized-site';
 
 /** Where one zone runs locally. */

@@ -12,7 +12,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { CloudFrontKeyValueStoreClient } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { S3Client } from '@aws-sdk/client-s3';
-import { MultiZoneValidationError } from '../errors';
+import { MultiZoneValidationError } from 'multizone-distribution/internal';
 
 /** How to reach AWS: the usual SDK settings, which `--region` and `--profile` can override. */
 export interface AwsOptions {

@@ -20,12 +20,8 @@
  */
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
-import { ZONE_HEADER } from '../edge-function/generate';
+import { ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
 import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagPercent, flagValueProblem } from '../flags';
-import { normalizePathPattern, pathPatternMatches } from '../path-patterns';
-import { RoutingTable, resolveRoute } from '../routing-plan';
 import { AwsClients, OperateError, awsCall } from './aws';
 import { listFlags } from './flags';
 import { DeployedSite, SiteTemplate, requireId } from './site';

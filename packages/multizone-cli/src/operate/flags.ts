@@ -7,9 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeKeyValueStoreCommand, GetKeyCommand, PutKeyCommand, paginateListKeys } from '@aws-sdk/client-cloudfront-keyvaluestore';
-import { MultiZoneValidationError } from '../errors';
-import { INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem } from '../flags';
-import { PREVIEW_SECRET_KEY } from '../preview';
+import { MultiZoneValidationError, INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem, PREVIEW_SECRET_KEY } from 'multizone-distribution/internal';
 import { AwsClients, OperateError, awsCall, explainAwsError, isEtagConflict } from './aws';
 
 /** Writes tried when the ETag keeps going stale: conflicts come from a few writers, not a stampede. */

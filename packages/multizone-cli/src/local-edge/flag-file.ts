@@ -1,8 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagValueProblem } from '../flags';
-import { LOCAL_PREVIEW_SECRET_FILE, newPreviewSecret } from '../preview';
+import { MultiZoneValidationError, flagNameProblem, flagValueProblem, LOCAL_PREVIEW_SECRET_FILE, newPreviewSecret } from 'multizone-distribution/internal';
 
 /** Where the local edge keeps flag values unless told otherwise. */
 export const DEFAULT_FLAG_FILE = path.join('.multizone', 'flags.json');

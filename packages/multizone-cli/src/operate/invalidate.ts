@@ -6,11 +6,7 @@
 import { randomBytes } from 'crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CreateInvalidationCommand, GetInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem } from '../flags';
-import { limitValue } from '../limits';
-import { normalizePathPattern, pathPatternsIntersect } from '../path-patterns';
-import { RoutingTable } from '../routing-plan';
+import { MultiZoneValidationError, flagNameProblem, limitValue, normalizePathPattern, pathPatternsIntersect, RoutingTable } from 'multizone-distribution/internal';
 import { AwsClients, OperateError, awsCall } from './aws';
 
 /** CloudFront's limit on one invalidation path, in characters. */

@@ -11,8 +11,7 @@
  * and a non-zero exit.
  */
 import { Command, Option } from 'commander';
-import { MultiZoneValidationError } from '../errors';
-import { flagNameProblem, flagValueProblem } from '../flags';
+import { MultiZoneValidationError, flagNameProblem, flagValueProblem } from 'multizone-distribution/internal';
 import type { AwsClients, AwsOptions } from '../operate/aws';
 import type { FlagWrite } from '../operate/flags';
 import type { DeployedSite, SiteOptions } from '../operate/site';

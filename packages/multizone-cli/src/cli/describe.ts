@@ -1,10 +1,7 @@
 import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN } from '../edge-function/sandbox';
-import { flagPercent, flagValueProblem, rolloutBucket } from '../flags';
+import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX } from 'multizone-distribution/internal';
 import { templateOriginUrl } from '../local-edge/zones';
-import { pathPatternMatches } from '../path-patterns';
-import { OverrideRoute, ZoneRoute, routeKindMoves } from '../routing-plan';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
-import { RESERVED_PATH_PREFIX } from '../zones';
 
 /** Where a flag value used by a command came from. */
 export type FlagSource = 'template' | 'flag file' | '--flag';

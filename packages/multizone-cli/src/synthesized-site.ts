@@ -1,11 +1,6 @@
 import { Stack, Stage } from 'aws-cdk-lib';
-import { MultiZoneValidationError } from './errors';
+import { MultiZoneValidationError, TableFile, BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata, pathPatternMatches, SiteAssetSource, readSiteAsset, RoutingTable } from 'multizone-distribution/internal';
 import { FunctionSandbox, ViewerRequestEvent, splitUri, viewerRequestEvent } from './edge-function/sandbox';
-import { TableFile } from './kvs-sync/table-file';
-import { BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata } from './multi-zone-distribution';
-import { pathPatternMatches } from './path-patterns';
-import { SiteAssetSource, readSiteAsset } from './site-assets';
-import { RoutingTable } from './routing-plan';
 
 /** One cache behavior as the template states it. */
 export interface TemplateBehavior {

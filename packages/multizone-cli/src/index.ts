@@ -1,0 +1,13 @@
+/**
+ * multizone-cli: the `multizone` command's parts as a library. For tests of
+ * your own stack, SynthesizedSite reads the synthesized template back and
+ * serves a request as CloudFront would, running the distribution's own
+ * CloudFront Function:
+ *
+ *   const site = SynthesizedSite.fromStack(stack);
+ *   expect((await site.serve('/blog/x', { flags: { 'blog-v2': 'on' } })).zone).toBe('home');
+ */
+export * from './synthesized-site';
+export { FunctionSandbox, SandboxResult, ViewerRequestEvent, KvsLookup, viewerRequestEvent } from './edge-function/sandbox';
+export { LocalEdge, LocalEdgeOptions, startLocalEdge } from './local-edge/server';
+export { main } from './cli';
