@@ -320,7 +320,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 3.9 KB) does not grow with zones or overrides. Refused at synth past the limit for every generated function; checked on the template.',
+      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 4.9 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (20 zone flags of 128 characters: 7.5 KB). Refused at synth past the limit for every generated function; checked on the template.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
         const code = literal(r.properties.FunctionCode);
