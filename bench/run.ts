@@ -107,6 +107,8 @@ export function synthesize(overrides: number, shape: Shape = 'own'): { site: Syn
     zones: zoneDefinitions(),
     overrides: defs,
     flags: Object.fromEntries(defs.map((d) => [d.flag, 'off'])),
+    // Buckets by IP, as the linear-scan baseline does, so both give the same answers; the zone-flag rows keep the visitor cookie.
+    visitorCookie: false,
   });
   const t1 = process.hrtime.bigint();
   // Synthesizes the app, then reads the template with its assets.
@@ -700,18 +702,19 @@ async function main(): Promise<void> {
   );
   console.log(line(['zone flags', 'page', 'function', 'code bytes', 'µs/request', 'store reads/request: table + flags', 'njs per request']));
   console.log(line(['---:', '---', '---', '---:', '---:', '---:', '---:']));
-  const zoneFlagReads: Array<{ zoneFlags: number; page: number; router: number }> = [];
+  const zoneFlagReads: Array<{ zoneFlags: number; page: number; router: number; routerBound: number }> = [];
   for (let i = 0; i < zoneFlagSubjects.length; i++) {
     const z = zoneFlagSubjects[i];
     const pageReads = await readsPerRequest(z.page);
     const routerReads = await readsPerRequest(z.router);
-    zoneFlagReads.push({ zoneFlags: z.zoneFlags, page: pageReads.table + pageReads.flags, router: routerReads.flags });
+    // The router also reads flag-0, its override's flag, unless flag-0 is one of the zone flags (10): then the read is shared.
+    zoneFlagReads.push({ zoneFlags: z.zoneFlags, page: pageReads.table + pageReads.flags, router: routerReads.flags, routerBound: z.zoneFlags + (z.zoneFlags > 1 ? 0 : 1) });
     const fnName = (s: Subject) => s.name.replace(/, \d+( zone flags)?$/, '');
     console.log(line([z.zoneFlags, 'untouched', fnName(z.page), z.page.bytes, us(median(z.page.samples)), readCell(pageReads), njsCell(njsZoneFlags[2 * i])]));
     console.log(line([z.zoneFlags, 'movable', fnName(z.router), z.router.bytes, us(median(z.router.samples)), readCell(routerReads), njsCell(njsZoneFlags[2 * i + 1])]));
   }
   console.log(
-    `\n${zoneFlagReads.every((r) => r.page <= r.zoneFlags && r.router <= Math.max(r.zoneFlags, 1)) ? 'PASS' : 'FAIL'}  at most one store read per zone flag a request, the routing flag's shared: ` +
+    `\n${zoneFlagReads.every((r) => r.page <= r.zoneFlags && r.router <= r.routerBound) ? 'PASS' : 'FAIL'}  at most one store read per zone flag a request, the routing flag's shared: ` +
       zoneFlagReads.map((r) => `${r.zoneFlags} zone flags: page ${r.page.toFixed(2)}, moved page ${r.router.toFixed(2)} flag reads`).join('; ') +
       '\n',
   );

@@ -58,9 +58,16 @@ function visitorIdSet(s: ServedRequest): string | undefined {
 }
 
 describe('the contract with the zone package', () => {
-  test('the header name and length bound are the package\'s', () => {
+  test('the header name and length bound are the package\'s, and the longest header the edge can write fits', async () => {
     expect(ZONE_FLAGS_HEADER).toBe(PACKAGE_HEADER);
     expect(MAX_ZONE_FLAGS_HEADER_LENGTH).toBe(PACKAGE_MAX_LENGTH);
+    // As many zone flags as allowed, each with the longest name a flag may have.
+    const names = Array.from({ length: MAX_ZONE_FLAGS }, (_, i) => `${String(i).padStart(2, '0')}${'n'.repeat(126)}`);
+    const s = served({ flags: Object.fromEntries(names.map((f) => [f, 'off'])), zoneFlags: names });
+    const header = (await s.serve('/blog/post')).forwardedHeaders[ZONE_FLAGS_HEADER];
+    expect(header.length).toBe(MAX_ZONE_FLAGS * (128 + '=off'.length) + MAX_ZONE_FLAGS - 1);
+    expect(header.length).toBeLessThanOrEqual(PACKAGE_MAX_LENGTH);
+    expect(parseZoneFlagsHeader(header)).toMatchObject({ status: 'ok' });
   });
 
   test('the header lists every zone flag sorted by name, without spaces', async () => {
