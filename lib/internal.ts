@@ -18,3 +18,4 @@ export * from './preview';
 export * from './routing-plan';
 export * from './site-assets';
 export * from './zones';
+export * from './zone-flags';

@@ -8,6 +8,16 @@
  *   expect((await site.serve('/blog/x', { flags: { 'blog-v2': 'on' } })).zone).toBe('home');
  */
 export * from './synthesized-site';
-export { FunctionSandbox, SandboxResult, ViewerRequestEvent, KvsLookup, viewerRequestEvent } from './edge-function/sandbox';
+export {
+  FunctionResponse,
+  FunctionSandbox,
+  KvsLookup,
+  SandboxResult,
+  ViewerRequestEvent,
+  ViewerResponseEvent,
+  setCookieHeaders,
+  viewerRequestEvent,
+  viewerResponseEvent,
+} from './edge-function/sandbox';
 export { LocalEdge, LocalEdgeOptions, startLocalEdge } from './local-edge/server';
 export { main } from './cli';
