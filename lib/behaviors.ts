@@ -13,12 +13,13 @@ export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor';
 
 /**
  * The viewer-request function a behavior runs: `router` decides the zone
- * (overrides, overflow) from the KeyValueStore; `forward-host` only passes
- * the viewer's host on and never reads the store; `image-accept` reduces
- * `Accept` to the image formats it names, for the image cache key; `none`
- * runs nothing.
+ * (overrides, overflow) from the KeyValueStore, and the zone flags on a
+ * site with them; `decide-flags` decides only the zone flags, on pages no
+ * flag can move; `forward-host` only passes the viewer's host on and never
+ * reads the store; `image-accept` reduces `Accept` to the image formats it
+ * names, for the image cache key; `none` runs nothing.
  */
-export type EdgeFunctionRole = 'router' | 'forward-host' | 'image-accept' | 'none';
+export type EdgeFunctionRole = 'router' | 'decide-flags' | 'forward-host' | 'image-accept' | 'none';
 
 /** One cache behavior as it will be rendered, in CloudFront's order. */
 export interface PlannedBehavior {
@@ -31,6 +32,14 @@ export interface PlannedBehavior {
   readonly edgeFunction: EdgeFunctionRole;
   /** Whether a flag may move requests of this behavior to another zone, so the zone joins the cache key. */
   readonly zoneMayChange: boolean;
+  /** Whether the behavior's function decides the zone flags, so their header joins the cache key. */
+  readonly forwardsZoneFlags: boolean;
+  /**
+   * Whether the behavior's viewer-response function sets the visitor
+   * cookie: its requests may be bucketed (a flag may move them, or zone
+   * flags are decided), and buckets follow the visitor id.
+   */
+  readonly setsVisitorCookie: boolean;
   /**
    * Every zone that can answer the behavior's requests: its own zone
    * first, then those the function may route them to (flags, overflow).
@@ -48,8 +57,12 @@ export interface BehaviorPlan {
   readonly overflow: ZoneRoute[];
   /** Whether any behavior runs the router (and so the routing table must be in the store). */
   readonly needsRouter: boolean;
+  /** Whether any behavior runs the zone-flag decider. */
+  readonly needsFlagDecider: boolean;
   /** Whether any behavior runs the host-forwarding function. */
   readonly needsHostForwarder: boolean;
+  /** Whether any behavior runs the viewer-response function that sets the visitor cookie. */
+  readonly needsVisitorCookie: boolean;
   /** Whether any behavior runs the image Accept function. */
   readonly needsImageAccept: boolean;
 }
@@ -62,6 +75,19 @@ export interface BehaviorPlanOptions {
   readonly overflowToFunction: boolean;
   /** Whether page behaviors pass the viewer's host as x-forwarded-host (which takes a function). */
   readonly forwardViewerHost: boolean;
+  /**
+   * Whether the site has zone flags: every page behavior then decides them.
+   *
+   * @default false
+   */
+  readonly zoneFlags?: boolean;
+  /**
+   * Whether rollout buckets follow the edge's visitor cookie (`visitorCookie`
+   * on and no `bucketCookie`), so behaviors that bucket set it.
+   *
+   * @default false
+   */
+  readonly visitorCookie?: boolean;
 }
 
 /** The exact path of a zone's anchor behavior. */
@@ -138,10 +164,19 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     kind: 'anchor',
     edgeFunction: 'none',
     zoneMayChange: false,
+    forwardsZoneFlags: false,
+    setsVisitorCookie: false,
     servedBy: [zone],
   }));
-  const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole =>
-    routes ? 'router' : kind === 'image' ? 'image-accept' : kind === 'page' && options.forwardViewerHost ? 'forward-host' : 'none';
+  const zoneFlags = options.zoneFlags === true;
+  const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole => {
+    if (routes) return 'router';
+    if (kind === 'image') return 'image-accept';
+    if (kind !== 'page') return 'none';
+    return zoneFlags ? 'decide-flags' : options.forwardViewerHost ? 'forward-host' : 'none';
+  };
+  // A request is bucketed only where some flag is decided for it: a flag that can move it, or the zone flags of a page.
+  const buckets = (kind: BehaviorKind, zoneMayChange: boolean) => options.visitorCookie === true && (zoneMayChange || (zoneFlags && kind === 'page'));
   candidates.forEach((c, i) => {
     if (!isKept.has(c)) return;
     const zoneMayChange = c.kind === 'page' && overridesFrom(i, c.pattern);
@@ -151,6 +186,8 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
       kind: c.kind,
       edgeFunction: role(c.kind, zoneMayChange),
       zoneMayChange,
+      forwardsZoneFlags: zoneFlags && c.kind === 'page',
+      setsVisitorCookie: buckets(c.kind, zoneMayChange),
       servedBy: zoneMayChange ? servedBy(c.zone, i, c.pattern) : [c.zone],
     });
   });
@@ -163,6 +200,8 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     kind: 'page',
     edgeFunction: role('page', defaultZoneMayChange || overflow.length > 0),
     zoneMayChange: defaultZoneMayChange,
+    forwardsZoneFlags: zoneFlags,
+    setsVisitorCookie: buckets('page', defaultZoneMayChange),
     servedBy: servedBy(table.defaultZone, Infinity, '*', overflow),
   };
   const all = [...behaviors, defaultBehavior];
@@ -171,7 +210,9 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     defaultBehavior,
     overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
     needsRouter: all.some((b) => b.edgeFunction === 'router'),
+    needsFlagDecider: all.some((b) => b.edgeFunction === 'decide-flags'),
     needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
+    needsVisitorCookie: all.some((b) => b.setsVisitorCookie),
     needsImageAccept: all.some((b) => b.edgeFunction === 'image-accept'),
   };
 }

@@ -13,4 +13,5 @@ export * from './edge-function/sandbox';
 export * from './kvs-sync/kvs-table-sync';
 export * from './synthesized-site';
 export * from './preview';
+export * from './zone-flags';
 export { SiteAssetSource } from './site-assets';

@@ -124,6 +124,11 @@ const DYNAMIC_REFERENCES: LimitDocPage = {
   url: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html',
 };
 
+const COOKIE_AGE_LIMIT: LimitDocPage = {
+  title: 'IETF draft-ietf-httpbis-rfc6265bis (Cookies: HTTP State Management Mechanism), section 5.5: the cookie-age-limit of 400 days',
+  url: 'https://datatracker.ietf.org/doc/html/draft-ietf-httpbis-rfc6265bis#section-5.5',
+};
+
 /** Characters a CloudFront path pattern may hold (`*` and `?` are its wildcards). */
 export const PATH_PATTERN_CHARACTERS = /^[A-Za-z0-9_\-.*$/~"'@:+&?]*$/;
 
@@ -330,7 +335,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per function',
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: flags and the routing table share one store; only the router is associated with it.',
+    handling: 'Designed away: flags and the routing table share one store; only the router and the zone-flag decider are associated with it.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => over(r.id, (r.properties.FunctionConfig?.KeyValueStoreAssociations ?? []).length, max, 'stores')),
   },
@@ -342,7 +347,8 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per account (this template\'s share)',
     adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: at most three functions per site (the router, the host forwarder, the next/image Accept reducer), whatever the number of zones.',
+    handling:
+      'Designed away: at most five functions per site (the router, the zone-flag decider, the host forwarder, the next/image Accept reducer, the visitor cookie), whatever the number of zones.',
     check: countOf('AWS::CloudFront::Function', 'functions'),
   },
   {
@@ -397,7 +403,8 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per policy',
     adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: page policies key on the five Next.js RSC headers, plus the zone header where a flag can move the page.',
+    handling:
+      'Designed away: page policies key on the five Next.js RSC headers, plus the zone header where a flag can move the page, plus `x-multizone-flags` when the site has `zoneFlags`: at most 7.',
     check: policyListCheck('Header', 'headers'),
   },
   {
@@ -562,6 +569,58 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     doc: FUNCTION_RESTRICTIONS,
     handling:
       'Our bound, not an AWS number: a function past its compute budget fails the request (503), so the table is indexed to need one read a request (hashed first-segment buckets, deeper ones only when a bucket overflows) and a table needing more than 8 values for some request is refused at synth, naming the patterns ("overrides: N path patterns ... KeyValueStore reads a request, at most 8 allowed"); the router also stops itself after 8 and fails safe.',
+  },
+  {
+    id: 'zone-flags-per-request',
+    title: 'CloudFront Functions: compute utilization (the construct\'s bound on zone flags)',
+    value: 20,
+    unit: 'zone flags',
+    scope: 'per site (each one a store read on every page request)',
+    adjustable: false,
+    doc: FUNCTION_RESTRICTIONS,
+    handling:
+      'Our bound, not an AWS number: every page request reads each zone flag once (shared with routing reads of the same flag), and a function past its compute budget fails the request (503); more than 20 `zoneFlags` are refused at synth ("zoneFlags: N flags, at most 20").',
+  },
+  {
+    id: 'request-size',
+    title: 'Maximum length of a request, including headers and query strings, not the body',
+    value: 20480,
+    unit: 'bytes',
+    scope: 'per request',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'Designed away: the zone-flags header the function adds (`x-multizone-flags`) is at most 20 entries of a 128-character name and `=off`, 2,659 bytes, within the zone package\'s 8,192-character bound (`MAX_ZONE_FLAGS_HEADER_LENGTH`), which synth also checks.',
+  },
+  {
+    id: 'functions-per-event-type-per-behavior',
+    title: 'CloudFront Functions associated with one cache behavior, per event type',
+    value: 1,
+    unit: 'functions',
+    scope: 'per cache behavior and event type (viewer request, viewer response)',
+    adjustable: false,
+    doc: FUNCTION_RESTRICTIONS,
+    handling:
+      'Designed away: each behavior gets one viewer-request function for its role (router, zone-flag decider, host forwarder, next/image Accept reducer) and, where a flag decision buckets viewers, the one viewer-response function that sets the visitor cookie. Checked on the template.',
+    check: (t, max) =>
+      distributionConfigs(t).flatMap((d) =>
+        [...(d.config.CacheBehaviors ?? []), ...(d.config.DefaultCacheBehavior ? [{ ...d.config.DefaultCacheBehavior, PathPattern: '*' }] : [])].flatMap((b: any) =>
+          ['viewer-request', 'viewer-response'].flatMap((type) =>
+            over(`${d.id} behavior "${b.PathPattern}"`, (b.FunctionAssociations ?? []).filter((a: any) => a.EventType === type).length, max, `${type} functions`),
+          ),
+        ),
+      ),
+  },
+  {
+    id: 'cookie-max-age',
+    title: 'Cookie lifetime browsers keep (Max-Age and Expires are cut to it)',
+    value: 34_560_000,
+    unit: 'seconds (400 days)',
+    scope: 'per cookie',
+    adjustable: false,
+    doc: COOKIE_AGE_LIMIT,
+    handling:
+      'The visitor cookie `mz-vid` asks for exactly this (`Max-Age=34560000`): longer would be cut to it by Chromium and Firefox, as the draft requires, so the cookie says what browsers keep.',
   },
   {
     id: 'lambda-edge-triggers-per-distribution',

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
-import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
+import { FlagDecisionOptions, ZONE_HEADER, generateRouterCode, generateVisitorCookieCode } from './edge-function/generate';
 import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
@@ -17,6 +17,7 @@ import { dynamicReferenceCount, limitValue } from './limits';
 import { METADATA_KEY } from './metadata-key';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
+import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from './zone-flags';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
 
 /** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
@@ -62,6 +63,16 @@ export interface SiteMetadata {
   readonly siteAsset: SiteAssetLocation;
   /** The asset the KeyValueStore sync reads (`{ entries, initialFlags }`), when the site has a store. */
   readonly storeAsset?: SiteAssetLocation;
+  /** Flags decided at the edge for every page request and forwarded in `x-multizone-flags`, sorted by name (empty: none). */
+  readonly zoneFlags: string[];
+  /**
+   * The cookie whose value rollout buckets follow: `bucketCookie`, else the
+   * edge's visitor cookie (`mz-vid`, which the edge sets); absent when
+   * viewers are bucketed by IP address.
+   */
+  readonly bucketCookie?: string;
+  /** Whether the edge sets the visitor cookie (`mz-vid`) on the responses of behaviors that bucket viewers. */
+  readonly visitorCookie: boolean;
 }
 
 /** The site asset's JSON. */
@@ -153,10 +164,39 @@ export interface MultiZoneDistributionProps {
    */
   readonly bucketCookie?: string;
   /**
-   * Cache policy for zone pages.
+   * Flags decided at the edge for each viewer and forwarded to every
+   * zone's page requests (asset and image requests excepted) in the
+   * request header `x-multizone-flags: a=off,b=on`, so a feature switches
+   * in unison across zones. Each must be a key of `flags`; a flag that
+   * also has overrides gets the same decision for routing and for the
+   * zones. Every page behavior then runs a function that reads each zone
+   * flag from the KeyValueStore once a request, and the header joins the
+   * page cache key.
+   *
+   * @default - none
+   */
+  readonly zoneFlags?: string[];
+  /**
+   * Keep a first-party visitor-id cookie, `mz-vid` (`Secure; HttpOnly;
+   * SameSite=Lax; Path=/`, 400 days), as the sticky identity of percentage
+   * rollouts, so one viewer falls in the same buckets across networks,
+   * zones and visits. The edge creates it on a viewer's first request that
+   * a flag is decided for, buckets that request by it, and sets it on the
+   * response through a viewer-response function, only on behaviors where
+   * a flag can be decided (pages a flag can move; every page with
+   * `zoneFlags`). Ignored when `bucketCookie` is set; off, viewers are
+   * bucketed by IP address.
+   *
+   * @default true
+   */
+  readonly visitorCookie?: boolean;
+  /**
+   * Cache policy for zone pages. With `zoneFlags`, it must have
+   * `x-multizone-flags` in its key, or not cache (synth warns).
    *
    * @default - a policy that honors the zone's Cache-Control (nothing cached
    * without it) and keys on the query string and the Next.js RSC headers
+   * (and `x-multizone-flags` with `zoneFlags`)
    */
   readonly pageCachePolicy?: cloudfront.ICachePolicy;
   /**
@@ -302,6 +342,10 @@ export class MultiZoneDistribution extends Construct {
   public readonly routerFunction?: cloudfront.Function;
   /** The viewer-request function of pages no flag can move, passing the viewer's host on. */
   public readonly hostForwarderFunction?: cloudfront.Function;
+  /** The viewer-request function of pages no flag can move on a site with zone flags: it decides them, reading no routing table. */
+  public readonly flagDeciderFunction?: cloudfront.Function;
+  /** The viewer-response function that sets the visitor cookie (`mz-vid`) where viewers are bucketed by it. */
+  public readonly visitorCookieFunction?: cloudfront.Function;
   /** The viewer-request function of `next/image` behaviors, reducing `Accept` to the image formats it names. */
   public readonly imageAcceptFunction?: cloudfront.Function;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
@@ -319,17 +363,25 @@ export class MultiZoneDistribution extends Construct {
     super(scope, id);
     const zones = props.zones ?? [];
     const overrides = props.overrides ?? [];
-    throwIfProblems([
-      ...zoneModelProblems({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} }),
-      ...optionProblems(props, Stack.of(scope)),
-    ]);
+    const model = { defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {}, zoneFlags: props.zoneFlags ?? [] };
+    throwIfProblems([...zoneModelProblems(model), ...optionProblems(props, Stack.of(scope))]);
     const forwardViewerHost = props.forwardViewerHost ?? true;
-    this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
+    this.routingTable = buildRoutingTable(model);
+    const zoneFlags = this.routingTable.zoneFlags ?? [];
+    const visitorCookie = (props.visitorCookie ?? true) && props.bucketCookie === undefined;
     this.behaviorPlan = planBehaviors(this.routingTable, {
       maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
       overflowToFunction: props.overflowToFunction ?? true,
       forwardViewerHost,
+      zoneFlags: zoneFlags.length > 0,
+      visitorCookie,
     });
+    const decisions: FlagDecisionOptions = {
+      bucketCookie: props.bucketCookie ?? '',
+      visitorCookie,
+      previewFlags: this.routingTable.previewFlags,
+      zoneFlags,
+    };
 
     const originScope = new Construct(this, 'Zones');
     const verifyHeader = props.originVerifyHeader && {
@@ -344,13 +396,29 @@ export class MultiZoneDistribution extends Construct {
 
     // The router's code and table name the zones' origin ids, known once the distribution has bound every origin.
     let routerCode: string | undefined;
+    if (this.behaviorPlan.needsRouter || this.behaviorPlan.needsFlagDecider) this.keyValueStore = props.keyValueStore ?? this.createStore();
     if (this.behaviorPlan.needsRouter) {
-      this.keyValueStore = props.keyValueStore ?? this.createStore();
       this.routerFunction = new cloudfront.Function(this, 'Router', {
         comment: 'MultiZoneDistribution viewer-request router',
         runtime: cloudfront.FunctionRuntime.JS_2_0,
         keyValueStore: this.keyValueStore,
         code: cloudfront.FunctionCode.fromInline(Lazy.string({ produce: () => routerCode })),
+      });
+    }
+    if (this.behaviorPlan.needsFlagDecider) {
+      // Pages no flag can move read only the zone flags, never the routing table.
+      this.flagDeciderFunction = new cloudfront.Function(this, 'FlagDecider', {
+        comment: 'MultiZoneDistribution viewer-request: zone flags decided and forwarded',
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        keyValueStore: this.keyValueStore,
+        code: cloudfront.FunctionCode.fromInline(generateRouterCode({ forwardViewerHost, decideFlags: decisions })),
+      });
+    }
+    if (this.behaviorPlan.needsVisitorCookie) {
+      this.visitorCookieFunction = new cloudfront.Function(this, 'VisitorCookie', {
+        comment: `MultiZoneDistribution viewer-response: sets the ${VISITOR_COOKIE} visitor cookie`,
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        code: cloudfront.FunctionCode.fromInline(generateVisitorCookieCode()),
       });
     }
     if (this.behaviorPlan.needsHostForwarder) {
@@ -369,7 +437,14 @@ export class MultiZoneDistribution extends Construct {
       });
     }
 
-    const policies = new BehaviorPolicies(this, props.pageCachePolicy);
+    const policies = new BehaviorPolicies(this, props.pageCachePolicy, zoneFlags.length > 0);
+    if (zoneFlags.length > 0 && props.pageCachePolicy) {
+      Annotations.of(this).addWarningV2(
+        'multizone:zoneFlagsCacheKey',
+        `pageCachePolicy: pages carry the zone flags (${zoneFlags.join(', ')}) in ${ZONE_FLAGS_HEADER}; unless the policy has that header in its key or caches nothing, ` +
+          'a page rendered for one viewer\'s decisions is served to viewers with others',
+      );
+    }
     const behaviorOptions = (b: PlannedBehavior): cloudfront.BehaviorOptions => ({
       origin: this.zoneOrigin(b.zone),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -409,20 +484,21 @@ export class MultiZoneDistribution extends Construct {
       throw new MultiZoneValidationError(`Zones ${unbound.join(', ')}: origin was not added to the distribution`);
     }
     let sync: KvsTableSync | undefined;
-    if (this.routerFunction && this.keyValueStore) {
+    if (this.keyValueStore && (this.routerFunction || this.flagDeciderFunction)) {
       const zonesBound = this.boundZones;
       const kvsTable = encodeRoutingTable(this.routingTable, zonesBound);
-      routerCode = generateRouterCode({
-        forwardViewerHost,
-        routes: {
-          defaultZone: [zonesBound[0].name, zonesBound[0].originId],
-          keyPrefix: kvsTable.keyPrefix,
-          bucketCount: kvsTable.bucketCount,
-          maxReads: kvsTable.maxReads,
-          bucketCookie: props.bucketCookie ?? '',
-          previewFlags: this.routingTable.previewFlags,
-        },
-      });
+      if (this.routerFunction) {
+        routerCode = generateRouterCode({
+          forwardViewerHost,
+          routes: {
+            ...decisions,
+            defaultZone: [zonesBound[0].name, zonesBound[0].originId],
+            keyPrefix: kvsTable.keyPrefix,
+            bucketCount: kvsTable.bucketCount,
+            maxReads: kvsTable.maxReads,
+          },
+        });
+      }
       sync = new KvsTableSync(this, 'TableSync', {
         keyValueStore: this.keyValueStore,
         entries: kvsTable.entries,
@@ -430,8 +506,9 @@ export class MultiZoneDistribution extends Construct {
         initialFlags: this.routingTable.flags,
         createPreviewSecret: (this.routingTable.previewFlags ?? []).length > 0,
       });
-      // The function may only go live once the table it reads is in the store.
-      this.routerFunction.node.addDependency(sync);
+      // The functions may only go live once the table and flags they read are in the store.
+      this.routerFunction?.node.addDependency(sync);
+      this.flagDeciderFunction?.node.addDependency(sync);
     }
     const exposed = this.zoneOrigins.filter((z) => z.reachableAround).map((z) => z.zone);
     if (exposed.length > 0) {
@@ -441,6 +518,7 @@ export class MultiZoneDistribution extends Construct {
       );
     }
     if (props.stackOutputs ?? true) this.addStackOutputs();
+    const bucketCookie = props.bucketCookie ?? (this.behaviorPlan.needsVisitorCookie ? VISITOR_COOKIE : undefined);
     const siteFile: SiteAssetFile = { table: this.routingTable, overflow: this.behaviorPlan.overflow.map((r) => r.pattern) };
     const siteAsset = jsonFileAsset(this, 'SiteAsset', SITE_ASSET_FILE_NAME, siteFile);
     const location = (asset: s3assets.Asset): SiteAssetLocation => ({ path: asset.assetPath, bucket: asset.s3BucketName, key: asset.s3ObjectKey });
@@ -452,6 +530,9 @@ export class MultiZoneDistribution extends Construct {
           forwardViewerHost,
           siteAsset: location(siteAsset),
           ...(sync && { storeAsset: location(sync.tableAsset) }),
+          zoneFlags,
+          ...(bucketCookie !== undefined && { bucketCookie }),
+          visitorCookie: this.behaviorPlan.needsVisitorCookie,
         }),
       }),
     );
@@ -562,9 +643,19 @@ export class MultiZoneDistribution extends Construct {
     return [{ functionVersion: this.bodyHashFunction, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST, includeBody: true }];
   }
 
+  /** One function per event type (CloudFront allows no more): the behavior's viewer-request role, and the visitor cookie where it buckets. */
   private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
-    const fn = { router: this.routerFunction, 'forward-host': this.hostForwarderFunction, 'image-accept': this.imageAcceptFunction, none: undefined }[b.edgeFunction];
-    return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
+    const fn = {
+      router: this.routerFunction,
+      'decide-flags': this.flagDeciderFunction,
+      'forward-host': this.hostForwarderFunction,
+      'image-accept': this.imageAcceptFunction,
+      none: undefined,
+    }[b.edgeFunction];
+    const associations: cloudfront.FunctionAssociation[] = [];
+    if (fn) associations.push({ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST });
+    if (b.setsVisitorCookie && this.visitorCookieFunction) associations.push({ function: this.visitorCookieFunction, eventType: cloudfront.FunctionEventType.VIEWER_RESPONSE });
+    return associations.length > 0 ? associations : undefined;
   }
 
   private zoneOrigin(zone: string): ZoneOrigin {
@@ -627,17 +718,31 @@ class BehaviorPolicies {
   public readonly pages: cloudfront.ICachePolicy;
   private movable?: cloudfront.ICachePolicy;
   private image?: cloudfront.ICachePolicy;
+  /**
+   * With zone flags, a page's HTML may depend on them, so their header
+   * joins every page key: a cached page is only ever served to viewers with
+   * the same decisions. Keying keeps caching for pages that send
+   * Cache-Control (each combination of decisions its own entry), where
+   * not caching flagged pages at all would take ISR and static pages from
+   * every zone; the policies stay within CloudFront's 10 headers (5 RSC
+   * headers, the zone header, this one).
+   */
+  private readonly flagHeaders: string[];
 
   constructor(
     private readonly scope: Construct,
-    pageCachePolicy?: cloudfront.ICachePolicy,
+    pageCachePolicy: cloudfront.ICachePolicy | undefined,
+    zoneFlags: boolean,
   ) {
-    this.pages = pageCachePolicy ?? this.nextPagePolicy('PageCachePolicy', 'Next.js pages: query string and RSC headers in the key', []);
+    this.flagHeaders = zoneFlags ? [ZONE_FLAGS_HEADER] : [];
+    this.pages =
+      pageCachePolicy ??
+      this.nextPagePolicy('PageCachePolicy', `Next.js pages: query string and RSC headers${zoneFlags ? ', zone flags' : ''} in the key`, this.flagHeaders);
   }
 
   /** Pages whose zone a flag can change: the chosen zone joins the cache key, so zones never share an entry. */
   public movablePages(): cloudfront.ICachePolicy {
-    this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', 'Next.js pages that a flag can move: zone in the key', [ZONE_HEADER]);
+    this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', 'Next.js pages that a flag can move: zone in the key', [ZONE_HEADER, ...this.flagHeaders]);
     return this.movable;
   }
 

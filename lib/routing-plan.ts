@@ -42,8 +42,10 @@ export interface RoutingTable {
   readonly routes: ZoneRoute[];
   /** Override routes, most specific first: the first match whose flag is on wins. */
   readonly overrides: OverrideRoute[];
-  /** Initial flag values, for every flag an override names. */
+  /** Initial flag values, for every flag an override or zoneFlags names. */
   readonly flags: Record<string, string>;
+  /** Flags decided on every page request and forwarded to the zones in `x-multizone-flags`, sorted; absent when none. */
+  readonly zoneFlags?: string[];
   /** Flags a signed preview cookie may set (overrides with `preview: true`), sorted; absent when none. */
   readonly previewFlags?: string[];
 }
@@ -68,6 +70,8 @@ export function buildRoutingTable(model: ZoneModel): RoutingTable {
   }
   const flags: Record<string, string> = {};
   for (const o of model.overrides) flags[o.flag] = model.flags[o.flag] ?? DEFAULT_FLAG_VALUE;
+  const zoneFlags = [...new Set(model.zoneFlags ?? [])].sort();
+  for (const f of zoneFlags) flags[f] = model.flags[f] ?? DEFAULT_FLAG_VALUE;
   const previewFlags = [...new Set(model.overrides.filter((o) => o.preview === true).map((o) => o.flag))].sort();
   const bySpecificity = (a: { pattern: string }, b: { pattern: string }) => compareSpecificity(a.pattern, b.pattern);
   return {
@@ -79,6 +83,7 @@ export function buildRoutingTable(model: ZoneModel): RoutingTable {
     overrides: overrides.sort(bySpecificity),
     flags,
     ...(previewFlags.length > 0 && { previewFlags }),
+    ...(zoneFlags.length > 0 && { zoneFlags }),
   };
 }
 

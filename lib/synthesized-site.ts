@@ -1,6 +1,6 @@
 import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError } from './errors';
-import { FunctionSandbox, ViewerRequestEvent, splitUri, viewerRequestEvent } from './edge-function/sandbox';
+import { FunctionResponse, FunctionSandbox, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
 import { TableFile } from './kvs-sync/table-file';
 import { BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata } from './multi-zone-distribution';
 import { pathPatternMatches } from './path-patterns';
@@ -15,6 +15,8 @@ export interface TemplateBehavior {
   readonly targetOriginId: string;
   /** Logical id of its viewer-request CloudFront Function, if any. */
   readonly viewerRequestFunction?: string;
+  /** Logical id of its viewer-response CloudFront Function (the visitor cookie), if any. */
+  readonly viewerResponseFunction?: string;
   /** The raw CloudFormation behavior. */
   readonly raw: Record<string, any>;
 }
@@ -35,6 +37,25 @@ export interface ServedRequest {
   readonly request: ViewerRequestEvent['request'];
   /** A response the function answered with instead of forwarding, if any. */
   readonly response?: Record<string, any>;
+  /** The request id both functions saw (CloudFront's, unique to the request and its response). */
+  readonly requestId: string;
+  /**
+   * The request headers as the viewer-request function left them, name
+   * (lower case) to value: what the behavior's origin request policy
+   * forwards from, `x-multizone-flags` and `x-multizone-zone` included.
+   */
+  readonly forwardedHeaders: Record<string, string>;
+  /**
+   * The Set-Cookie values the behavior's viewer-response function adds to
+   * the response (the visitor cookie, `mz-vid=<id>; Secure; HttpOnly;
+   * SameSite=Lax; Path=/; Max-Age=34560000`), run on the request as the
+   * viewer sent it; empty when it has none or adds none. CloudFront runs
+   * it on every response of the behavior, cached or not, unless the
+   * viewer-request function answered.
+   */
+  readonly setCookies: string[];
+  /** The viewer-request event as the viewer sent it, before any function changed it. */
+  readonly viewerRequest: ViewerRequestEvent;
 }
 
 /** Options of one simulated request. */
@@ -48,6 +69,8 @@ export interface RequestOptions {
   readonly cookies?: Record<string, string>;
   /** Query string parameters; by default those of the URI's `?...` part, if any. */
   readonly querystring?: Record<string, string>;
+  /** The request id both the viewer-request and viewer-response events carry; by default a new one, as CloudFront gives each request. */
+  readonly requestId?: string;
 }
 
 /** Where SynthesizedSite finds the distribution and its assets. */
@@ -127,12 +150,13 @@ export class SynthesizedSite {
     this.table = site.table;
     this.overflow = site.overflow;
     this.zones = metadata.zones;
+    const functionOf = (raw: Record<string, any>, eventType: string): string | undefined =>
+      (raw.FunctionAssociations ?? []).filter((a: any) => a.EventType === eventType).map((a: any) => a.FunctionARN?.['Fn::GetAtt']?.[0])[0];
     const read = (raw: Record<string, any>, pathPattern: string): TemplateBehavior => ({
       pathPattern,
       targetOriginId: raw.TargetOriginId,
-      viewerRequestFunction: (raw.FunctionAssociations ?? [])
-        .filter((a: any) => a.EventType === 'viewer-request')
-        .map((a: any) => a.FunctionARN?.['Fn::GetAtt']?.[0])[0],
+      viewerRequestFunction: functionOf(raw, 'viewer-request'),
+      viewerResponseFunction: functionOf(raw, 'viewer-response'),
       raw,
     });
     this.behaviors = [...(config.CacheBehaviors ?? []).map((b: any) => read(b, b.PathPattern)), read(config.DefaultCacheBehavior, '*')];
@@ -154,10 +178,15 @@ export class SynthesizedSite {
     return this.zones.find((z) => z.originId === originId)?.name;
   }
 
-  /** Serves one request as CloudFront would: behavior, function, chosen origin. */
+  /**
+   * Serves one request as CloudFront would: behavior, viewer-request
+   * function, chosen origin, and the viewer-response function's cookies
+   * (run on an empty 200 response: `respond` runs it on a zone's own).
+   */
   public async serve(uri: string, options: RequestOptions = {}): Promise<ServedRequest> {
     const [path, query] = splitUri(uri);
     const event = viewerRequestEvent(path, { ...options, querystring: options.querystring ?? query });
+    const asSent = structuredClone(event);
     const { behavior, index } = this.behaviorFor(event.request.uri);
     let originId = behavior.targetOriginId;
     let response: Record<string, any> | undefined;
@@ -167,6 +196,7 @@ export class SynthesizedSite {
       originId = outcome.selectedOriginId ?? originId;
       if (outcome.result && typeof outcome.result.statusCode === 'number') response = outcome.result;
     }
+    const viewerResponse = response ? undefined : await this.respondTo(behavior, asSent, {});
     return {
       behavior,
       behaviorIndex: index,
@@ -175,7 +205,27 @@ export class SynthesizedSite {
       zone: this.zoneOfOrigin(originId) ?? `(unknown origin ${originId})`,
       request: event.request,
       response,
+      requestId: event.context!.requestId,
+      forwardedHeaders: Object.fromEntries(Object.entries(event.request.headers).map(([name, h]) => [name, h.value])),
+      setCookies: setCookieHeaders(viewerResponse),
+      viewerRequest: asSent,
     };
+  }
+
+  /**
+   * Runs the served request's viewer-response function on a zone's
+   * response (status, headers, cookies), as CloudFront does before the
+   * response leaves for the viewer; the response unchanged when its
+   * behavior has none.
+   */
+  public async respond(served: ServedRequest, response: Partial<FunctionResponse>): Promise<FunctionResponse> {
+    return (await this.respondTo(served.behavior, served.viewerRequest, response)) ?? viewerResponseEvent(served.viewerRequest, response).response;
+  }
+
+  private async respondTo(behavior: TemplateBehavior, asSent: ViewerRequestEvent, response: Partial<FunctionResponse>): Promise<FunctionResponse | undefined> {
+    if (!behavior.viewerResponseFunction) return undefined;
+    const outcome = await this.sandbox(behavior.viewerResponseFunction).run(viewerResponseEvent(structuredClone(asSent), structuredClone(response)));
+    return outcome.result as FunctionResponse;
   }
 
   /** A resource of the template by logical id (policies, functions), if there is one. */

@@ -1,6 +1,7 @@
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { flagNameProblem, flagValueProblem } from './flags';
 import { compareSpecificity, normalizePathPattern, pathPatternCovers, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
+import { MAX_ZONE_FLAGS, MAX_ZONE_FLAGS_HEADER_LENGTH, ZONE_FLAGS_HEADER, longestZoneFlagsHeader } from './zone-flags';
 
 /** The zone that serves every path no other zone (or override) claims. */
 export interface DefaultZoneDefinition {
@@ -95,6 +96,8 @@ export interface ZoneModel {
   readonly zones: ZoneDefinition[];
   readonly overrides: OverrideDefinition[];
   readonly flags: Record<string, string>;
+  /** Flags decided at the edge for every page request and forwarded to the zones (`zoneFlags`). */
+  readonly zoneFlags?: string[];
 }
 
 const ZONE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -359,8 +362,36 @@ const flagValuesAreValid: Rule = (m) =>
 
 const flagsAreUsed: Rule = (m) =>
   Object.keys(m.flags)
-    .filter((name) => !m.overrides.some((o) => o.flag === name))
-    .map((name) => `Flag "${name}": no override uses it (overrides' flags: ${[...new Set(m.overrides.map((o) => o.flag))].join(', ') || 'none'})`);
+    .filter((name) => !m.overrides.some((o) => o.flag === name) && !(m.zoneFlags ?? []).includes(name))
+    .map(
+      (name) =>
+        `Flag "${name}": neither an override nor zoneFlags uses it (overrides' flags: ${[...new Set(m.overrides.map((o) => o.flag))].join(', ') || 'none'}); ` +
+        'remove it, fix its name, or list it in zoneFlags to forward its decision to the zones',
+    );
+
+const zoneFlagsAreFlags: Rule = (m) =>
+  [...new Set(m.zoneFlags ?? [])]
+    .filter((name) => !Object.prototype.hasOwnProperty.call(m.flags, name))
+    .map((name) => `zoneFlags: "${name}" is not a key of flags; give it an initial value there (flags: { "${name}": "off" }) or fix its name`);
+
+const zoneFlagsAreUnique: Rule = (m) => {
+  const list = m.zoneFlags ?? [];
+  return [...new Set(list.filter((name, i) => list.indexOf(name) !== i))].map((name) => `zoneFlags: "${name}" is listed more than once; list each flag once`);
+};
+
+const zoneFlagsFitTheEdge: Rule = (m) => {
+  const list = [...new Set(m.zoneFlags ?? [])];
+  if (list.length > MAX_ZONE_FLAGS) {
+    return [
+      `zoneFlags: ${list.length} flags, at most ${MAX_ZONE_FLAGS}: every page request reads each one from the KeyValueStore within the function's compute budget; ` +
+        'forward fewer flags (a zone can derive several features from one flag)',
+    ];
+  }
+  const longest = longestZoneFlagsHeader(list);
+  return longest > MAX_ZONE_FLAGS_HEADER_LENGTH
+    ? [`zoneFlags: the ${ZONE_FLAGS_HEADER} header would take up to ${longest} characters, over the ${MAX_ZONE_FLAGS_HEADER_LENGTH} zones read; use shorter flag names`]
+    : [];
+};
 
 /**
  * Every rule the zone model must pass, each with one job. Their messages
@@ -386,6 +417,9 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'override-preview-agrees', check: previewAgreesPerFlag },
   { name: 'flag-values-valid', check: flagValuesAreValid },
   { name: 'flags-are-used', check: flagsAreUsed },
+  { name: 'zone-flags-are-flags', check: zoneFlagsAreFlags },
+  { name: 'zone-flags-unique', check: zoneFlagsAreUnique },
+  { name: 'zone-flags-fit-the-edge', check: zoneFlagsFitTheEdge },
 ];
 
 /** All problems with a zone model, in rule order; empty when it is sound. */

@@ -46,7 +46,8 @@ describe('the limits table', () => {
   test('each row names its documentation page and what the construct does', () => {
     expect(new Set(PLATFORM_LIMITS.map((l) => l.id)).size).toBe(PLATFORM_LIMITS.length);
     for (const l of PLATFORM_LIMITS) {
-      expect([l.id, l.doc.url]).toEqual([l.id, expect.stringMatching(/^https:\/\/docs\.aws\.amazon\.com\//)]);
+      // AWS's pages, and for what browsers enforce (the cookie lifetime), the IETF's.
+      expect([l.id, l.doc.url]).toEqual([l.id, expect.stringMatching(/^https:\/\/(docs\.aws\.amazon\.com|datatracker\.ietf\.org)\//)]);
       expect([l.id, l.handling.length > 20]).toEqual([l.id, true]);
     }
   });

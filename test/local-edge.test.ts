@@ -22,6 +22,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const synthesized = synth({
   overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }],
   flags: { 'new-checkout': 'off' },
+  // explain --ip names the viewer IP's bucket: viewers are bucketed by IP here, not by the visitor cookie.
+  visitorCookie: false,
 });
 const template: Record<string, any> = synthesized.template.toJSON();
 /** Templates are read where cdk synth writes them: in the cloud assembly, beside their assets. */

@@ -1,7 +1,8 @@
 import { limitValue } from '../limits';
 import { MultiZoneValidationError } from '../errors';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../preview';
-import { HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER } from './router-source';
+import { VISITOR_COOKIE, VISITOR_COOKIE_ATTRIBUTES, ZONE_FLAGS_HEADER } from '../zone-flags';
+import { FLAG_DECIDER, FLAG_DECISIONS, HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER, VISITOR_COOKIE as VISITOR_COOKIE_SOURCE } from './router-source';
 
 /** CloudFront Functions' hard limit on code size, in bytes (lib/limits.ts). */
 export const MAX_FUNCTION_CODE_BYTES = limitValue('function-code-size');
@@ -9,58 +10,111 @@ export const MAX_FUNCTION_CODE_BYTES = limitValue('function-code-size');
 /** The header the function sets to the chosen zone's name; cache keys of movable paths include it. */
 export const ZONE_HEADER = 'x-multizone-zone';
 
+/** How the functions that read flags decide them. */
+export interface FlagDecisionOptions {
+  /** Cookie that keeps a viewer in the same rollout bucket; '' for the visitor id or the viewer IP. */
+  readonly bucketCookie: string;
+  /**
+   * Bucket by the edge's visitor-id cookie (`mz-vid`) when `bucketCookie` is ''.
+   *
+   * @default false - the viewer IP
+   */
+  readonly visitorCookie?: boolean;
+  /**
+   * Flags a signed preview cookie may set for its holder.
+   *
+   * @default - none
+   */
+  readonly previewFlags?: string[];
+  /**
+   * Flags decided on every page request and forwarded in `x-multizone-flags`, sorted by name.
+   *
+   * @default - none
+   */
+  readonly zoneFlags?: string[];
+}
+
+/** The routing table a router reads. */
+export interface RoutesCodeOptions extends FlagDecisionOptions {
+  /** The default zone's `[name, origin id]`; the table values carry the other zones. */
+  readonly defaultZone: [string, string];
+  /** The table's versioned key prefix. */
+  readonly keyPrefix: string;
+  /** The table's number of first-segment buckets (KvsRoutingTable.bucketCount). */
+  readonly bucketCount: number;
+  /** The most table values a request may read (KvsRoutingTable.maxReads); reads past it count as an unreachable store. */
+  readonly maxReads: number;
+}
+
 /** What the generated function needs to know. */
 export interface RouterCodeOptions {
   /** Whether the viewer's Host is copied to x-forwarded-host. */
   readonly forwardViewerHost: boolean;
   /** The routing table in the KeyValueStore; leave out when there is nothing to route. */
-  readonly routes?: {
-    /** The default zone's `[name, origin id]`; the table values carry the other zones. */
-    readonly defaultZone: [string, string];
-    /** The table's versioned key prefix. */
-    readonly keyPrefix: string;
-    /** The table's number of first-segment buckets (KvsRoutingTable.bucketCount). */
-    readonly bucketCount: number;
-    /** The most table values a request may read (KvsRoutingTable.maxReads); reads past it count as an unreachable store. */
-    readonly maxReads: number;
-    /** Cookie that keeps a viewer in the same rollout bucket; '' for the viewer IP only. */
-    readonly bucketCookie: string;
-    /**
-     * Flags a signed preview cookie may set for its holder.
-     *
-     * @default - none
-     */
-    readonly previewFlags?: string[];
-  };
+  readonly routes?: RoutesCodeOptions;
+  /**
+   * Without `routes`: decide the zone flags and forward them, reading no
+   * routing table (pages no flag can move, on a site with zone flags).
+   *
+   * @default - no flag decisions: the host forwarder, which never reads the store
+   */
+  readonly decideFlags?: FlagDecisionOptions;
 }
 
 /**
- * Generates the viewer-request function's code. Comment lines and
- * indentation are dropped: the code must stay below CloudFront's 10 KB
- * ("Restrictions on edge functions", not adjustable), and its size grows
- * with neither routes, overrides nor zones, which live in the
- * KeyValueStore; only with the names of previewable flags. Throws when it
- * would not fit.
+ * Generates the viewer-request function's code: the router (with
+ * `routes`), the zone-flag decider (with `decideFlags`), or the host
+ * forwarder. Comment lines and indentation are dropped: the code must stay
+ * below CloudFront's 10 KB ("Restrictions on edge functions", not
+ * adjustable), and its size grows with neither routes, overrides nor
+ * zones, which live in the KeyValueStore; only with the names of
+ * previewable flags and zone flags. Throws when it would not fit.
  */
 export function generateRouterCode(options: RouterCodeOptions): string {
-  const parts = options.routes
-    ? [
-        "import cf from 'cloudfront';",
-        PRELUDE,
-        ROUTER.replace('__DEFAULT_ZONE__', () => JSON.stringify(options.routes!.defaultZone))
-          .replace('__PREFIX__', () => JSON.stringify(options.routes!.keyPrefix))
-          // Padded to a fixed width, so the code's size is the same whatever the table.
-          .replace('__BUCKETS__', String(options.routes.bucketCount).padStart(4, ' '))
-          .replace('__MAX_READS__', String(options.routes.maxReads))
-          .replace('__BUCKET_COOKIE__', () => JSON.stringify(options.routes!.bucketCookie))
-          .replace('__PREVIEW_FLAGS__', () => JSON.stringify(options.routes!.previewFlags ?? []))
-          .replace('__PREVIEW_COOKIE__', JSON.stringify(PREVIEW_COOKIE))
-          .replace('__PREVIEW_SECRET_KEY__', JSON.stringify(PREVIEW_SECRET_KEY)),
-      ]
-    : [PRELUDE, HANDLER_WITHOUT_ROUTES];
-  const code = parts
-    .join('\n')
-    .replace('__FORWARD_HOST__', String(options.forwardViewerHost))
+  const decisions = options.routes ?? options.decideFlags;
+  const parts = [PRELUDE];
+  if (decisions) parts.unshift("import cf from 'cloudfront';");
+  if (decisions) parts.push(flagDecisions(decisions));
+  if (options.routes) {
+    const r = options.routes;
+    parts.push(
+      ROUTER.replace('__DEFAULT_ZONE__', () => JSON.stringify(r.defaultZone))
+        .replace('__PREFIX__', () => JSON.stringify(r.keyPrefix))
+        // Padded to a fixed width, so the code's size is the same whatever the table.
+        .replace('__BUCKETS__', String(r.bucketCount).padStart(4, ' '))
+        .replace('__MAX_READS__', String(r.maxReads)),
+    );
+  } else {
+    parts.push(decisions ? FLAG_DECIDER : HANDLER_WITHOUT_ROUTES);
+  }
+  const name = options.routes ? 'Router' : decisions ? 'Zone-flag decider' : 'Host forwarder';
+  return minified(parts.join('\n').replace('__FLAGS_HEADER__', JSON.stringify(ZONE_FLAGS_HEADER)).replace('__FORWARD_HOST__', String(options.forwardViewerHost)), name);
+}
+
+/**
+ * Generates the viewer-response function that sets the visitor cookie
+ * (`mz-vid`) on the response to a request that came without a valid one:
+ * the id the viewer-request function bucketed that request with. It never
+ * reads the store.
+ */
+export function generateVisitorCookieCode(): string {
+  return minified(
+    VISITOR_COOKIE_SOURCE.replace('__VISITOR_COOKIE__', JSON.stringify(VISITOR_COOKIE)).replace('__VISITOR_COOKIE_ATTRIBUTES__', JSON.stringify(VISITOR_COOKIE_ATTRIBUTES)),
+    'Visitor cookie',
+  );
+}
+
+function flagDecisions(d: FlagDecisionOptions): string {
+  return FLAG_DECISIONS.replace('__BUCKET_COOKIE__', () => JSON.stringify(d.bucketCookie))
+    .replace('__VISITOR_COOKIE__', () => JSON.stringify(d.visitorCookie && !d.bucketCookie ? VISITOR_COOKIE : ''))
+    .replace('__PREVIEW_FLAGS__', () => JSON.stringify(d.previewFlags ?? []))
+    .replace('__ZONE_FLAGS__', () => JSON.stringify([...(d.zoneFlags ?? [])].sort()))
+    .replace('__PREVIEW_COOKIE__', JSON.stringify(PREVIEW_COOKIE))
+    .replace('__PREVIEW_SECRET_KEY__', JSON.stringify(PREVIEW_SECRET_KEY));
+}
+
+function minified(source: string, name: string): string {
+  const code = source
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('//'))
@@ -69,8 +123,8 @@ export function generateRouterCode(options: RouterCodeOptions): string {
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_CODE_BYTES) {
     throw new MultiZoneValidationError(
-      `${options.routes ? 'Router' : 'Host forwarder'} function: the generated code is ${bytes} bytes, CloudFront Functions allow at most ${MAX_FUNCTION_CODE_BYTES} (10 KB, not adjustable); ` +
-        'the parts that vary are the names of previewable flags, bucketCookie and the default zone\'s name and origin id: mark fewer overrides preview: true or shorten those names',
+      `${name} function: the generated code is ${bytes} bytes, CloudFront Functions allow at most ${MAX_FUNCTION_CODE_BYTES} (10 KB, not adjustable); ` +
+        'the parts that vary are the names of previewable flags and zone flags, bucketCookie and the default zone\'s name and origin id: mark fewer overrides preview: true, list fewer zoneFlags or shorten those names',
     );
   }
   return code;

@@ -11,11 +11,13 @@
 /** Headers and cookies of the viewer: strips spoofed internal headers, forwards the viewer's host. */
 export const PRELUDE = `
 var ZH = 'x-multizone-zone';
+var FL = __FLAGS_HEADER__;
 var FH = __FORWARD_HOST__;
 function prepare(req) {
   var h = req.headers;
-  // The zone header is ours alone: a viewer must not set it, or pick a cache entry with it.
+  // The zone and zone-flags headers are ours alone: a viewer must not set them, or pick a cache entry with them.
   delete h[ZH];
+  delete h[FL];
   // Next.js server actions compare Origin with x-forwarded-host; the origin sees its own Host.
   if (FH && h.host) h['x-forwarded-host'] = { value: h.host.value };
   return h;
@@ -33,20 +35,124 @@ function handler(event) {
 }
 `;
 
-/** Routing: the table lives in the KeyValueStore, bucketed by path segment (kvs-table.ts). */
-export const ROUTER = `
+/**
+ * The visitor id, shared by the functions that read it and the
+ * viewer-response function that sets its cookie: a valid `mz-vid` cookie,
+ * else an id derived from the request id, which the viewer-request and the
+ * viewer-response event of one request both carry ("CloudFront Functions
+ * event structure": it "uniquely identifies a CloudFront request (and its
+ * associated response)"), so both functions name the same new id without
+ * any state.
+ */
+export const VISITOR_ID = `
+var VC = __VISITOR_COOKIE__;
+var VID = /^[0-9a-f]{32}$/;
+// The viewer's own visitor id, or '' when its cookie is missing or not one the edge wrote.
+function held(req) {
+  var c = VC && req.cookies ? req.cookies[VC] : null;
+  return c && VID.test(c.value) ? c.value : '';
+}
+// A new visitor's id for this request ('' without a request id).
+function fresh(event) {
+  var r = event.context ? event.context.requestId : '';
+  return r ? crypto.createHash('sha1').update('mz-vid|' + r).digest('hex').slice(0, 32) : '';
+}
+`;
+
+/** Flag decisions, shared by the router and the zone-flag decider: one store read per flag a request, at most. */
+export const FLAG_DECISIONS = `
 var crypto = require('crypto');
 var kvs = cf.kvs();
+// Cookie whose value keeps a viewer in the same rollout bucket ('' = the visitor id, else the viewer IP).
+var BC = __BUCKET_COOKIE__;
+// Flags a signed preview cookie may set for its holder.
+var PV = __PREVIEW_FLAGS__;
+// Zone flags, sorted by name: decided on every page request and forwarded in FL.
+var ZF = __ZONE_FLAGS__;
+${VISITOR_ID}
+// The viewer's rollout identity: the bucket cookie, else the visitor id (held or fresh), else the viewer IP.
+function who(event) {
+  var req = event.request, ip = event.viewer && event.viewer.ip ? event.viewer.ip : '', c;
+  if (BC) {
+    c = req.cookies ? req.cookies[BC] : null;
+    return c && c.value ? c.value : ip;
+  }
+  return (VC && (held(req) || fresh(event))) || ip;
+}
+
+// The viewer's rollout bucket for a flag, 0-99: a hash, so it is the same on every request.
+function share(flag, id) {
+  return parseInt(crypto.createHash('sha1').update(flag + '|' + id).digest('hex').slice(0, 8), 16) % 100;
+}
+
+// Missing, unreadable or malformed flag values count as off.
+async function flagOn(flag, st) {
+  var v;
+  try {
+    v = await kvs.get(flag, { format: 'string' });
+  } catch (e) {
+    return false;
+  }
+  if (v === 'on') return true;
+  var m = /^(100|[1-9]?[0-9])%$/.exec(v);
+  if (!m) return false;
+  if (st.id === null) st.id = who(st.event);
+  return share(flag, st.id) < +m[1];
+}
+
+// Flag values of a valid preview cookie: entries '<flag>.<on|off>.<expiry s>.<hex HMAC-SHA256 of the rest>', comma-separated.
+// The secret is read only when the cookie is there; anything unsigned, expired or malformed is ignored.
+async function previews(req) {
+  var out = {}, c = req.cookies ? req.cookies[__PREVIEW_COOKIE__] : null, s, e, m, i;
+  if (!PV.length || !c || typeof c.value !== 'string') return out;
+  try {
+    s = await kvs.get(__PREVIEW_SECRET_KEY__, { format: 'string' });
+  } catch (x) {
+    return out;
+  }
+  if (typeof s !== 'string' || s.length < 32) return out;
+  e = c.value.split(/,|%2C/i);
+  for (i = 0; i < e.length && i < 10; i++) {
+    m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})\\.(on|off)\\.([0-9]{1,12})\\.([0-9a-f]{64})$/.exec(e[i]);
+    if (m && PV.indexOf(m[1]) >= 0 && m[3] * 1000 > Date.now() &&
+      crypto.createHmac('sha256', s).update(m[1] + '.' + m[2] + '.' + m[3]).digest('hex') === m[4]) out[m[1]] = m[2] === 'on';
+  }
+  return out;
+}
+
+// One request's decisions: st = { event, id: null, pv: null, seen: {} }.
+// A valid preview cookie decides its flags for its holder; each other flag is read once, whoever asks (routing or ZF).
+async function decide(st, flag) {
+  if (st.pv === null) st.pv = await previews(st.event.request);
+  var on = st.pv[flag];
+  if (typeof on !== 'boolean') on = st.seen['f' + flag];
+  if (typeof on !== 'boolean') on = st.seen['f' + flag] = await flagOn(flag, st);
+  return on;
+}
+
+// The zone-flags header value: 'name=on' or 'name=off' for each zone flag, comma-separated.
+async function zoneFlags(st) {
+  var out = [], i, on;
+  for (i = 0; i < ZF.length; i++) {
+    on = await decide(st, ZF[i]);
+    out.push(ZF[i] + (on ? '=on' : '=off'));
+  }
+  return out.join(',');
+}
+
+function state(event) {
+  return { event: event, id: null, pv: null, seen: {}, fixed: false };
+}
+`;
+
+/** Routing: the table lives in the KeyValueStore, bucketed by path segment (kvs-table.ts). */
+export const ROUTER = `
 // The default zone, [name, origin id]; the table values carry the other zones they name.
 var D = __DEFAULT_ZONE__;
 // Versioned key prefix: this code only ever reads the table it was generated with.
 var P = __PREFIX__;
 // Buckets of the first path segment, and the most table values a request may read.
 var NB = __BUCKETS__, MR = __MAX_READS__;
-// Cookie whose value keeps a viewer in the same rollout bucket ('' = viewer IP only).
-var BC = __BUCKET_COOKIE__;
-// Flags a signed preview cookie may set for its holder.
-var PV = __PREVIEW_FLAGS__;
 
 // CloudFront path pattern match: * is any run of characters, ? exactly one.
 function match(p, s) {
@@ -90,48 +196,8 @@ async function read(key, t) {
   }
 }
 
-// The viewer's rollout bucket for a flag, 0-99: a hash, so it is the same on every request.
-function share(flag, req, ip) {
-  var c = BC && req.cookies ? req.cookies[BC] : null;
-  var id = c && c.value ? c.value : ip;
-  return parseInt(crypto.createHash('sha1').update(flag + '|' + id).digest('hex').slice(0, 8), 16) % 100;
-}
-
-// Missing, unreadable or malformed flag values count as off.
-async function flagOn(flag, req, ip) {
-  var v;
-  try {
-    v = await kvs.get(flag, { format: 'string' });
-  } catch (e) {
-    return false;
-  }
-  if (v === 'on') return true;
-  var m = /^(100|[1-9]?[0-9])%$/.exec(v);
-  return m ? share(flag, req, ip) < +m[1] : false;
-}
-
-// Flag values of a valid preview cookie: entries '<flag>.<on|off>.<expiry s>.<hex HMAC-SHA256 of the rest>', comma-separated.
-// The secret is read only when the cookie is there; anything unsigned, expired or malformed is ignored.
-async function previews(req) {
-  var out = {}, c = req.cookies ? req.cookies[__PREVIEW_COOKIE__] : null, s, e, m, i;
-  if (!PV.length || !c || typeof c.value !== 'string') return out;
-  try {
-    s = await kvs.get(__PREVIEW_SECRET_KEY__, { format: 'string' });
-  } catch (x) {
-    return out;
-  }
-  if (typeof s !== 'string' || s.length < 32) return out;
-  e = c.value.split(/,|%2C/i);
-  for (i = 0; i < e.length && i < 10; i++) {
-    m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})\\.(on|off)\\.([0-9]{1,12})\\.([0-9a-f]{64})$/.exec(e[i]);
-    if (m && PV.indexOf(m[1]) >= 0 && m[3] * 1000 > Date.now() &&
-      crypto.createHmac('sha256', s).update(m[1] + '.' + m[2] + '.' + m[3]).digest('hex') === m[4]) out[m[1]] = m[2] === 'on';
-  }
-  return out;
-}
-
 // The zone for the request as [name, origin id], or null to leave the behavior's own origin.
-async function route(req, ip) {
+async function route(req, st) {
   var uri = typeof req.uri === 'string' ? req.uri : '';
   if (uri.charAt(0) !== '/') return null;
   var segs = uri.split('/'), t = { r: [], z: {}, s: null, n: 0 }, d = 1, path = '', key = 'b' + bucket(segs[1], NB), n;
@@ -144,13 +210,16 @@ async function route(req, ip) {
     d++;
     key = 's:' + path + '#' + bucket(segs[d], n);
   }
-  var list = t.r, base = 0, i, r, on, pv = null, seen = {};
+  var list = t.r, base = 0, i, r, on;
   if (t.n > 1) list.sort(function (a, b) { return a[0] - b[0]; });
   for (i = 0; i < list.length; i++) {
     r = list[i];
     if (typeof r[3] === 'number' && match(r[1], uri)) {
-      // Assets (and any route but a page) always stay with their zone.
-      if (r[3] === 1) return r[2] ? t.z[r[2]] : D;
+      // Assets (and any route but a page) always stay with their zone, and carry no zone flags.
+      if (r[3] === 1) {
+        st.fixed = true;
+        return r[2] ? t.z[r[2]] : D;
+      }
       base = r[2];
       break;
     }
@@ -158,12 +227,8 @@ async function route(req, ip) {
   for (i = 0; i < list.length; i++) {
     r = list[i];
     if (typeof r[3] === 'string' && match(r[1], uri)) {
-      // A valid preview cookie decides its flags for its holder, whatever the store says.
-      if (pv === null) pv = await previews(req);
-      on = pv[r[3]];
       // Each flag is read once a request, however many of its patterns match.
-      if (typeof on !== 'boolean') on = seen['f' + r[3]];
-      if (typeof on !== 'boolean') on = seen['f' + r[3]] = await flagOn(r[3], req, ip);
+      on = await decide(st, r[3]);
       if (on) return r[2] ? t.z[r[2]] : D;
     }
   }
@@ -173,13 +238,45 @@ async function route(req, ip) {
 async function handler(event) {
   var req = event.request;
   try {
-    var h = prepare(req);
-    var z = await route(req, event.viewer && event.viewer.ip ? event.viewer.ip : '');
+    var h = prepare(req), st = state(event), z = await route(req, st), v;
     if (Array.isArray(z) && typeof z[0] === 'string' && typeof z[1] === 'string') {
       cf.selectRequestOriginById(z[1]);
       h[ZH] = { value: z[0] };
     }
+    if (ZF.length && !st.fixed) {
+      v = await zoneFlags(st);
+      h[FL] = { value: v };
+    }
   } catch (e) {}
   return req;
+}
+`;
+
+/** Pages no flag can move, on a site with zone flags: the decisions alone, no routing table read. */
+export const FLAG_DECIDER = `
+async function handler(event) {
+  var req = event.request;
+  try {
+    var h = prepare(req), v = await zoneFlags(state(event));
+    h[FL] = { value: v };
+  } catch (e) {}
+  return req;
+}
+`;
+
+/** Viewer response: gives a viewer that came without a valid visitor id the one its request was decided with. */
+export const VISITOR_COOKIE = `
+var crypto = require('crypto');
+${VISITOR_ID}
+function handler(event) {
+  var res = event.response;
+  try {
+    var id = held(event.request) ? '' : fresh(event);
+    if (id) {
+      if (!res.cookies) res.cookies = {};
+      res.cookies[VC] = { value: id, attributes: __VISITOR_COOKIE_ATTRIBUTES__ };
+    }
+  } catch (e) {}
+  return res;
 }
 `;

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'crypto';
+import { createHash, createHmac, randomBytes } from 'crypto';
 import * as vm from 'vm';
 
 /** The flag and table values a sandboxed function reads, looked up on every call. */
@@ -18,6 +18,24 @@ export interface ViewerRequestEvent {
   };
 }
 
+/** A response as a viewer-response function sees it. */
+export interface FunctionResponse {
+  statusCode: number;
+  statusDescription?: string;
+  headers: Record<string, { value: string; multiValue?: Array<{ value: string }> }>;
+  /** Cookies the response sets: name to value and the attributes after it (`Secure; HttpOnly; ...`). */
+  cookies: Record<string, { value: string; attributes?: string; multiValue?: Array<{ value: string; attributes?: string }> }>;
+}
+
+/** A CloudFront Functions viewer-response event: the request as the viewer sent it, and the response on its way back. */
+export interface ViewerResponseEvent {
+  readonly version?: string;
+  readonly context?: Record<string, string>;
+  readonly viewer?: { readonly ip: string };
+  readonly request: ViewerRequestEvent['request'];
+  readonly response: FunctionResponse;
+}
+
 /** What one invocation did. */
 export interface SandboxResult {
   /** What the handler returned: the request to continue, or a response. */
@@ -27,7 +45,7 @@ export interface SandboxResult {
 }
 
 /** A compiled function: given a `cloudfront` module and `require`, its handler. */
-export type FunctionFactory = (cf: object, require: (name: string) => unknown) => (event: ViewerRequestEvent) => unknown;
+export type FunctionFactory = (cf: object, require: (name: string) => unknown) => (event: ViewerRequestEvent | ViewerResponseEvent) => unknown;
 
 /**
  * Compiles a CloudFront Function's source once, in a fresh V8 context and
@@ -78,8 +96,13 @@ export class FunctionSandbox {
     this.factory = compileFunction(code);
   }
 
-  /** Runs the handler once on `event` (which it may change, as CloudFront's does), reading `kvs` if given. */
-  public async run(event: ViewerRequestEvent, kvs?: KvsLookup): Promise<SandboxResult> {
+  /**
+   * Runs the handler once on `event` (which it may change, as CloudFront's
+   * does), reading `kvs` if given: a viewer-request event, or for a
+   * viewer-response function a ViewerResponseEvent (`viewerResponseEvent`),
+   * whose result is the response to send.
+   */
+  public async run(event: ViewerRequestEvent | ViewerResponseEvent, kvs?: KvsLookup): Promise<SandboxResult> {
     let selectedOriginId: string | undefined;
     const cf = cloudfrontModule(kvs ?? this.kvs, (id) => {
       selectedOriginId = id;
@@ -97,20 +120,54 @@ export const EXAMPLE_DISTRIBUTION_DOMAIN = 'd111111abcdef8.cloudfront.net';
 /** The viewer IP of a simulated event when none is given. */
 export const DEFAULT_VIEWER_IP = '192.0.2.10';
 
-/** A viewer-request event for a URI, as CloudFront would build it. */
+/** A request id like CloudFront's: unique to one request and its response. */
+export function newRequestId(): string {
+  return randomBytes(42).toString('base64url');
+}
+
+/** A viewer-request event for a URI, as CloudFront would build it; `requestId` defaults to a new one, as each CloudFront request has its own. */
 export function viewerRequestEvent(
   uri: string,
-  options: { host?: string; ip?: string; method?: string; headers?: Record<string, string>; cookies?: Record<string, string>; querystring?: Record<string, string> } = {},
+  options: {
+    host?: string;
+    ip?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    cookies?: Record<string, string>;
+    querystring?: Record<string, string>;
+    requestId?: string;
+  } = {},
 ): ViewerRequestEvent {
   const wrap = (m: Record<string, string> = {}) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { value: v }]));
   const headers = wrap(Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])));
   headers.host = { value: options.host ?? 'www.example.com' };
   return {
     version: '1.0',
-    context: { eventType: 'viewer-request', distributionDomainName: EXAMPLE_DISTRIBUTION_DOMAIN, distributionId: 'EDFDVBD6EXAMPLE', requestId: 'req' },
+    context: { eventType: 'viewer-request', distributionDomainName: EXAMPLE_DISTRIBUTION_DOMAIN, distributionId: 'EDFDVBD6EXAMPLE', requestId: options.requestId ?? newRequestId() },
     viewer: { ip: options.ip ?? DEFAULT_VIEWER_IP },
     request: { method: options.method ?? 'GET', uri, querystring: wrap(options.querystring), headers, cookies: wrap(options.cookies) },
   };
+}
+
+/**
+ * The viewer-response event of the request of `requestEvent` (pass it as
+ * the viewer sent it, before a viewer-request function changed it): same
+ * context (request id), viewer and request, and `response`.
+ */
+export function viewerResponseEvent(requestEvent: ViewerRequestEvent, response: Partial<FunctionResponse> = {}): ViewerResponseEvent {
+  return {
+    version: requestEvent.version,
+    context: { ...requestEvent.context, eventType: 'viewer-response' },
+    viewer: requestEvent.viewer,
+    request: requestEvent.request,
+    response: { statusCode: response.statusCode ?? 200, statusDescription: response.statusDescription, headers: response.headers ?? {}, cookies: response.cookies ?? {} },
+  };
+}
+
+/** The Set-Cookie header values of a function's response cookies: `name=value; attributes`, one per value. */
+export function setCookieHeaders(response: Pick<FunctionResponse, 'cookies'> | undefined): string[] {
+  const line = (name: string, c: { value: string; attributes?: string }) => `${name}=${c.value}${c.attributes ? `; ${c.attributes}` : ''}`;
+  return Object.entries(response?.cookies ?? {}).flatMap(([name, c]) => (c.multiValue?.length ? c.multiValue.map((v) => line(name, v)) : [line(name, c)]));
 }
 
 /** One `name=value` of a cookie header or query string, undecoded, with its text as sent. */
