@@ -4,10 +4,10 @@ import { forwardPolicy, selects } from '../local-edge/policies';
 import { templateOriginUrl } from '../local-edge/zones';
 import { METADATA_KEY } from '../metadata-key';
 import type { SiteMetadata } from '../multi-zone-distribution';
-import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from '../zone-flags';
 import { pathPatternMatches } from '../path-patterns';
 import { OverrideRoute, ZoneRoute, routeKindMoves } from '../routing-plan';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
+import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from '../zone-flags';
 import { RESERVED_PATH_PREFIX } from '../zones';
 
 /** Where a flag value used by a command came from. */
@@ -236,7 +236,7 @@ export function zoneFlagDecisions(site: SynthesizedSite, served: ServedRequest):
   return { header, forwarded: header !== undefined && selects(forwardPolicy(site, served.behavior).headers, ZONE_FLAGS_HEADER, true) };
 }
 
-/** `explain`: how CloudFront serves one request, and why; `ip` is the viewer's, when given. */
+/** `explain`: how CloudFront serves one request, and why; `viewer` says who sends it (IP, bucket cookie), as far as given. */
 export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, viewer: ExplainedViewer = {}): string {
   const path = uri.split('?')[0];
   const total = site.behaviors.length;
