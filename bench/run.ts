@@ -26,6 +26,11 @@
  * allocated per request: njs never frees memory within a run, so growth
  * divided by requests is what one invocation allocates, harness included).
  *
+ * Zone flags: page requests with 0 (today's host forwarder and router), 1
+ * and 10 zone flags, on untouched pages (the zone-flag decider) and on a
+ * page a flag can move (the router), timed in the same interleaved rounds,
+ * with their store reads.
+ *
  * Targets are reported as PASS/FAIL; the process does not fail on them.
  * Bounded to about a minute (MEASURE_MS of interleaved rounds).
  */
@@ -59,7 +64,9 @@ const MIX_SIZE = 200;
 const WARMUP_ROUNDS = 30;
 const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 12_000);
 const MAX_ROUNDS = 2000;
-const MAX_CODE_BYTES = 4096;
+// The router's code without previewable flags or zone flags: 4 KB of routing, and about 1 KB of shared flag decisions (zone flags, the visitor id).
+const MAX_CODE_BYTES = 5120;
+const ZONE_FLAG_COUNTS = [1, 10];
 
 /** One request of the mix: the event, and the flag values the store holds while it runs. */
 export interface MixRequest {
@@ -100,6 +107,8 @@ export function synthesize(overrides: number, shape: Shape = 'own'): { site: Syn
     zones: zoneDefinitions(),
     overrides: defs,
     flags: Object.fromEntries(defs.map((d) => [d.flag, 'off'])),
+    // Buckets by IP, as the linear-scan baseline does, so both give the same answers; the zone-flag rows keep the visitor cookie.
+    visitorCookie: false,
   });
   const t1 = process.hrtime.bigint();
   // Synthesizes the app, then reads the template with its assets.
@@ -131,6 +140,42 @@ function largestWildcardTable(): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * A site for the zone-flags rows: one override (`flag-0`, on `/feature-0/*`)
+ * and `zoneFlags` zone flags (`flag-0` among them when there are several,
+ * so routing and the header share its read), values cycling on, off, 50%.
+ * Returns the page functions' code: the host forwarder (no zone flags) or
+ * the zone-flag decider, and the router.
+ */
+export function zoneFlagSite(zoneFlags: number): { pageCode: string; routerCode: string; store: Record<string, string> } {
+  const app = new App();
+  const stack = new Stack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
+  const names = Array.from({ length: zoneFlags }, (_, i) => (i === 0 && zoneFlags > 1 ? 'flag-0' : `zone-flag-${i}`));
+  const values = ['on', 'off', '50%'];
+  new MultiZoneDistribution(stack, 'Site', {
+    defaultZone: { name: 'home', origin: origin('home') },
+    zones: zoneDefinitions(),
+    overrides: overrideDefinitions(1, 'own'),
+    flags: { 'flag-0': '50%', ...Object.fromEntries(names.map((f, i) => [f, f === 'flag-0' ? '50%' : values[i % values.length]])) },
+    zoneFlags: names,
+  });
+  const site = SynthesizedSite.fromStack(stack);
+  const code = (uri: string) => site.functionCode(site.behaviorFor(uri).behavior.viewerRequestFunction!);
+  return { pageCode: code('/blog/post'), routerCode: code('/feature-0/page'), store: site.storeEntries };
+}
+
+/** Page requests of new and returning viewers (a visitor id cookie on half): untouched pages, or pages `flag-0` can move. */
+export function pageMix(moved: boolean): MixRequest[] {
+  const rnd = prng(7);
+  const hex = () => Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16)).join('');
+  return Array.from({ length: MIX_SIZE }, (_, n) => {
+    const k = Math.floor(rnd() * 1000);
+    const uri = moved ? `/feature-0/page-${k}` : ['/', `/blog/post-${k}`, `/dashboard/settings`, `/pricing/${k}`][n % 4];
+    const cookies: Record<string, string> = rnd() < 0.5 ? { 'mz-vid': hex() } : {};
+    return { kind: moved ? 'moved page' : 'page', event: viewerRequestEvent(uri, { ip: `198.51.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`, cookies, requestId: hex() }), flags: {} };
+  });
 }
 
 // ---------------------------------------------------------------- the request mix
@@ -564,7 +609,25 @@ async function main(): Promise<void> {
   const worst = synthesize(worstCount, 'wildcard');
   const worstSubject = subject(`function, ${worstCount} wildcard-first`, worst.routerCode, worst.site.storeEntries, requestMix(worstCount, 'wildcard'));
 
-  const subjects: Subject[] = [...rows.flatMap((r) => [r.lean, r.sandbox, r.sst]), baseline!, sharedSubject, worstSubject];
+  // Zone flags: page requests with 0 (today's forwarder and router), 1 and 10 zone flags.
+  const untouched = pageMix(false);
+  const moved = pageMix(true);
+  const zoneFlagSubjects: Array<{ zoneFlags: number; page: Subject; router: Subject }> = [0, ...ZONE_FLAG_COUNTS].map((k) => {
+    const z = zoneFlagSite(k);
+    return {
+      zoneFlags: k,
+      page: subject(k === 0 ? 'host forwarder' : `zone-flag decider, ${k}`, z.pageCode, z.store, untouched),
+      router: subject(`router, ${k} zone flags`, z.routerCode, z.store, moved),
+    };
+  });
+
+  const subjects: Subject[] = [
+    ...rows.flatMap((r) => [r.lean, r.sandbox, r.sst]),
+    baseline!,
+    sharedSubject,
+    worstSubject,
+    ...zoneFlagSubjects.flatMap((z) => [z.page, z.router]),
+  ];
   for (let i = 0; i < WARMUP_ROUNDS; i++) for (const s of subjects) await batch(s.harness, s.mix);
   const t0 = Date.now();
   let rounds = 0;
@@ -582,6 +645,7 @@ async function main(): Promise<void> {
   const njsSubjects: Array<[string, Record<string, string>, MixRequest[]]> = [
     ...[...rows.flatMap((r) => [r.lean, r.sst]), baseline!, sharedSubject, worstSubject].map((s): [string, Record<string, string>, MixRequest[]] => [s.code, s.store, s.mix]),
     ['async function handler(event) { return event.request; }\n', {}, baseline!.mix],
+    ...zoneFlagSubjects.flatMap((z) => [z.page, z.router]).map((s): [string, Record<string, string>, MixRequest[]] => [s.code, s.store, s.mix]),
   ];
   const passes = NJS_AVAILABLE ? [0, 1, 2].map(() => njsSubjects.map(([code, store, mix]) => njsTiming(code, store, mix)!)) : [];
   const njsResults = njsSubjects.map((_, i) =>
@@ -589,7 +653,7 @@ async function main(): Promise<void> {
   );
   const njsOf = (k: number) => njsResults[k];
   const njsRow = (i: number) => ({ fn: njsOf(2 * i), sst: njsOf(2 * i + 1) });
-  const [njsBaseline, njsShared, njsWorst, njsHarness] = njsResults.slice(2 * rows.length);
+  const [njsBaseline, njsShared, njsWorst, njsHarness, ...njsZoneFlags] = njsResults.slice(2 * rows.length);
   const njsCell = (t: { us: number; kb: number } | undefined) => (t ? `${t.us.toFixed(1)} µs, ${t.kb.toFixed(1)} KB` : 'n/a');
 
   const us = (ns: number) => (ns / 1000).toFixed(2);
@@ -631,6 +695,29 @@ async function main(): Promise<void> {
     `worst case accepted: ${worstCount} wildcard-first overrides (*.x<i>; ${worstCount + 1} are refused at synth): ${us(w)} µs/request, ${(w / base1).toFixed(2)}x of 1 override (njs: ${njsCell(njsWorst)}); store reads ${readCell(worstReads)}`,
   );
   console.log(`function / linear scan at 1000 overrides: ${(at1000 / lin).toFixed(2)}x\n`);
+
+  console.log(
+    'Zone flags: a page request with 0, 1 and 10 zone flags (values on, off, 50%; half the viewers with a visitor id cookie), ' +
+      'on a page no flag moves (the host forwarder without zone flags, else the zone-flag decider) and on a page flag-0 can move (the router; flag-0 is one of the 10 zone flags)\n',
+  );
+  console.log(line(['zone flags', 'page', 'function', 'code bytes', 'µs/request', 'store reads/request: table + flags', 'njs per request']));
+  console.log(line(['---:', '---', '---', '---:', '---:', '---:', '---:']));
+  const zoneFlagReads: Array<{ zoneFlags: number; page: number; router: number; routerBound: number }> = [];
+  for (let i = 0; i < zoneFlagSubjects.length; i++) {
+    const z = zoneFlagSubjects[i];
+    const pageReads = await readsPerRequest(z.page);
+    const routerReads = await readsPerRequest(z.router);
+    // The router also reads flag-0, its override's flag, unless flag-0 is one of the zone flags (10): then the read is shared.
+    zoneFlagReads.push({ zoneFlags: z.zoneFlags, page: pageReads.table + pageReads.flags, router: routerReads.flags, routerBound: z.zoneFlags + (z.zoneFlags > 1 ? 0 : 1) });
+    const fnName = (s: Subject) => s.name.replace(/, \d+( zone flags)?$/, '');
+    console.log(line([z.zoneFlags, 'untouched', fnName(z.page), z.page.bytes, us(median(z.page.samples)), readCell(pageReads), njsCell(njsZoneFlags[2 * i])]));
+    console.log(line([z.zoneFlags, 'movable', fnName(z.router), z.router.bytes, us(median(z.router.samples)), readCell(routerReads), njsCell(njsZoneFlags[2 * i + 1])]));
+  }
+  console.log(
+    `\n${zoneFlagReads.every((r) => r.page <= r.zoneFlags && r.router <= r.routerBound) ? 'PASS' : 'FAIL'}  at most one store read per zone flag a request, the routing flag's shared: ` +
+      zoneFlagReads.map((r) => `${r.zoneFlags} zone flags: page ${r.page.toFixed(2)}, moved page ${r.router.toFixed(2)} flag reads`).join('; ') +
+      '\n',
+  );
 
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   const maxBytes = Math.max(...rows.map((r) => r.lean.bytes));

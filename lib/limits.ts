@@ -320,7 +320,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 3.9 KB) does not grow with zones or overrides. Refused at synth past the limit for every generated function; checked on the template.',
+      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 4.9 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (10 zone flags of 128 characters: 6.2 KB). Refused at synth past the limit for every generated function; checked on the template.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
         const code = literal(r.properties.FunctionCode);
@@ -573,13 +573,13 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
   {
     id: 'zone-flags-per-request',
     title: 'CloudFront Functions: compute utilization (the construct\'s bound on zone flags)',
-    value: 20,
+    value: 10,
     unit: 'zone flags',
     scope: 'per site (each one a store read on every page request)',
     adjustable: false,
     doc: FUNCTION_RESTRICTIONS,
     handling:
-      'Our bound, not an AWS number: every page request reads each zone flag once (shared with routing reads of the same flag), and a function past its compute budget fails the request (503); more than 20 `zoneFlags` are refused at synth ("zoneFlags: N flags, at most 20").',
+      'Our bound, not an AWS number: every page request reads each zone flag once (shared with routing reads of the same flag), and a function past its compute budget fails the request (503); 10 is what the benchmark measures (`npm run bench:function`, zone-flag rows), and more are refused at synth ("zoneFlags: N flags, at most 10").',
   },
   {
     id: 'request-size',
@@ -590,7 +590,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: the zone-flags header the function adds (`x-multizone-flags`) is at most 20 entries of a 128-character name and `=off`, 2,659 bytes, within the zone package\'s 8,192-character bound (`MAX_ZONE_FLAGS_HEADER_LENGTH`), which synth also checks.',
+      'Designed away: the zone-flags header the function adds (`x-multizone-flags`) is at most 10 entries of a 128-character name and `=off`, 1,329 bytes, within the zone package\'s 8,192-character bound (`MAX_ZONE_FLAGS_HEADER_LENGTH`), as test/zone-flags.test.ts checks on the longest header the edge can write.',
   },
   {
     id: 'functions-per-event-type-per-behavior',

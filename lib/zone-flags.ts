@@ -17,11 +17,6 @@ export const MAX_ZONE_FLAGS_HEADER_LENGTH = 8192;
 /** The most zone flags a site may have: each is a store read on every page request (lib/limits.ts). */
 export const MAX_ZONE_FLAGS = limitValue('zone-flags-per-request');
 
-/** The longest header value the edge can write for these zone flags: every flag `=off`. */
-export function longestZoneFlagsHeader(zoneFlags: readonly string[]): number {
-  return zoneFlags.reduce((n, f, i) => n + f.length + '=off'.length + (i > 0 ? 1 : 0), 0);
-}
-
 /**
  * The edge's first-party visitor-id cookie: 32 hex characters the edge
  * derives from the request id of a viewer's first bucketed request, used

@@ -19,7 +19,22 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FunctionSandbox, PREVIEW_COOKIE, PREVIEW_SECRET_KEY, SynthesizedSite, ViewerRequestEvent, previewEntry, rolloutBucket, viewerRequestEvent } from '../lib';
+import {
+  FunctionSandbox,
+  PREVIEW_COOKIE,
+  PREVIEW_SECRET_KEY,
+  SynthesizedSite,
+  VISITOR_COOKIE,
+  ViewerRequestEvent,
+  ViewerResponseEvent,
+  ZONE_FLAGS_HEADER,
+  flagIsOnFor,
+  previewEntry,
+  rolloutBucket,
+  setCookieHeaders,
+  viewerRequestEvent,
+  viewerResponseEvent,
+} from '../lib';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {
@@ -116,6 +131,10 @@ interface NjsCase {
   readonly headers?: Record<string, string>;
   /** The zone the request must end up in. */
   readonly zone: string;
+  /** The request id of the event (both engines get the same); by default one named for the case. */
+  readonly requestId?: string;
+  /** Run as the viewer-response event of the request (a 200 without cookies), for viewer-response functions. */
+  readonly response?: boolean;
 }
 
 interface EngineOutcome {
@@ -222,8 +241,9 @@ function cases(site: SynthesizedSite): NjsCase[] {
   ];
 }
 
-function eventFor(c: NjsCase): ViewerRequestEvent {
-  return viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, headers: c.headers, host: 'www.example.com' });
+function eventFor(c: NjsCase): ViewerRequestEvent | ViewerResponseEvent {
+  const request = viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, headers: c.headers, host: 'www.example.com', requestId: c.requestId ?? `njs-${c.name}` });
+  return c.response ? viewerResponseEvent(request) : request;
 }
 
 /** The same source, with its empty catch blocks reporting what they swallow (the handler's catch-all hides runtime errors). */
@@ -355,6 +375,99 @@ if (!NJS) {
         expect(njs.verbatim.selected ?? []).toEqual(node.selectedOriginId === undefined ? [] : [node.selectedOriginId]);
         expect(njs.verbatim.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
       }
+    });
+  });
+
+  describe('zone flags and the visitor cookie', () => {
+    const site = SynthesizedSite.fromStack(
+      synth({
+        zones: [...seedZones(), { name: 'shop', origin: origin('shop'), assetPrefix: '/shop-static' }],
+        overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'shop' }],
+        flags: { 'new-checkout': '50%', 'new-nav': '20%', beta: 'on', legacy: 'off' },
+        zoneFlags: ['new-nav', 'new-checkout', 'beta', 'legacy'],
+      }).stack,
+    );
+    const store = site.storeEntries;
+    const idOf = (i: number) => i.toString(16).padStart(32, '0');
+    const idIn = (flag: string, percent: number, inside: boolean) => viewerKey(flag, inside, percent, idOf);
+    const expected = (id: string, values: Record<string, string | null> = {}) => {
+      const value = (f: string) => (f in values ? (values[f] ?? undefined) : store[f]);
+      return ['beta', 'legacy', 'new-checkout', 'new-nav'].map((f) => `${f}=${flagIsOnFor(f, value(f), id) ? 'on' : 'off'}`).join(',');
+    };
+    const vid = (id: string) => ({ [VISITOR_COOKIE]: id });
+    const requestCases = (uri: string, zone: (id: string, values?: Record<string, string | null>) => string): Array<NjsCase & { header: string }> => {
+      const inNav = idIn('new-nav', 20, true);
+      const outNav = idIn('new-nav', 20, false);
+      const inCheckout = idIn('new-checkout', 50, true);
+      const outCheckout = idIn('new-checkout', 50, false);
+      const all: Array<[string, string, Record<string, string | null>, Record<string, string>?]> = [
+        ['store values, viewer inside new-nav', inNav, {}],
+        ['store values, viewer outside new-nav', outNav, {}],
+        ['viewer inside new-checkout', inCheckout, {}],
+        ['viewer outside new-checkout', outCheckout, {}],
+        ['on and off flipped', inNav, { beta: 'off', legacy: 'on' }],
+        ['missing values', inNav, { beta: null, 'new-nav': null }],
+        ['garbage values', inNav, { beta: 'yes', legacy: '150%', 'new-nav': 'ON', 'new-checkout': '' }],
+        ['spoofed header', outNav, {}, { [ZONE_FLAGS_HEADER]: 'beta=off,new-nav=on' }],
+      ];
+      return all.map(([name, id, overlay, headers]) => ({
+        name: `${uri}: ${name}`,
+        uri,
+        overlay,
+        cookies: vid(id),
+        headers,
+        zone: zone(id, overlay),
+        header: expected(id, overlay),
+      }));
+    };
+    const routed = requestCases('/checkout/pay', (id, values = {}) => (flagIsOnFor('new-checkout', 'new-checkout' in values ? (values['new-checkout'] ?? undefined) : store['new-checkout'], id) ? 'shop' : 'home'));
+    const decided = requestCases('/blog/post', () => '(no selection)');
+    const functionOf = (uri: string) => site.behaviorFor(uri).behavior;
+
+    test.each([
+      ['router', '/checkout/pay', routed],
+      ['zone-flag decider', '/blog/post', decided],
+    ] as const)('%s: njs forwards the same decisions as Node, the ones the viewer\'s bucket gives', async (_role, uri, all) => {
+      const code = site.functionCode(functionOf(uri).viewerRequestFunction!);
+      const run = runNjs(code, store, all);
+      expect({ stderr: run.stderr, status: run.status, swallowed: run.report.swallowed }).toEqual({ stderr: '', status: 0, swallowed: [] });
+      for (let i = 0; i < all.length; i++) {
+        const c = all[i];
+        const njs = run.report.results[i].verbatim;
+        const node = await new FunctionSandbox(code).run(eventFor(c), (key) => (Object.prototype.hasOwnProperty.call(c.overlay, key) ? (c.overlay[key] ?? undefined) : store[key]));
+        expect({ case: c.name, header: njs.returned?.headers[ZONE_FLAGS_HEADER]?.value }).toEqual({ case: c.name, header: c.header });
+        expect(njs.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+        const zoneOf = (id: string | undefined) => (id === undefined ? '(no selection)' : site.zoneOfOrigin(id));
+        expect({ case: c.name, zone: zoneOf((njs.selected ?? [])[0]) }).toEqual({ case: c.name, zone: c.zone });
+      }
+    });
+
+    test('a new visitor: njs decides with the id the viewer-response function sets, once', async () => {
+      const requestIds = Array.from({ length: 12 }, (_, i) => `new-visitor-request-${i}`);
+      const firstRequests: NjsCase[] = requestIds.map((requestId) => ({ name: `first request ${requestId}`, uri: '/blog/post', overlay: {}, zone: '(no selection)', requestId }));
+      const responses: NjsCase[] = [
+        ...requestIds.map((requestId) => ({ name: `response ${requestId}`, uri: '/blog/post', overlay: {}, zone: '(no selection)', requestId, response: true })),
+        { name: 'response, valid cookie', uri: '/blog/post', overlay: {}, zone: '(no selection)', cookies: vid(idOf(5)), response: true },
+        { name: 'response, foreign cookie', uri: '/blog/post', overlay: {}, zone: '(no selection)', cookies: vid('not-ours'), response: true },
+      ];
+      const decider = runNjs(site.functionCode(functionOf('/blog/post').viewerRequestFunction!), store, firstRequests);
+      const cookieCode = site.functionCode(functionOf('/blog/post').viewerResponseFunction!);
+      const cookie = runNjs(cookieCode, store, responses);
+      for (const run of [decider, cookie]) expect({ stderr: run.stderr, status: run.status, swallowed: run.report.swallowed }).toEqual({ stderr: '', status: 0, swallowed: [] });
+      const seen = new Set<string>();
+      for (let i = 0; i < requestIds.length; i++) {
+        const set = setCookieHeaders(cookie.report.results[i].verbatim.returned as any);
+        expect(set).toHaveLength(1);
+        const id = /^mz-vid=([0-9a-f]{32}); Secure; HttpOnly; SameSite=Lax; Path=\/; Max-Age=34560000$/.exec(set[0])![1];
+        expect(decider.report.results[i].verbatim.returned?.headers[ZONE_FLAGS_HEADER]?.value).toBe(expected(id));
+        seen.add(id);
+        const node = await new FunctionSandbox(cookieCode).run(eventFor(responses[i]));
+        expect(cookie.report.results[i].verbatim.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+      }
+      // Every new visitor got an id of its own.
+      expect(seen.size).toBe(requestIds.length);
+      expect(setCookieHeaders(cookie.report.results[requestIds.length].verbatim.returned as any)).toEqual([]);
+      expect(setCookieHeaders(cookie.report.results[requestIds.length + 1].verbatim.returned as any)).toHaveLength(1);
     });
   });
 }

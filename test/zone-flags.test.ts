@@ -24,6 +24,7 @@ import {
   flagIsOnFor,
   isVisitorId,
   previewEntry,
+  templateLimitProblems,
   viewerRequestEvent,
 } from '../lib';
 import { MAX_ZONE_FLAGS_HEADER_LENGTH as PACKAGE_MAX_LENGTH, ZONE_FLAGS_HEADER as PACKAGE_HEADER, parseZoneFlagsHeader } from '../packages/multizone-flags/src/header';
@@ -57,9 +58,16 @@ function visitorIdSet(s: ServedRequest): string | undefined {
 }
 
 describe('the contract with the zone package', () => {
-  test('the header name and length bound are the package\'s', () => {
+  test('the header name and length bound are the package\'s, and the longest header the edge can write fits', async () => {
     expect(ZONE_FLAGS_HEADER).toBe(PACKAGE_HEADER);
     expect(MAX_ZONE_FLAGS_HEADER_LENGTH).toBe(PACKAGE_MAX_LENGTH);
+    // As many zone flags as allowed, each with the longest name a flag may have.
+    const names = Array.from({ length: MAX_ZONE_FLAGS }, (_, i) => `${String(i).padStart(2, '0')}${'n'.repeat(126)}`);
+    const s = served({ flags: Object.fromEntries(names.map((f) => [f, 'off'])), zoneFlags: names });
+    const header = (await s.serve('/blog/post')).forwardedHeaders[ZONE_FLAGS_HEADER];
+    expect(header.length).toBe(MAX_ZONE_FLAGS * (128 + '=off'.length) + MAX_ZONE_FLAGS - 1);
+    expect(header.length).toBeLessThanOrEqual(PACKAGE_MAX_LENGTH);
+    expect(parseZoneFlagsHeader(header)).toMatchObject({ status: 'ok' });
   });
 
   test('the header lists every zone flag sorted by name, without spaces', async () => {
@@ -270,6 +278,18 @@ describe('the template', () => {
     const { stack: own } = synth(flaggedProps({ pageCachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED }));
     Annotations.fromStack(own).hasWarning('*', Match.stringLikeRegexp(`pageCachePolicy: pages carry the zone flags \\(beta, legacy, new-checkout, new-nav\\) in ${ZONE_FLAGS_HEADER}`));
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('pageCachePolicy'))).toEqual([]);
+  });
+
+  test('the template is within every limit of the table, and one more function of an event type on a behavior is not', () => {
+    const { template: t, assemblyDir } = synth(flaggedProps());
+    const json = t.toJSON();
+    expect(templateLimitProblems(json, { assetDirectory: assemblyDir })).toEqual([]);
+    const doubled = JSON.parse(JSON.stringify(json));
+    const behavior = doubled.Resources[site.logicalId].Properties.DistributionConfig.CacheBehaviors.find((b: any) => b.PathPattern === '/blog/*');
+    behavior.FunctionAssociations.push(behavior.FunctionAssociations.find((a: any) => a.EventType === 'viewer-response'));
+    expect(templateLimitProblems(doubled, { assetDirectory: assemblyDir }).map((p) => [p.limit, p.where, p.found])).toEqual([
+      ['functions-per-event-type-per-behavior', `${site.logicalId} behavior "/blog/*"`, '2 viewer-response functions'],
+    ]);
   });
 
   test('every function is within 10 KB', () => {
