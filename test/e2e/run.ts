@@ -28,6 +28,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
+import { rolloutBucket } from '../../lib/flags';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ZONES_DIR = path.join(__dirname, 'zones');
@@ -200,10 +201,10 @@ async function newNavState(page: Page, path: string): Promise<string | null> {
  * state in home, blog and dashboard across hard navigations, and about half
  * see it on. Returns a context that saw it on, left open for the next step.
  */
-async function checkZoneFlagsInUnison(browser: Browser, flagsFile: string): Promise<BrowserContext | undefined> {
+async function checkZoneFlagsInUnison(browser: Browser, template: string, flagsFile: string): Promise<BrowserContext | undefined> {
   let kept: BrowserContext | undefined;
   await check('zone flag new-nav at 50%: 20 fresh contexts each see one state in home, blog and dashboard; about half see it on', async () => {
-    cli(['flags', 'set', 'new-nav', '50%', '--local', '--flags-file', flagsFile]);
+    cli(['flags', 'set', 'new-nav', '50%', '--local', '--flags-file', flagsFile, '--template', template]);
     const states: string[] = [];
     for (let i = 0; i < 20; i++) {
       const context = await browser.newContext();
@@ -219,6 +220,8 @@ async function checkZoneFlagsInUnison(browser: Browser, flagsFile: string): Prom
         assert(cookie.httpOnly && cookie.secure && cookie.sameSite === 'Lax', `context ${i}: mz-vid is not HttpOnly; Secure; SameSite=Lax: ${JSON.stringify(cookie)}`);
         const distinct = [...new Set(seen.map((s) => s.split('=')[1]))];
         assert(distinct.length === 1 && (distinct[0] === 'on' || distinct[0] === 'off'), `context ${i} (mz-vid ${cookie.value}) saw: ${seen.join(', ')}`);
+        const bucket = rolloutBucket('new-nav', cookie.value);
+        assert(distinct[0] === (bucket < 50 ? 'on' : 'off'), `context ${i}: new-nav ${distinct[0]}, but its mz-vid ${cookie.value} is in bucket ${bucket} of 50%`);
         states.push(distinct[0]);
         if (distinct[0] === 'on' && !kept) keep = true;
       } finally {
@@ -235,12 +238,12 @@ async function checkZoneFlagsInUnison(browser: Browser, flagsFile: string): Prom
 }
 
 /** `flags set new-nav off --local`: the very next request in every zone reads it off, for a viewer that had it on; a spoofed header changes nothing. */
-async function checkZoneFlagOffEverywhere(browser: Browser, flagsFile: string, onContext: BrowserContext | undefined): Promise<void> {
+async function checkZoneFlagOffEverywhere(browser: Browser, template: string, flagsFile: string, onContext: BrowserContext | undefined): Promise<void> {
   await check('flags set new-nav off --local: a viewer who had it on sees it off in every zone on the next request; a spoofed header is ignored', async () => {
     assert(onContext, 'no context saw new-nav on in the previous step');
     const page = await onContext.newPage();
     for (const p of NEW_NAV_PAGES) assert((await newNavState(page, p)) === 'on', `before: ${p} is not on`);
-    cli(['flags', 'set', 'new-nav', 'off', '--local', '--flags-file', flagsFile]);
+    cli(['flags', 'set', 'new-nav', 'off', '--local', '--flags-file', flagsFile, '--template', template]);
     for (const p of NEW_NAV_PAGES) {
       const state = await newNavState(page, p);
       assert(state === 'off', `after "off": ${p} renders new-nav ${state}`);
@@ -472,7 +475,7 @@ async function main(): Promise<void> {
     });
 
     // 5b. Flags in unison: the edge decides new-nav per viewer, every zone renders the same decision.
-    await checkZoneFlagOffEverywhere(browser, flagsFile, await checkZoneFlagsInUnison(browser, flagsFile));
+    await checkZoneFlagOffEverywhere(browser, template, flagsFile, await checkZoneFlagsInUnison(browser, template, flagsFile));
 
     // 6. A zone that is down: a 502 page naming it, and the edge keeps serving the others.
     await check('a stopped zone answers 502 naming it; the other zones keep working', async () => {
