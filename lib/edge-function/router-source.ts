@@ -1,5 +1,6 @@
 /**
- * The viewer-request function's source, for CloudFront Functions runtime
+ * The edge functions' sources (viewer request: router, zone-flag decider,
+ * host forwarder; viewer response: the visitor cookie), for CloudFront Functions runtime
  * cloudfront-js-2.0: ES 5.1 plus the runtime's listed extras only (no
  * destructuring, spread, classes, for...of, Map/Set, optional chaining,
  * default parameters, and no `await` inside call arguments).
@@ -120,7 +121,6 @@ async function previews(req) {
   return out;
 }
 
-// One request's decisions: st = { event, id: null, pv: null, seen: {} }.
 // A valid preview cookie decides its flags for its holder; each other flag is read once, whoever asks (routing or ZF).
 async function decide(st, flag) {
   if (st.pv === null) st.pv = await previews(st.event.request);
@@ -140,6 +140,7 @@ async function zoneFlags(st) {
   return out.join(',');
 }
 
+// One request's decisions: its viewer id once needed, preview values, flags read, and whether an asset route matched.
 function state(event) {
   return { event: event, id: null, pv: null, seen: {}, fixed: false };
 }
