@@ -55,7 +55,8 @@ export function zoneOrigin(url: string): cloudfront.IOrigin {
 
 /**
  * The seed's site: home as the default zone, the blog and the dashboard with
- * their own asset prefixes, and a flag that moves /checkout to the dashboard.
+ * their own asset prefixes, a flag that moves /checkout to the dashboard, and
+ * a zone flag, new-nav, that every zone reads to show its new navigation.
  */
 export class ExampleSiteStack extends Stack {
   public readonly site: MultiZoneDistribution;
@@ -102,7 +103,9 @@ export class ExampleSiteStack extends Stack {
         },
       ],
       overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard', preview: true }],
-      flags: { 'new-checkout': 'off' },
+      flags: { 'new-checkout': 'off', 'new-nav': 'off' },
+      // Decided at the edge per viewer and forwarded to every zone (x-multizone-flags), so home, blog and dashboard show the new navigation together.
+      zoneFlags: ['new-nav'],
       domainNames: props.domainName ? [props.domainName] : undefined,
       certificate: props.certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn) : undefined,
       comment: 'Multi-zone example site',

@@ -7,10 +7,12 @@ import * as path from 'path';
 import { buildProgram, main, setDeployedFlagsHandler } from '../packages/multizone-cli/src/cli';
 import { CliIO } from '../packages/multizone-cli/src/cli/io';
 import { MultiZoneValidationError } from '../lib/errors';
+import { rolloutBucket } from '../lib/flags';
 import { writeFlag } from '../packages/multizone-cli/src/local-edge/flag-file';
 import { LocalEdge, startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
 import { SynthesizedSite } from '../packages/multizone-cli/src/synthesized-site';
 import { synth } from './support/sites';
+import { randomBytes } from 'crypto';
 
 jest.setTimeout(30_000);
 
@@ -30,6 +32,27 @@ const template: Record<string, any> = synthesized.template.toJSON();
 const assetDirectory = synthesized.assemblyDir;
 const templateFile = path.join(assetDirectory, 'site.template.json');
 fs.writeFileSync(templateFile, JSON.stringify(template));
+
+/** A template written beside its assets, as cdk synth leaves it. */
+function templateFileOf(s: ReturnType<typeof synth>, name: string): string {
+  const file = path.join(s.assemblyDir, `${name}.template.json`);
+  fs.writeFileSync(file, JSON.stringify(s.template.toJSON()));
+  return file;
+}
+
+/** The same site bucketing viewers by IP (no visitor cookie). */
+const ipTemplateFile = templateFileOf(
+  synth({ overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }], flags: { 'new-checkout': 'off' }, visitorCookie: false }),
+  'ip-site',
+);
+
+/** The site with zone flags: new-nav (no override) and new-checkout (which also moves /checkout), decided per visitor (mz-vid). */
+const flaggedSynth = synth({
+  overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }],
+  flags: { 'new-checkout': 'off', 'new-nav': '50%' },
+  zoneFlags: ['new-nav', 'new-checkout'],
+});
+const flaggedTemplateFile = templateFileOf(flaggedSynth, 'flagged');
 
 /** What a test zone saw of one request. */
 interface Seen {
@@ -66,9 +89,13 @@ function zoneServer(zone: string): http.Server {
       req.on('end', () => res.end(`total ${total}\n`));
       return;
     }
-    // A zone setting its own framing policy, and a header a policy may remove.
-    const own = req.url!.includes('frame-deny') ? { 'x-frame-options': 'DENY', 'x-powered-by': 'zone' } : {};
-    res.writeHead(200, { 'content-type': 'application/json', 'x-zone': zone, ...own });
+    // A zone setting its own framing policy, a header a policy may remove, or a cookie of its own; a missing page.
+    const own = req.url!.includes('frame-deny')
+      ? { 'x-frame-options': 'DENY', 'x-powered-by': 'zone' }
+      : req.url!.includes('own-cookie')
+        ? { 'set-cookie': ['zone-session=abc; Path=/; HttpOnly'] }
+        : {};
+    res.writeHead(req.url!.includes('missing') ? 404 : 200, { 'content-type': 'application/json', 'x-zone': zone, ...own });
     res.end(JSON.stringify(seen));
   });
   server.on('upgrade', (req, socket) => {
@@ -565,11 +592,11 @@ describe('CLI: explain', () => {
     expect(parsed).toMatchObject({ uri: '/blog/post-1', zone: 'blog', functionRan: true, behavior: { pathPattern: '/blog/*' } });
   });
 
-  test('--ip under a percentage: the viewer\'s bucket, and the zone the function chose agrees with it', async () => {
+  test('--ip under a percentage, on a site bucketing by IP: the viewer\'s bucket, and the zone the function chose agrees with it', async () => {
     const seen = new Set<string>();
     for (let i = 1; i <= 20; i++) {
       const ip = `192.0.2.${i}`;
-      const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', ip, '--template', templateFile, '--flags-file', noFlagFile);
+      const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', ip, '--template', ipTemplateFile, '--flags-file', noFlagFile);
       expect(r.code).toBe(0);
       const m = new RegExp(`new-checkout=25% \\(--flag\\), bucket (\\d+) for ${ip.replace(/\./g, '\\.')}: (on|off)`).exec(r.out);
       expect(m).not.toBeNull();
@@ -583,9 +610,9 @@ describe('CLI: explain', () => {
   });
 
   test('without --ip, a percentage names the default viewer IP; on and off show no bucket', async () => {
-    const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--template', templateFile, '--flags-file', noFlagFile);
+    const r = await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--template', ipTemplateFile, '--flags-file', noFlagFile);
     expect(r.out).toMatch(/new-checkout=25% \(--flag\), bucket \d+ for the default viewer IP 192\.0\.2\.10 \(pass --ip\): (on|off)/);
-    expect((await cli('explain', '/checkout', '--flag', 'new-checkout=on', '--ip', '192.0.2.1', '--template', templateFile, '--flags-file', noFlagFile)).out).not.toContain('bucket');
+    expect((await cli('explain', '/checkout', '--flag', 'new-checkout=on', '--ip', '192.0.2.1', '--template', ipTemplateFile, '--flags-file', noFlagFile)).out).not.toContain('bucket');
   });
 
   test('x-forwarded-host: the template\'s first alias, else the cloudfront.net domain; --host over both', async () => {
@@ -771,5 +798,185 @@ describe('bin/multizone.js', () => {
       await new Promise((r) => child.once('exit', r));
     }
     expect(child.exitCode).toBe(0);
+  });
+});
+
+describe('local edge: zone flags and the visitor cookie', () => {
+  const zoneFlagsFile = path.join(tmp, 'zone-flags.json');
+  let flagged: LocalEdge;
+  beforeAll(async () => {
+    flagged = await startLocalEdge({ site: SynthesizedSite.fromTemplate(flaggedSynth.template.toJSON(), { assetDirectory: flaggedSynth.assemblyDir }), zoneUrls, flagsFile: zoneFlagsFile, host: '127.0.0.1' });
+  });
+  afterAll(() => flagged?.close());
+  afterEach(() => fs.rmSync(zoneFlagsFile, { force: true }));
+
+  const pages = ['/', '/about', '/blog', '/blog/post-1', '/dashboard/settings', '/checkout'];
+  const mzVid = (reply: Reply) => ((reply.headers['set-cookie'] ?? []) as string[]).find((c) => c.startsWith('mz-vid='));
+
+  test('every page request carries the decisions the function made; the viewer\'s own header never reaches a zone; assets carry none', async () => {
+    writeFlag('new-nav', 'on', zoneFlagsFile);
+    const spoof = { 'x-multizone-flags': 'new-checkout=on,new-nav=off' };
+    for (const p of pages) {
+      const seen = await seenBy(`${flagged.url}${p}`, { headers: spoof });
+      expect([p, seen.headers['x-multizone-flags']]).toEqual([p, 'new-checkout=off,new-nav=on']);
+    }
+    for (const asset of ['/blog-static/_next/static/a.js', '/_next/static/chunks/main.js']) {
+      expect([asset, (await seenBy(`${flagged.url}${asset}`, { headers: spoof })).headers['x-multizone-flags']]).toEqual([asset, undefined]);
+    }
+  });
+
+  test('a flag that also moves a path: the zone that answers and the decision it reads agree', async () => {
+    writeFlag('new-checkout', 'on', zoneFlagsFile);
+    const seen = await seenBy(`${flagged.url}/checkout`);
+    expect(seen.zone).toBe('dashboard');
+    expect(seen.headers['x-multizone-flags']).toMatch(/^new-checkout=on,new-nav=(on|off)$/);
+  });
+
+  test('mz-vid: the first response sets it, that request is bucketed by it, and sent back it is kept, not set again, in every zone', async () => {
+    writeFlag('new-nav', '50%', zoneFlagsFile);
+    const states = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const first = await request(`${flagged.url}/blog/post-1`);
+      const set = mzVid(first);
+      expect(set).toMatch(/^mz-vid=[0-9a-f]{32}; Secure; HttpOnly; SameSite=Lax; Path=\/; Max-Age=\d+$/);
+      const vid = /^mz-vid=([0-9a-f]{32})/.exec(set!)![1];
+      const decided = JSON.parse(first.body).headers['x-multizone-flags'];
+      expect(decided).toBe(`new-checkout=off,new-nav=${rolloutBucket('new-nav', vid) < 50 ? 'on' : 'off'}`);
+      for (const p of ['/', '/dashboard', '/blog/post-2']) {
+        const again = await request(`${flagged.url}${p}`, { headers: { cookie: `mz-vid=${vid}` } });
+        expect([p, mzVid(again), JSON.parse(again.body).headers['x-multizone-flags']]).toEqual([p, undefined, decided]);
+      }
+      states.add(decided);
+    }
+    // Every request came from 127.0.0.1: only the visitor id can split them.
+    expect(states.size).toBe(2);
+  });
+
+  test('the zone\'s own Set-Cookie and headers pass beside mz-vid; a zone error (404) runs no viewer-response function', async () => {
+    const reply = await request(`${flagged.url}/blog/own-cookie`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['set-cookie']).toEqual(expect.arrayContaining(['zone-session=abc; Path=/; HttpOnly', expect.stringMatching(/^mz-vid=/)]));
+    expect(reply.headers['x-zone']).toBe('blog');
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(reply.headers['x-multizone-route']).toMatch(/^zone=blog; behavior=\/blog\/\*; function$/);
+    const missing = await request(`${flagged.url}/blog/missing`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers['set-cookie']).toBeUndefined();
+  });
+
+  test('a response still streams through the viewer-response function', async () => {
+    const arrivals: number[] = [];
+    const start = Date.now();
+    let cookie: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get(`${flagged.url}/blog/stream`, { agent: false }, (res) => {
+          cookie = ((res.headers['set-cookie'] ?? []) as string[]).find((c) => c.startsWith('mz-vid='));
+          res.on('data', () => arrivals.push(Date.now() - start));
+          res.on('end', () => resolve());
+        })
+        .on('error', reject);
+    });
+    expect(cookie).toBeDefined();
+    expect(arrivals.length).toBeGreaterThanOrEqual(2);
+    expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThanOrEqual(200);
+  });
+
+  test('flags set --local: the next request in every zone reads the new value, for the same visitor', async () => {
+    const cookie = `mz-vid=${randomBytes(16).toString('hex')}`;
+    for (const value of ['on', 'off', 'on']) {
+      expect((await cli('flags', 'set', 'new-nav', value, '--local', '--flags-file', zoneFlagsFile, '--template', flaggedTemplateFile)).code).toBe(0);
+      for (const p of ['/', '/blog/post-1', '/dashboard']) {
+        const seen = await seenBy(`${flagged.url}${p}`, { headers: { cookie } });
+        expect([p, seen.headers['x-multizone-flags']]).toEqual([p, `new-checkout=off,new-nav=${value}`]);
+      }
+    }
+  });
+});
+
+describe('CLI: explain, zone flags', () => {
+  const explain = (...args: string[]) => cli('explain', ...args, '--template', flaggedTemplateFile, '--flags-file', noFlagFile);
+
+  test('a page: the decisions header the zone gets, and each zone flag\'s value', async () => {
+    const r = await explain('/blog/post-1', '--flag', 'new-nav=on');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('zone flags x-multizone-flags: new-checkout=off,new-nav=on (set by the function, forwarded to the zone)');
+    expect(r.out).toContain('new-nav=on (--flag)');
+    expect(r.out).toContain("new-checkout=off (template's initial value)");
+    const moved = await explain('/checkout', '--flag', 'new-checkout=on');
+    expect(moved.out).toMatch(/zone +dashboard /);
+    expect(moved.out).toContain('x-multizone-flags: new-checkout=on,new-nav=');
+  });
+
+  test('an asset: no decisions are sent', async () => {
+    expect((await explain('/blog-static/_next/static/a.js')).out).toContain('zone flags none sent: no function decides them on this behavior');
+  });
+
+  test('--visitor under a percentage: the visitor\'s bucket per flag, and the decision the function forwards agrees with it', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const vid = randomBytes(16).toString('hex');
+      const r = await explain('/dashboard', '--flag', 'new-nav=50%', '--visitor', vid);
+      const m = new RegExp(`new-nav=50% \\(--flag\\), bucket (\\d+) for mz-vid ${vid}: (on|off)`).exec(r.out);
+      expect(m).not.toBeNull();
+      expect(m![2]).toBe(Number(m![1]) < 50 ? 'on' : 'off');
+      expect(r.out).toContain(`x-multizone-flags: new-checkout=off,new-nav=${m![2]} `);
+      seen.add(m![2]);
+    }
+    expect([...seen].sort()).toEqual(['off', 'on']);
+  });
+
+  test('without --visitor, a new visitor: its bucket is random; --json carries the header', async () => {
+    expect((await explain('/dashboard', '--flag', 'new-nav=50%')).out).toMatch(/new-nav=50% \(--flag\), for a new visitor, whose mz-vid the edge makes up on this request \(pass --visitor ID for a returning one\): a random bucket/);
+    const json = JSON.parse((await explain('/dashboard', '--flag', 'new-nav=on', '--json')).out);
+    expect(json.zoneFlags).toEqual({ header: 'new-checkout=off,new-nav=on', forwarded: true });
+  });
+
+  test('a --visitor the edge would not write, or on a site bucketing by IP: one line, exit 1', async () => {
+    const bad = await explain('/dashboard', '--visitor', 'not-hex');
+    expect([bad.code, bad.err.trim()]).toEqual([1, 'multizone: --visitor not-hex: not a visitor id the edge writes (32 hex characters, the value of the mz-vid cookie)']);
+    const byIp = await cli('explain', '/checkout', '--visitor', 'a'.repeat(32), '--template', ipTemplateFile, '--flags-file', noFlagFile);
+    expect([byIp.code, byIp.err.trim()]).toEqual([1, `multizone: --visitor ${'a'.repeat(32)}: this site buckets viewers by IP (no bucketCookie, no mz-vid); pass --ip`]);
+  });
+});
+
+describe('local edge: a viewer-response function of the template', () => {
+  // The seed's site, with hand-written viewer-response functions on /blog/* and /dashboard/*: any association counts, not only the construct's.
+  const withFunctions = JSON.parse(JSON.stringify(template));
+  const config = withFunctions.Resources[site.logicalId].Properties.DistributionConfig;
+  const attach = (pattern: string, id: string, code: string) => {
+    withFunctions.Resources[id] = { Type: 'AWS::CloudFront::Function', Properties: { Name: id, AutoPublish: true, FunctionCode: code, FunctionConfig: { Comment: id, Runtime: 'cloudfront-js-2.0' } } };
+    const behavior = config.CacheBehaviors.find((b: any) => b.PathPattern === pattern);
+    behavior.FunctionAssociations = [...(behavior.FunctionAssociations ?? []), { EventType: 'viewer-response', FunctionARN: { 'Fn::GetAtt': [id, 'FunctionARN'] } }];
+  };
+  attach(
+    '/blog/*',
+    'StampResponse',
+    "function handler(event) { var r = event.response; r.headers['x-stamp'] = { value: event.request.uri }; delete r.headers['x-zone']; r.cookies['stamp'] = { value: String(r.statusCode), attributes: 'Path=/' }; r.statusDescription = 'Stamped'; return r; }",
+  );
+  attach('/dashboard/*', 'BrokenResponse', "function handler(event) { throw new Error('boom'); }");
+  let custom: LocalEdge;
+  beforeAll(async () => {
+    custom = await startLocalEdge({ site: SynthesizedSite.fromTemplate(withFunctions, { assetDirectory }), zoneUrls, flagsFile: noFlagFile, host: '127.0.0.1' });
+  });
+  afterAll(() => custom?.close());
+
+  test('its header and cookie changes reach the viewer, with the zone\'s body', async () => {
+    const reply = await request(`${custom.url}/blog/post-1`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-stamp']).toBe('/blog/post-1');
+    expect(reply.headers['x-zone']).toBeUndefined();
+    expect(reply.headers['set-cookie']).toEqual(['stamp=200; Path=/']);
+    expect(JSON.parse(reply.body).zone).toBe('blog');
+    // Other behaviors are untouched.
+    expect((await request(`${custom.url}/about`)).headers['x-zone']).toBe('home');
+  });
+
+  test('a zone\'s 404 goes out as the zone sent it; a function that throws is a 503', async () => {
+    const missing = await request(`${custom.url}/blog/missing`);
+    expect([missing.status, missing.headers['x-zone'], missing.headers['x-stamp']]).toEqual([404, 'blog', undefined]);
+    const broken = await request(`${custom.url}/dashboard/settings`);
+    expect(broken.status).toBe(503);
+    expect(broken.body).toMatch(/function of behavior <code>\/dashboard\/\*<\/code> failed: boom/);
   });
 });

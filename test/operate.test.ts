@@ -60,7 +60,8 @@ const assetObjects: Record<string, string> = Object.fromEntries(
 const resources: Record<string, any> = template.Resources;
 const functionIds = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::CloudFront::Function');
 const routerId = functionIds.find((id) => id.startsWith('SiteRouter'))!;
-const forwarderId = functionIds.find((id) => id.startsWith('SiteHostForwarder'))!;
+/** The function of pages no flag can move: with the example's zone flags, the zone-flag decider. */
+const pageFunctionId = site.behaviorFor('/blog/x').behavior.viewerRequestFunction!;
 /** Deployed function names: the logical ids, for readability. */
 const fnArn = (name: string) => `arn:aws:cloudfront::123456789012:function/${name}`;
 
@@ -370,7 +371,7 @@ describe('verify', () => {
     expect(result.code).toBe(0);
     expect(result.out[0]).toMatch(/^\s+URI\s+FLAGS\s+EXPECTED\s+CHOSEN\s+BEHAVIOR\s+FUNCTION\s+UTIL%\s+NOTE$/);
     const row = (uri: string, flags = '-') => result.out.find((l) => l.split(/\s+/)[1] === uri && l.split(/\s+/)[2] === flags)!;
-    expect(row('/blog/multizone-verify')).toMatch(new RegExp(`^ok\\s+/blog/multizone-verify\\s+-\\s+blog\\s+blog\\s+/blog/\\*\\s+${forwarderId}\\s+14$`));
+    expect(row('/blog/multizone-verify')).toMatch(new RegExp(`^ok\\s+/blog/multizone-verify\\s+-\\s+blog\\s+blog\\s+/blog/\\*\\s+${pageFunctionId}\\s+14$`));
     expect(row('/blog-static/multizone-verify.js')).toMatch(/^ok\s+\S+\s+-\s+blog\s+blog\s+\/blog-static\/\*\s+-\s+-$/);
     expect(row('/checkout/multizone-verify', 'new-checkout=off')).toMatch(new RegExp(`^ok\\s+\\S+\\s+\\S+\\s+home\\s+home\\s+/checkout/\\*\\s+${routerId}\\s+14$`));
     expect(row('/checkout/multizone-verify', 'new-checkout=on')).toMatch(/^skip\s.*needs new-checkout=on, the store has off; TestFunction reads the live store/);
@@ -379,7 +380,7 @@ describe('verify', () => {
 
     // One DescribeFunction per function, for the LIVE stage's ETag; assets run no function.
     expect(cloudfront.commandCalls(DescribeFunctionCommand).map((c) => c.args[0].input).sort((a, b) => a.Name!.localeCompare(b.Name!))).toEqual(
-      [{ Name: forwarderId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }].sort((a, b) => a.Name.localeCompare(b.Name)),
+      [{ Name: pageFunctionId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }].sort((a, b) => a.Name.localeCompare(b.Name)),
     );
     const tests = cloudfront.commandCalls(TestFunctionCommand).map((c) => c.args[0].input);
     expect(tests).toHaveLength(5);
@@ -440,7 +441,7 @@ describe('verify', () => {
   });
 
   test('a function that keeps the spoofed zone header, or throws, fails', async () => {
-    cloudfront.on(TestFunctionCommand, { Name: forwarderId }).resolves({
+    cloudfront.on(TestFunctionCommand, { Name: pageFunctionId }).resolves({
       TestResult: { ComputeUtilization: '5', FunctionOutput: JSON.stringify({ request: { uri: '/', headers: { 'x-multizone-zone': { value: SPOOFED_ZONE } } } }) },
     });
     cloudfront.on(TestFunctionCommand, { Name: routerId }).resolves({ TestResult: { ComputeUtilization: '100', FunctionErrorMessage: 'TypeError: x is undefined' } });

@@ -12,7 +12,10 @@
  * on the right app; the dashboard's server action works through the edge;
  * `multizone flags set new-checkout on --local` moves /checkout to the
  * dashboard on the next request; a next/image of the blog (under its
- * assetPrefix) and of home loads from that zone's own optimizer.
+ * assetPrefix) and of home loads from that zone's own optimizer; the zone
+ * flag new-nav, at 50%, shows the same state in all three zones for each of
+ * 20 fresh contexts (about half on), and `flags set new-nav off --local`
+ * turns it off everywhere on the next request.
  * Screenshots go to test-artifacts/. Every child process is stopped at
  * the end, pass or fail. The last line is `N passed, N failed`.
  *
@@ -24,7 +27,8 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Browser, Page, Response, chromium } from 'playwright-core';
+import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
+import { rolloutBucket } from '../../lib/flags';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ZONES_DIR = path.join(__dirname, 'zones');
@@ -118,15 +122,20 @@ function newestSource(dir: string): number {
 
 const mtime = (p: string) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0);
 
-/** npm ci and next build for each zone app, each only when out of date. */
+/** The zone package (packages/multizone-flags), which the zones depend on as a `file:` link to its compiled dist/. */
+const ZONE_PACKAGE = path.join(ROOT, 'packages', 'multizone-flags');
+
+/** npm ci and next build for each zone app, each only when out of date (the zone package's sources count). */
 function buildZones(): void {
+  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', ZONE_PACKAGE], ROOT);
+  const packageSource = newestSource(path.join(ZONE_PACKAGE, 'src'));
   for (const z of ZONES) {
     const dir = path.join(ZONES_DIR, z.name);
     const installed = path.join(dir, 'node_modules', '.package-lock.json');
     if (mtime(installed) < mtime(path.join(dir, 'package-lock.json'))) run('npm', ['ci', '--no-audit', '--no-fund'], dir);
     else log(`${z.name}: dependencies up to date`);
     const buildId = path.join(dir, '.next', 'BUILD_ID');
-    if (mtime(buildId) < newestSource(dir)) run('npm', ['run', 'build'], dir);
+    if (mtime(buildId) < Math.max(newestSource(dir), packageSource)) run('npm', ['run', 'build'], dir);
     else log(`${z.name}: build up to date`);
   }
 }
@@ -174,6 +183,80 @@ function cli(args: string[]): string {
   const r = spawnSync('npx', ['--no-install', 'multizone', ...args], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npx multizone ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** The pages, one per zone, that render the `new-nav` marker the zone reads through multizone-flags. */
+const NEW_NAV_PAGES = ['/', '/blog', '/dashboard'] as const;
+
+/** The `new-nav` state a page renders (`#zone-flag-new-nav[data-state]`), after a hard navigation to `path`. */
+async function newNavState(page: Page, path: string): Promise<string | null> {
+  const doc = await page.goto(`${EDGE}${path}`, { waitUntil: 'load' });
+  assert(doc?.status() === 200, `${path}: document status ${doc?.status()}`);
+  return page.locator('#zone-flag-new-nav').getAttribute('data-state', { timeout: 10_000 });
+}
+
+/**
+ * Flags in unison: at 50%, each of 20 fresh browser contexts (all from one
+ * IP, so only the visitor cookie tells them apart) sees the same new-nav
+ * state in home, blog and dashboard across hard navigations, and about half
+ * see it on. Returns a context that saw it on, left open for the next step.
+ */
+async function checkZoneFlagsInUnison(browser: Browser, template: string, flagsFile: string): Promise<BrowserContext | undefined> {
+  let kept: BrowserContext | undefined;
+  await check('zone flag new-nav at 50%: 20 fresh contexts each see one state in home, blog and dashboard; about half see it on', async () => {
+    cli(['flags', 'set', 'new-nav', '50%', '--local', '--flags-file', flagsFile, '--template', template]);
+    const states: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const context = await browser.newContext();
+      context.setDefaultTimeout(15_000);
+      let keep = false;
+      try {
+        const page = await context.newPage();
+        const seen: string[] = [];
+        // home -> blog -> dashboard -> home: a hard navigation each, the first one without any cookie.
+        for (const p of [...NEW_NAV_PAGES, NEW_NAV_PAGES[0]]) seen.push(`${p}=${await newNavState(page, p)}`);
+        const cookie = (await context.cookies(EDGE)).find((c) => c.name === 'mz-vid');
+        assert(cookie, `context ${i}: no mz-vid cookie after ${seen.length} pages`);
+        assert(cookie.httpOnly && cookie.secure && cookie.sameSite === 'Lax', `context ${i}: mz-vid is not HttpOnly; Secure; SameSite=Lax: ${JSON.stringify(cookie)}`);
+        const distinct = [...new Set(seen.map((s) => s.split('=')[1]))];
+        assert(distinct.length === 1 && (distinct[0] === 'on' || distinct[0] === 'off'), `context ${i} (mz-vid ${cookie.value}) saw: ${seen.join(', ')}`);
+        const bucket = rolloutBucket('new-nav', cookie.value);
+        assert(distinct[0] === (bucket < 50 ? 'on' : 'off'), `context ${i}: new-nav ${distinct[0]}, but its mz-vid ${cookie.value} is in bucket ${bucket} of 50%`);
+        states.push(distinct[0]);
+        if (distinct[0] === 'on' && !kept) keep = true;
+      } finally {
+        if (keep) kept = context;
+        else await context.close();
+      }
+    }
+    const on = states.filter((s) => s === 'on').length;
+    log(`  new-nav at 50%: ${on} of ${states.length} contexts on`);
+    // Binomial(20, 0.5): outside 3..17 with probability about 0.03%.
+    assert(on >= 3 && on <= 17, `${on} of 20 contexts saw new-nav on; expected 3 to 17 at 50%`);
+  });
+  return kept;
+}
+
+/** `flags set new-nav off --local`: the very next request in every zone reads it off, for a viewer that had it on; a spoofed header changes nothing. */
+async function checkZoneFlagOffEverywhere(browser: Browser, template: string, flagsFile: string, onContext: BrowserContext | undefined): Promise<void> {
+  await check('flags set new-nav off --local: a viewer who had it on sees it off in every zone on the next request; a spoofed header is ignored', async () => {
+    assert(onContext, 'no context saw new-nav on in the previous step');
+    const page = await onContext.newPage();
+    for (const p of NEW_NAV_PAGES) assert((await newNavState(page, p)) === 'on', `before: ${p} is not on`);
+    cli(['flags', 'set', 'new-nav', 'off', '--local', '--flags-file', flagsFile, '--template', template]);
+    for (const p of NEW_NAV_PAGES) {
+      const state = await newNavState(page, p);
+      assert(state === 'off', `after "off": ${p} renders new-nav ${state}`);
+    }
+    const spoofing = await browser.newContext({ extraHTTPHeaders: { 'x-multizone-flags': 'new-nav=on' } });
+    try {
+      const spoofed = await spoofing.newPage();
+      for (const p of NEW_NAV_PAGES) assert((await newNavState(spoofed, p)) === 'off', `${p}: the viewer's own x-multizone-flags reached the zone`);
+    } finally {
+      await spoofing.close();
+    }
+  });
+  await onContext?.close();
 }
 
 async function main(): Promise<void> {
@@ -390,6 +473,9 @@ async function main(): Promise<void> {
         await page.close();
       }
     });
+
+    // 5b. Flags in unison: the edge decides new-nav per viewer, every zone renders the same decision.
+    await checkZoneFlagOffEverywhere(browser, template, flagsFile, await checkZoneFlagsInUnison(browser, template, flagsFile));
 
     // 6. A zone that is down: a 502 page naming it, and the edge keeps serving the others.
     await check('a stopped zone answers 502 naming it; the other zones keep working', async () => {

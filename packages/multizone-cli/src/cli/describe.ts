@@ -1,5 +1,6 @@
 import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN } from '../edge-function/sandbox';
-import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX } from 'multizone-distribution/internal';
+import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX, METADATA_KEY, SiteMetadata, VISITOR_COOKIE, ZONE_FLAGS_HEADER } from 'multizone-distribution/internal';
+import { forwardPolicy, selects } from '../local-edge/policies';
 import { templateOriginUrl } from '../local-edge/zones';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
 
@@ -175,17 +176,62 @@ export function defaultViewerHost(site: SynthesizedSite): string {
   return Array.isArray(aliases) && typeof aliases[0] === 'string' ? aliases[0] : EXAMPLE_DISTRIBUTION_DOMAIN;
 }
 
-/** A flag's value, and for a percentage the viewer's bucket and what it gives: `25% (--flag), bucket 17 for 192.0.2.1: on`. */
-function flagForViewer(name: string, f: FlagValue | undefined, ip: string | undefined): string {
-  const text = flagText(f);
-  if (!f || flagValueProblem(f.value) || f.value === 'on' || f.value === 'off') return text;
-  const bucket = rolloutBucket(name, ip ?? DEFAULT_VIEWER_IP);
-  const state = bucket < flagPercent(f.value) ? 'on' : 'off';
-  return `${text}, bucket ${bucket} for ${ip ?? `the default viewer IP ${DEFAULT_VIEWER_IP} (pass --ip)`}: ${state}`;
+/** Who the viewer of `explain` is: its IP, and the value of the cookie its rollout buckets follow. */
+export interface ExplainedViewer {
+  readonly ip?: string;
+  /** The value of the site's bucket cookie (`bucketCookie`, else the edge's `mz-vid`). */
+  readonly visitor?: string;
 }
 
-/** `explain`: how CloudFront serves one request, and why; `ip` is the viewer's, when given. */
-export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, ip?: string): string {
+/** The metadata the construct records on the distribution. */
+function siteMetadata(site: SynthesizedSite): Partial<SiteMetadata> {
+  return site.resource(site.logicalId)?.Metadata?.[METADATA_KEY] ?? {};
+}
+
+/** The cookie the site's rollout buckets follow (`bucketCookie`, else `mz-vid` when the edge keeps visitor ids); undefined: the viewer IP. */
+export function bucketCookieOf(site: SynthesizedSite): string | undefined {
+  return siteMetadata(site).bucketCookie;
+}
+
+/** The cookies the viewer sends: its bucket cookie, when given. */
+export function viewerCookies(site: SynthesizedSite, viewer: ExplainedViewer): Record<string, string> | undefined {
+  const cookie = bucketCookieOf(site);
+  return cookie && viewer.visitor !== undefined ? { [cookie]: viewer.visitor } : undefined;
+}
+
+/**
+ * The key a percentage buckets the viewer by, as the function picks it:
+ * the bucket cookie's value, else for the edge's own visitor cookie a new
+ * random id (no key to show), else the viewer IP.
+ */
+function bucketKey(site: SynthesizedSite, viewer: ExplainedViewer): { key?: string; who: string } {
+  const cookie = bucketCookieOf(site);
+  const ip = viewer.ip ?? DEFAULT_VIEWER_IP;
+  const byIp = viewer.ip ?? `the default viewer IP ${DEFAULT_VIEWER_IP} (pass --ip)`;
+  if (!cookie) return { key: ip, who: byIp };
+  if (viewer.visitor !== undefined) return { key: viewer.visitor, who: `${cookie} ${viewer.visitor}` };
+  if (cookie === VISITOR_COOKIE) return { who: `a new visitor, whose ${VISITOR_COOKIE} the edge makes up on this request (pass --visitor ID for a returning one)` };
+  return { key: ip, who: `${byIp}, without a ${cookie} cookie (pass --visitor VALUE)` };
+}
+
+/** A flag's value, and for a percentage the viewer's bucket and what it gives: `25% (--flag), bucket 17 for 192.0.2.1: on`. */
+function flagForViewer(site: SynthesizedSite, name: string, f: FlagValue | undefined, viewer: ExplainedViewer): string {
+  const text = flagText(f);
+  if (!f || flagValueProblem(f.value) || f.value === 'on' || f.value === 'off') return text;
+  const { key, who } = bucketKey(site, viewer);
+  if (key === undefined) return `${text}, for ${who}: a random bucket`;
+  const bucket = rolloutBucket(name, key);
+  return `${text}, bucket ${bucket} for ${who}: ${bucket < flagPercent(f.value) ? 'on' : 'off'}`;
+}
+
+/** The zone-flag decisions the function set on the request, and whether the behavior's policies pass them to the zone. */
+export function zoneFlagDecisions(site: SynthesizedSite, served: ServedRequest): { header?: string; forwarded: boolean } {
+  const header = served.forwardedHeaders[ZONE_FLAGS_HEADER];
+  return { header, forwarded: header !== undefined && selects(forwardPolicy(site, served.behavior).headers, ZONE_FLAGS_HEADER, true) };
+}
+
+/** `explain`: how CloudFront serves one request, and why; `viewer` says who sends it (IP, bucket cookie), as far as given. */
+export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, viewer: ExplainedViewer = {}): string {
   const path = uri.split('?')[0];
   const total = site.behaviors.length;
   const position = served.behaviorIndex < 0 ? total : served.behaviorIndex + 1;
@@ -195,7 +241,7 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
   lines.push(`${method} ${uri}`);
   const relevant = site.table.overrides.filter((o) => pathPatternMatches(o.pattern, path));
   const usedFlags = [...new Set(relevant.map((o) => o.flag))];
-  if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagForViewer(f, flags[f], ip)}`).join('; ')}`);
+  if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagForViewer(site, f, flags[f], viewer)}`).join('; ')}`);
   lines.push(
     `  behavior   #${position} of ${total}: ${b.pathPattern === '*' ? '* (default, no other pattern matches)' : `${b.pathPattern} (first match in CloudFront's order)`} -> origin ${b.targetOriginId} (${behaviorZone})`,
   );
@@ -237,6 +283,20 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
   const xfh = served.request.headers['x-forwarded-host'];
   if (!served.response) {
     lines.push(`  headers    Host: the origin's own${xfh ? `; x-forwarded-host: ${xfh.value} (set by the function)` : '; no x-forwarded-host (no function sets it here)'}`);
+    lines.push(...zoneFlagLines(site, served, flags, viewer));
   }
   return lines.join('\n') + '\n';
+}
+
+/** `explain`'s zone-flag lines: the decisions header the zone gets, and each zone flag's value and bucket. */
+function zoneFlagLines(site: SynthesizedSite, served: ServedRequest, flags: Record<string, FlagValue>, viewer: ExplainedViewer): string[] {
+  const names = site.table.zoneFlags ?? [];
+  if (names.length === 0) return [];
+  const { header, forwarded } = zoneFlagDecisions(site, served);
+  if (header === undefined) return [`  zone flags none sent: no function decides them on this behavior (assets and images carry no decisions)`];
+  const lines = [
+    `  zone flags ${ZONE_FLAGS_HEADER}: ${header} (${forwarded ? 'set by the function, forwarded to the zone' : "set by the function, but the behavior's policies do not forward it"})`,
+  ];
+  for (const name of names) lines.push(`             ${name}=${flagForViewer(site, name, flags[name], viewer)}`);
+  return lines;
 }

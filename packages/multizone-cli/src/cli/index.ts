@@ -1,12 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
-import { MultiZoneValidationError, flagNameProblem, flagValueProblem } from 'multizone-distribution/internal';
+import { MultiZoneValidationError, VISITOR_COOKIE, ZONE_FLAGS_HEADER, flagNameProblem, flagValueProblem, isVisitorId } from 'multizone-distribution/internal';
 import { DEFAULT_FLAG_FILE, readFlagFile } from '../local-edge/flag-file';
 import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
 import { SynthesizedSite } from '../synthesized-site';
-import { FlagValue, behaviorRows, defaultViewerHost, explainText, routesText } from './describe';
+import { ZONE_PACKAGE, zoneFlagTypes } from './flag-types';
+import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText, routesText, viewerCookies, zoneFlagDecisions } from './describe';
 import { DEFAULT_EDGE_PORT, addFlagsCommand } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { registerOperateCommands } from './operate';
@@ -116,6 +117,11 @@ export function buildProgram(io: CliIO = processIO): Command {
     if (unresolved.length > 0) {
       io.out(`  not sent: origin header${unresolved.length > 1 ? 's' : ''} ${unresolved.join(', ')} (a CloudFormation reference in the template; give a value with --origin-header NAME=VALUE)`);
     }
+    const zoneFlags = site.table.zoneFlags ?? [];
+    const bucketCookie = bucketCookieOf(site);
+    if (zoneFlags.length > 0) {
+      io.out(`  zone flags: ${zoneFlags.join(', ')}, decided per viewer and sent to the zones in ${ZONE_FLAGS_HEADER}${bucketCookie ? ` (buckets follow the ${bucketCookie} cookie)` : ''}`);
+    }
     io.out(`  flags: ${flagsFile} (set with: npx multizone flags set NAME VALUE --local)`);
     const stop = () => {
       edge.close().finally(() => process.exit(0));
@@ -132,16 +138,23 @@ export function buildProgram(io: CliIO = processIO): Command {
       .option('--flag <name=value>', 'flag value for this request (repeatable)', keyValue('--flag'))
       .option('--flags-file <file>', `local flag file whose values apply (default: ${DEFAULT_FLAG_FILE}, if present)`)
       .option('--method <method>', 'HTTP method', 'GET')
-      .option('--ip <address>', 'viewer IP (decides percentage rollouts)')
+      .option('--ip <address>', 'viewer IP (decides percentage rollouts when the site buckets by IP)')
+      .option('--visitor <id>', `the viewer's bucket cookie value (bucketCookie's, else the edge's ${VISITOR_COOKIE} visitor id), which decides percentage rollouts`)
       .option('--host <host>', 'viewer\'s Host header (default: the distribution\'s first alias, else its cloudfront.net domain)')
       .option('--json', 'machine-readable output'),
-  ).action(async (uri: string, opts: SiteOptions & { flag?: Record<string, string>; flagsFile?: string; method: string; ip?: string; host?: string; json?: boolean }) => {
+  ).action(async (uri: string, opts: SiteOptions & { flag?: Record<string, string>; flagsFile?: string; method: string; ip?: string; visitor?: string; host?: string; json?: boolean }) => {
     if (!uri.startsWith('/')) throw new CliError(`explain ${uri}: the path must start with "/"`);
     const { site } = loadSite(opts, io);
     const flags = flagValues(site, opts.flagsFile, opts.flag ?? {});
     const method = opts.method.toUpperCase();
     const host = opts.host ?? defaultViewerHost(site);
-    const served = await site.serve(uri, { flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v.value])), method, ip: opts.ip, host });
+    const viewer = { ip: opts.ip, visitor: opts.visitor };
+    const bucketCookie = bucketCookieOf(site);
+    if (opts.visitor !== undefined && !bucketCookie) throw new CliError(`--visitor ${opts.visitor}: this site buckets viewers by IP (no bucketCookie, no ${VISITOR_COOKIE}); pass --ip`);
+    if (opts.visitor !== undefined && bucketCookie === VISITOR_COOKIE && !isVisitorId(opts.visitor)) {
+      throw new CliError(`--visitor ${opts.visitor}: not a visitor id the edge writes (32 hex characters, the value of the ${VISITOR_COOKIE} cookie)`);
+    }
+    const served = await site.serve(uri, { flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v.value])), method, ip: opts.ip, host, cookies: viewerCookies(site, viewer) });
     if (opts.json) {
       io.out(
         JSON.stringify(
@@ -156,6 +169,7 @@ export function buildProgram(io: CliIO = processIO): Command {
             originId: served.response ? undefined : served.originId,
             response: served.response,
             flags,
+            zoneFlags: served.response ? undefined : zoneFlagDecisions(site, served),
           },
           null,
           2,
@@ -163,7 +177,7 @@ export function buildProgram(io: CliIO = processIO): Command {
       );
       return;
     }
-    io.out(explainText(site, uri, method, served, flags, opts.ip));
+    io.out(explainText(site, uri, method, served, flags, viewer));
   });
 
   addSiteOptions(
@@ -182,7 +196,24 @@ export function buildProgram(io: CliIO = processIO): Command {
     io.out(routesText(site, file, flags));
   });
 
-  addFlagsCommand(program, io);
+  addSiteOptions(
+    addFlagsCommand(program, io)
+      .command('types')
+      .description(`write a .d.ts of the zone flags' names, for the zone package's type parameter (readZoneFlags<ZoneFlagName>(headers) of ${ZONE_PACKAGE})`)
+      .option('--out <file>', 'where to write it (default: stdout)'),
+  ).action(async (opts: SiteOptions & { out?: string }) => {
+    const { site, file } = loadSite(opts, io);
+    const text = zoneFlagTypes(site, file);
+    if (!opts.out) {
+      io.out(text);
+      return;
+    }
+    fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+    fs.writeFileSync(opts.out, text);
+    const names = site.table.zoneFlags ?? [];
+    io.err(`${opts.out}: ${names.length} zone flag${names.length === 1 ? '' : 's'} (${names.join(', ') || 'none'})`);
+  });
+
   registerOperateCommands(program);
   return program;
 }

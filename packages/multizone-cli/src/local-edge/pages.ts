@@ -1,6 +1,7 @@
 /** The answers the local edge gives itself instead of a zone's: its error pages, and a viewer-request function's own response. */
 import * as http from 'http';
 import type { Duplex } from 'stream';
+import { viewerHeaders } from './viewer-response';
 import type { ZoneTarget } from './zones';
 
 export interface Failure {
@@ -16,16 +17,7 @@ export function failure(status: number, title: string, html: string): Failure {
 export function sendFunctionResponse(res: http.ServerResponse, response: Record<string, any>): void {
   res.statusCode = Number(response.statusCode);
   if (typeof response.statusDescription === 'string') res.statusMessage = response.statusDescription;
-  for (const [name, h] of Object.entries<any>(response.headers ?? {})) {
-    const values = h?.multiValue?.length ? h.multiValue.map((m: any) => String(m.value)) : [String(h?.value ?? '')];
-    res.setHeader(name, values.length === 1 ? values[0] : values);
-  }
-  const setCookies: string[] = [];
-  for (const [name, c] of Object.entries<any>(response.cookies ?? {})) {
-    const all = c?.multiValue?.length ? c.multiValue : [c];
-    for (const one of all) setCookies.push(`${name}=${one?.value ?? ''}${one?.attributes ? `; ${one.attributes}` : ''}`);
-  }
-  if (setCookies.length > 0) res.setHeader('set-cookie', setCookies);
+  for (const [name, value] of Object.entries(viewerHeaders(response))) if (value !== undefined) res.setHeader(name, value);
   const body = response.body;
   if (body === undefined || body === null) res.end();
   else if (typeof body === 'string') res.end(body);

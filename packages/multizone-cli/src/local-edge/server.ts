@@ -12,6 +12,7 @@ import { Failure, escapeHtml, failure, noUrlPage, sendFunctionResponse, sendPage
 import { forwardPolicy } from './policies';
 import { ResponseHeadersPolicy, applyResponseHeaders, responseHeadersPolicy } from './response-headers';
 import { viewerRequest } from './viewer-request';
+import { afterViewerResponse, functionResponse, runsOnStatus } from './viewer-response';
 import { ZoneTarget, zoneTargets } from './zones';
 
 /** Options of {@link startLocalEdge}. */
@@ -109,7 +110,34 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, prependPath: true });
   // Errors are handled per request (callbacks below); this keeps a stray one from crashing the process.
   proxy.on('error', (err) => log(`proxy error: ${err.message}`));
-  const routeOf = new WeakMap<http.IncomingMessage, { header: string; policy: ResponseHeadersPolicy }>();
+  const routeOf = new WeakMap<http.IncomingMessage, ProxiedRoute>();
+  /**
+   * Sends the zone's response through the behavior's viewer-response
+   * function (when its status lets CloudFront run it), then streams the
+   * body: the function decides the status and headers the viewer gets.
+   */
+  const throughViewerResponse = async (proxyRes: http.IncomingMessage, res: http.ServerResponse, call: ProxiedRoute) => {
+    proxyRes.on('error', () => res.destroy());
+    let statusCode = proxyRes.statusCode ?? 502;
+    let message = proxyRes.statusMessage;
+    let headers: http.OutgoingHttpHeaders = proxyRes.headers;
+    if (runsOnStatus(statusCode)) {
+      try {
+        const returned = await site.respond(call.served, functionResponse(statusCode, message, proxyRes.headers));
+        headers = afterViewerResponse(proxyRes.headers, returned);
+        if (Number(returned.statusCode) !== statusCode) {
+          statusCode = Number(returned.statusCode);
+          message = returned.statusDescription;
+        }
+      } catch (e) {
+        proxyRes.resume();
+        sendPage(res, failure(503, 'Function error', `<p>The viewer-response function of behavior <code>${escapeHtml(call.served.behavior.pathPattern)}</code> failed: ${escapeHtml((e as Error).message)}</p>`));
+        return;
+      }
+    }
+    res.writeHead(statusCode, message, headers);
+    proxyRes.pipe(res);
+  };
   // Upgraded sockets leave the server's books: track them, and tie each to its upstream so neither outlives the other.
   const upgraded = new Set<Duplex>();
   proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
@@ -125,6 +153,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     // The behavior's response headers policy, applied to the zone's headers before they are copied to the viewer.
     applyResponseHeaders(proxyRes.headers, route.policy);
     res.setHeader('x-multizone-route', route.header);
+    if (route.viewerResponse) void throughViewerResponse(proxyRes, res, route);
   });
 
   /** Routes one request: the outcome, or an error page already sent. */
@@ -191,9 +220,11 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     const outgoing = originRequest(routed, target.url, false);
     req.url = outgoing.path;
     req.headers = outgoing.headers;
-    routeOf.set(req, { header: routeHeader(served), policy: responsePolicyOf(served.behavior) });
+    const viewerResponse = served.behavior.viewerResponseFunction !== undefined;
+    routeOf.set(req, { header: routeHeader(served), policy: responsePolicyOf(served.behavior), served, viewerResponse });
     const url = target.url;
-    proxy.web(req, res, { target: url, agent: url.startsWith('https:') ? agents.https : agents.http }, (err) => {
+    // With a viewer-response function, the headers wait for it: this server writes them (throughViewerResponse).
+    proxy.web(req, res, { target: url, agent: url.startsWith('https:') ? agents.https : agents.http, selfHandleResponse: viewerResponse }, (err) => {
       log(`zone ${served.zone} at ${url}: ${err.message}`);
       if (res.headersSent) {
         res.destroy();
@@ -270,6 +301,16 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
         agents.https.destroy();
       }),
   };
+}
+
+/** What the proxy's response handler needs to know of a request it forwarded. */
+interface ProxiedRoute {
+  /** The `x-multizone-route` header. */
+  readonly header: string;
+  readonly policy: ResponseHeadersPolicy;
+  readonly served: ServedRequest;
+  /** Whether the behavior has a viewer-response function, which the response waits for. */
+  readonly viewerResponse: boolean;
 }
 
 /** `blog (/blog/*, function)`: for log lines. */

@@ -1,11 +1,19 @@
+import { headers } from 'next/headers';
+import { readZoneFlags } from 'multizone-flags';
+
 export const metadata = {
   title: 'home',
 };
 
-export default function RootLayout({ children }) {
+export default async function RootLayout({ children }) {
+  // The edge's decision for this viewer, the same one every zone reads.
+  const newNav = readZoneFlags(await headers())['new-nav'] === true;
   return (
     <html lang="en">
-      <body>{children}</body>
+      <body>
+        <p id="zone-flag-new-nav" data-state={newNav ? 'on' : 'off'}>new-nav: {newNav ? 'on' : 'off'}</p>
+        {children}
+      </body>
     </html>
   );
 }
