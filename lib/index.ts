@@ -1,5 +1,7 @@
 export * from './multi-zone-distribution';
 export * from './zones';
+export * from './cross-zone-prefetch';
+export * from './speculation-rules';
 export { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader } from './zone-origin';
 export * from './flags';
 export * from './errors';

@@ -7,15 +7,19 @@ import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
+import { CrossZonePrefetch, crossZonePrefetchProblems } from './cross-zone-prefetch';
 import { ZONE_HEADER, generateRouterCode } from './edge-function/generate';
 import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
+import { speculationRulesFunctionCode } from './edge-function/speculation-rules-function';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { jsonFileAsset } from './json-asset';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
 import { dynamicReferenceCount, limitValue } from './limits';
 import { METADATA_KEY } from './metadata-key';
+import { pageResponseHeadersPolicy } from './page-response-headers';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
+import { SPECULATION_RULES_PATH, SpeculationRulesPlan, planSpeculationRules } from './speculation-rules';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
 
@@ -244,12 +248,32 @@ export interface MultiZoneDistributionProps {
    * holds at most 20 custom response headers policies, while managed ones
    * do not count.
    *
+   * With `crossZonePrefetch`, zone pages get a copy of this policy (a
+   * `ResponseHeadersPolicy` construct, read at synth) with
+   * `Speculation-Rules` added; an imported or managed policy other than
+   * SecurityHeadersPolicy cannot be read, so it refuses an explicit
+   * `crossZonePrefetch` and turns the default one off (with a warning).
+   *
    * @default ResponseHeadersPolicy.SECURITY_HEADERS - CloudFront's managed
    * SecurityHeadersPolicy (Strict-Transport-Security,
    * X-Content-Type-Options, X-Frame-Options, Referrer-Policy,
-   * X-XSS-Protection); no custom policy is created
+   * X-XSS-Protection); with `crossZonePrefetch`, zone pages get one custom
+   * policy with the same headers plus `Speculation-Rules`
    */
   readonly responseHeadersPolicy?: cloudfront.IResponseHeadersPolicy;
+  /**
+   * Let Chromium fetch links to the site's pages before the click
+   * (Speculation Rules): zone pages carry a `Speculation-Rules` header
+   * naming `/_multizone/speculation-rules.json`, which the distribution
+   * answers itself from a CloudFront Function (one cache behavior, one
+   * function, one custom response headers policy), with rules generated
+   * from the routing table; assets and `next/image` are never matched.
+   * A site of one zone gets nothing.
+   *
+   * @default CrossZonePrefetch.prefetch() - documents are prefetched on
+   * hover (eagerness "moderate"), nothing excluded beyond assets and images
+   */
+  readonly crossZonePrefetch?: CrossZonePrefetch;
   /**
    * A secret header CloudFront adds to every request to a zone whose origin
    * is a custom (HTTP) origin; zones refuse requests without it, so nobody
@@ -304,6 +328,10 @@ export class MultiZoneDistribution extends Construct {
   public readonly hostForwarderFunction?: cloudfront.Function;
   /** The viewer-request function of `next/image` behaviors, reducing `Accept` to the image formats it names. */
   public readonly imageAcceptFunction?: cloudfront.Function;
+  /** The viewer-request function answering the Speculation Rules file, when the site prefetches across zones. */
+  public readonly speculationRulesFunction?: cloudfront.Function;
+  /** The Speculation Rules as planned (what is fetched ahead, what never is), when the site prefetches across zones. */
+  public readonly speculationRules?: SpeculationRulesPlan;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
   public readonly keyValueStore?: cloudfront.IKeyValueStore;
   /**
@@ -319,16 +347,40 @@ export class MultiZoneDistribution extends Construct {
     super(scope, id);
     const zones = props.zones ?? [];
     const overrides = props.overrides ?? [];
+    const prefetch = props.crossZonePrefetch ?? CrossZonePrefetch.prefetch();
     throwIfProblems([
       ...zoneModelProblems({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} }),
       ...optionProblems(props, Stack.of(scope)),
+      ...crossZonePrefetchProblems(prefetch),
     ]);
     const forwardViewerHost = props.forwardViewerHost ?? true;
     this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
+    let rules = planSpeculationRules(this.routingTable, prefetch);
+    const fallbackPolicy = props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS;
+    let pagePolicy = fallbackPolicy;
+    if (rules) {
+      const page = pageResponseHeadersPolicy(this, props.responseHeadersPolicy);
+      if ('policy' in page) {
+        pagePolicy = page.policy;
+      } else if (props.crossZonePrefetch) {
+        throw new MultiZoneValidationError(
+          `crossZonePrefetch: zone pages must carry Speculation-Rules through their response headers policy, but ${page.unreadable}; ` +
+            'pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header), or set crossZonePrefetch: CrossZonePrefetch.none()',
+        );
+      } else {
+        Annotations.of(this).addWarningV2(
+          'multizone:prefetchOff',
+          `crossZonePrefetch is off: ${page.unreadable}; pass a ResponseHeadersPolicy construct to have it, or set crossZonePrefetch: CrossZonePrefetch.none() to silence this`,
+        );
+        rules = undefined;
+      }
+    }
+    this.speculationRules = rules;
     this.behaviorPlan = planBehaviors(this.routingTable, {
       maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
       overflowToFunction: props.overflowToFunction ?? true,
       forwardViewerHost,
+      speculationRules: rules !== undefined,
     });
 
     const originScope = new Construct(this, 'Zones');
@@ -369,6 +421,14 @@ export class MultiZoneDistribution extends Construct {
       });
     }
 
+    if (rules) {
+      this.speculationRulesFunction = new cloudfront.Function(this, 'SpeculationRules', {
+        comment: `MultiZoneDistribution viewer-request: answers ${SPECULATION_RULES_PATH}`,
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        code: cloudfront.FunctionCode.fromInline(speculationRulesFunctionCode(rules.body)),
+      });
+    }
+
     const policies = new BehaviorPolicies(this, props.pageCachePolicy);
     const behaviorOptions = (b: PlannedBehavior): cloudfront.BehaviorOptions => ({
       origin: this.zoneOrigin(b.zone),
@@ -379,7 +439,8 @@ export class MultiZoneDistribution extends Construct {
       ...policies.caching(b),
       functionAssociations: this.functionFor(b),
       edgeLambdas: bodyHashing.has(b) ? this.bodyHashAssociation() : undefined,
-      responseHeadersPolicy: props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      // Only pages name the rules file: assets, images and the rules themselves keep the policy as given.
+      responseHeadersPolicy: b.kind === 'page' ? pagePolicy : fallbackPolicy,
     });
 
     const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
@@ -563,7 +624,13 @@ export class MultiZoneDistribution extends Construct {
   }
 
   private functionFor(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
-    const fn = { router: this.routerFunction, 'forward-host': this.hostForwarderFunction, 'image-accept': this.imageAcceptFunction, none: undefined }[b.edgeFunction];
+    const fn = {
+      router: this.routerFunction,
+      'forward-host': this.hostForwarderFunction,
+      'image-accept': this.imageAcceptFunction,
+      'speculation-rules': this.speculationRulesFunction,
+      none: undefined,
+    }[b.edgeFunction];
     return fn ? [{ function: fn, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
   }
 
@@ -575,7 +642,7 @@ export class MultiZoneDistribution extends Construct {
 /** The methods a behavior takes: pages take them all, assets are read-only, anchors only carry an origin. */
 function allowedMethods(b: PlannedBehavior): cloudfront.AllowedMethods {
   if (b.kind === 'asset') return cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS;
-  return b.kind === 'anchor' || b.kind === 'image' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL;
+  return b.kind === 'page' ? cloudfront.AllowedMethods.ALLOW_ALL : cloudfront.AllowedMethods.ALLOW_GET_HEAD;
 }
 
 function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string[] {
@@ -646,6 +713,9 @@ class BehaviorPolicies {
     switch (b.kind) {
       case 'asset':
         return { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED };
+      case 'speculation-rules':
+        // Its function answers before the cache, and CloudFront never caches what a viewer-request function answers.
+        return { cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED };
       case 'image':
         // The optimizer reads only its query string and Accept (it fetches the image itself): no cookies, no viewer host.
         return { cachePolicy: this.images() };
