@@ -17,7 +17,7 @@ import { jsonFileAsset } from './json-asset';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
 import { dynamicReferenceCount, limitValue } from './limits';
 import { METADATA_KEY } from './metadata-key';
-import { pageResponseHeadersPolicy } from './page-response-headers';
+import { pagePolicyProblem, pageResponseHeadersPolicy } from './page-response-headers';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { SPECULATION_RULES_PATH, SpeculationRulesPlan, planSpeculationRules } from './speculation-rules';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
@@ -355,33 +355,18 @@ export class MultiZoneDistribution extends Construct {
     ]);
     const forwardViewerHost = props.forwardViewerHost ?? true;
     this.routingTable = buildRoutingTable({ defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {} });
-    let rules = planSpeculationRules(this.routingTable, prefetch);
+    const plan = (speculationRules: boolean) =>
+      planBehaviors(this.routingTable, {
+        maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
+        overflowToFunction: props.overflowToFunction ?? true,
+        forwardViewerHost,
+        speculationRules,
+      });
+    const prefetching = this.planPrefetch(prefetch, props, plan);
+    this.behaviorPlan = prefetching?.behaviorPlan ?? plan(false);
+    this.speculationRules = prefetching?.rules;
     const fallbackPolicy = props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS;
-    let pagePolicy = fallbackPolicy;
-    if (rules) {
-      const page = pageResponseHeadersPolicy(this, props.responseHeadersPolicy);
-      if ('policy' in page) {
-        pagePolicy = page.policy;
-      } else if (props.crossZonePrefetch) {
-        throw new MultiZoneValidationError(
-          `crossZonePrefetch: zone pages must carry Speculation-Rules through their response headers policy, but ${page.unreadable}; ` +
-            'pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header), or set crossZonePrefetch: CrossZonePrefetch.none()',
-        );
-      } else {
-        Annotations.of(this).addWarningV2(
-          'multizone:prefetchOff',
-          `crossZonePrefetch is off: ${page.unreadable}; pass a ResponseHeadersPolicy construct to have it, or set crossZonePrefetch: CrossZonePrefetch.none() to silence this`,
-        );
-        rules = undefined;
-      }
-    }
-    this.speculationRules = rules;
-    this.behaviorPlan = planBehaviors(this.routingTable, {
-      maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
-      overflowToFunction: props.overflowToFunction ?? true,
-      forwardViewerHost,
-      speculationRules: rules !== undefined,
-    });
+    const pagePolicy = prefetching ? pageResponseHeadersPolicy(this, props.responseHeadersPolicy) : fallbackPolicy;
 
     const originScope = new Construct(this, 'Zones');
     const verifyHeader = props.originVerifyHeader && {
@@ -421,11 +406,11 @@ export class MultiZoneDistribution extends Construct {
       });
     }
 
-    if (rules) {
+    if (prefetching) {
       this.speculationRulesFunction = new cloudfront.Function(this, 'SpeculationRules', {
         comment: `MultiZoneDistribution viewer-request: answers ${SPECULATION_RULES_PATH}`,
         runtime: cloudfront.FunctionRuntime.JS_2_0,
-        code: cloudfront.FunctionCode.fromInline(speculationRulesFunctionCode(rules.body)),
+        code: cloudfront.FunctionCode.fromInline(prefetching.code),
       });
     }
 
@@ -521,6 +506,56 @@ export class MultiZoneDistribution extends Construct {
   /** Every zone with the origin id the distribution gave it, the default zone first. */
   public get boundZones(): BoundZone[] {
     return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
+  }
+
+  /**
+   * The Speculation Rules, their function's code and the behaviors planned
+   * with the rules behavior; undefined when there are none. What cannot be
+   * built (rules past the function's 10 KB, a response headers policy that
+   * cannot be read) is refused when `crossZonePrefetch` was asked for, and
+   * turns the default off with a warning, as does a behavior the default
+   * would take from a route: a site that synthesized before prefetching
+   * existed still does, with the same routes.
+   */
+  private planPrefetch(
+    prefetch: CrossZonePrefetch,
+    props: MultiZoneDistributionProps,
+    plan: (speculationRules: boolean) => BehaviorPlan,
+  ): { rules: SpeculationRulesPlan; code: string; behaviorPlan: BehaviorPlan } | undefined {
+    const rules = planSpeculationRules(this.routingTable, prefetch);
+    if (!rules) return undefined;
+    const asked = props.crossZonePrefetch !== undefined;
+    const turnedOff = (why: string) => {
+      Annotations.of(this).addWarningV2('multizone:prefetchOff', `crossZonePrefetch is off: ${why}; set crossZonePrefetch: CrossZonePrefetch.none() to silence this`);
+      return undefined;
+    };
+    let code: string;
+    try {
+      code = speculationRulesFunctionCode(rules.body);
+    } catch (e) {
+      if (asked || !(e instanceof MultiZoneValidationError)) throw e;
+      return turnedOff(e.message);
+    }
+    const problem = pagePolicyProblem(props.responseHeadersPolicy);
+    if (problem) {
+      const why = `zone pages must carry Speculation-Rules through their response headers policy, but ${problem}`;
+      if (!asked) return turnedOff(`${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy to have it`);
+      throw new MultiZoneValidationError(
+        `crossZonePrefetch: ${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header), or set crossZonePrefetch: CrossZonePrefetch.none()`,
+      );
+    }
+    if (asked) return { rules, code, behaviorPlan: plan(true) };
+    const without = plan(false);
+    let withRules: BehaviorPlan | undefined;
+    try {
+      withRules = plan(true);
+    } catch (e) {
+      if (!(e instanceof MultiZoneValidationError)) throw e;
+    }
+    if (!withRules || withRules.overflow.length > without.overflow.length) {
+      return turnedOff(`its cache behavior (${SPECULATION_RULES_PATH}) does not fit in maxCacheBehaviors beside every route; raise maxCacheBehaviors to have it`);
+    }
+    return { rules, code, behaviorPlan: withRules };
   }
 
   /** The construct's own store, named for the stack, construct path and region: store names are unique in the account, across regions. */

@@ -15,23 +15,38 @@ const RULES_HEADER: cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty = {
 };
 
 /**
- * The response headers policy for zone pages when they must also carry
- * `Speculation-Rules`. A policy cannot be extended, so the header takes a
- * custom policy of its own (one per site, of the account's 20):
- *
- * - none given, or the managed SecurityHeadersPolicy: a policy with the same
- *   security headers as the managed one, plus the header;
- * - a `ResponseHeadersPolicy` construct: a copy of its configuration, as
- *   synthesized, plus the header (the given policy is left as it is, for
- *   assets and anything else that shares it);
- * - anything else (an imported id, another managed policy) cannot be read at
- *   synth: undefined, with the reason.
+ * Why zone pages cannot get `Speculation-Rules` on top of the given
+ * policy, or undefined when they can. A policy cannot be extended, so the
+ * header takes a custom policy of its own (one per site, of the account's
+ * 20); it is built from the given policy's settings, which must be known
+ * at synth: none given or the managed SecurityHeadersPolicy (its headers
+ * are documented), or a `ResponseHeadersPolicy` construct (its synthesized
+ * configuration). An imported id or another managed policy cannot be read.
  */
-export function pageResponseHeadersPolicy(
-  scope: Construct,
-  given: cloudfront.IResponseHeadersPolicy | undefined,
-): { readonly policy: cloudfront.IResponseHeadersPolicy } | { readonly unreadable: string } {
-  if (!given || given.responseHeadersPolicyId === cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS.responseHeadersPolicyId) {
+export function pagePolicyProblem(given: cloudfront.IResponseHeadersPolicy | undefined): string | undefined {
+  if (!given || isManagedSecurityHeaders(given)) return undefined;
+  if (!(given instanceof cloudfront.ResponseHeadersPolicy)) {
+    return `responseHeadersPolicy ${given.responseHeadersPolicyId} is imported or managed, so its headers cannot be read at synth to add Speculation-Rules to them`;
+  }
+  const { config, custom, items } = readConfig(given);
+  if (Token.isUnresolved(config) || Token.isUnresolved(custom) || Token.isUnresolved(items)) {
+    return `responseHeadersPolicy ${given.node.path} has a configuration only known at deploy`;
+  }
+  if ((items as cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty[]).some((h) => typeof h.header === 'string' && h.header.toLowerCase() === SPECULATION_RULES_HEADER.toLowerCase())) {
+    return `responseHeadersPolicy ${given.node.path} already sets ${SPECULATION_RULES_HEADER}`;
+  }
+  return undefined;
+}
+
+/**
+ * The response headers policy for zone pages: the managed
+ * SecurityHeadersPolicy's headers, or a copy of the given policy's
+ * configuration as synthesized (the given policy is left as it is, for
+ * assets and anything else that shares it), plus `Speculation-Rules`.
+ * Call only when {@link pagePolicyProblem} finds none.
+ */
+export function pageResponseHeadersPolicy(scope: Construct, given: cloudfront.IResponseHeadersPolicy | undefined): cloudfront.IResponseHeadersPolicy {
+  if (!given || isManagedSecurityHeaders(given)) {
     const policy: cloudfront.ResponseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(scope, 'PageResponseHeadersPolicy', {
       responseHeadersPolicyName: Lazy.string({ produce: () => regionalResourceName(policy, POLICY_NAME_LENGTH) }),
       comment: 'Zone pages: the managed SecurityHeadersPolicy headers and Speculation-Rules',
@@ -45,29 +60,27 @@ export function pageResponseHeadersPolicy(
       },
       customHeadersBehavior: { customHeaders: [{ header: SPECULATION_RULES_HEADER, value: SPECULATION_RULES_HEADER_VALUE, override: false }] },
     });
-    return { policy };
+    return policy;
   }
-  if (!(given instanceof cloudfront.ResponseHeadersPolicy)) {
-    return { unreadable: `responseHeadersPolicy ${given.responseHeadersPolicyId} is imported or managed, so its headers cannot be read at synth to add Speculation-Rules to them` };
-  }
-  const cfn = given.node.defaultChild as cloudfront.CfnResponseHeadersPolicy;
-  const config = cfn.responseHeadersPolicyConfig as cloudfront.CfnResponseHeadersPolicy.ResponseHeadersPolicyConfigProperty;
-  const custom = config.customHeadersConfig as cloudfront.CfnResponseHeadersPolicy.CustomHeadersConfigProperty | undefined;
-  const items = custom?.items ?? [];
-  if (Token.isUnresolved(config) || Token.isUnresolved(custom) || Token.isUnresolved(items)) {
-    return { unreadable: `responseHeadersPolicy ${given.node.path} has a configuration only known at deploy` };
-  }
-  const headers = items as cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty[];
-  if (headers.some((h) => typeof h.header === 'string' && h.header.toLowerCase() === SPECULATION_RULES_HEADER.toLowerCase())) {
-    return { unreadable: `responseHeadersPolicy ${given.node.path} already sets ${SPECULATION_RULES_HEADER}` };
-  }
+  const mine = given as cloudfront.ResponseHeadersPolicy;
+  const { config, items } = readConfig(mine);
   const copy: cloudfront.CfnResponseHeadersPolicy = new cloudfront.CfnResponseHeadersPolicy(scope, 'PageResponseHeadersPolicy', {
     responseHeadersPolicyConfig: {
       ...config,
       name: Lazy.string({ produce: () => regionalResourceName(copy, POLICY_NAME_LENGTH) }),
-      comment: `Zone pages: ${given.node.path} and Speculation-Rules`.slice(0, 128),
-      customHeadersConfig: { items: [...headers, RULES_HEADER] },
+      comment: `Zone pages: ${mine.node.path} and Speculation-Rules`.slice(0, 128),
+      customHeadersConfig: { items: [...(items as cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty[]), RULES_HEADER] },
     },
   });
-  return { policy: cloudfront.ResponseHeadersPolicy.fromResponseHeadersPolicyId(scope, 'PageResponseHeadersPolicyRef', copy.ref) };
+  return cloudfront.ResponseHeadersPolicy.fromResponseHeadersPolicyId(scope, 'PageResponseHeadersPolicyRef', copy.ref);
+}
+
+function isManagedSecurityHeaders(p: cloudfront.IResponseHeadersPolicy): boolean {
+  return p.responseHeadersPolicyId === cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS.responseHeadersPolicyId;
+}
+
+function readConfig(p: cloudfront.ResponseHeadersPolicy) {
+  const config = (p.node.defaultChild as cloudfront.CfnResponseHeadersPolicy).responseHeadersPolicyConfig as cloudfront.CfnResponseHeadersPolicy.ResponseHeadersPolicyConfigProperty;
+  const custom = config.customHeadersConfig as cloudfront.CfnResponseHeadersPolicy.CustomHeadersConfigProperty | undefined;
+  return { config, custom, items: custom?.items ?? [] };
 }

@@ -30,30 +30,26 @@ export const SPECULATION_RULES_HEADER_VALUE = `"${SPECULATION_RULES_PATH}"`;
  */
 const NEVER_PREFETCHED = ['/_next/*', `${RESERVED_PATH_PREFIX}*`];
 
-/** The links one zone's rule covers. */
-export interface ZonePrefetchTargets {
-  /** The zone. */
-  readonly zone: string;
-  /** Its page patterns; `/*` for the default zone, minus `except`. */
-  readonly patterns: string[];
-  /** Patterns of the default zone's rule that belong to other routes (the other zones' pages, assets, images). */
-  readonly except: string[];
-}
-
 /** The planned rules: what is fetched ahead, what never is, and the file's body. */
 export interface SpeculationRulesPlan {
   /** `prefetch` or `prerender`. */
   readonly action: string;
   /** When Chromium acts on a matching link. */
   readonly eagerness: string;
-  /** One rule per zone, the default zone last. */
-  readonly targets: ZonePrefetchTargets[];
   /** The user's exclude patterns, normalized. */
   readonly excluded: string[];
-  /** What is never matched whatever the user says: assets, images, Next.js internals, reserved paths. */
+  /** What is never matched whatever the user says: Next.js internals (assets, images, data), reserved paths, zones' asset prefixes. */
   readonly neverMatched: string[];
   /** The rules file's JSON. */
   readonly body: Record<string, unknown>;
+}
+
+/** The links that reach one zone with every flag off. */
+export interface ZonePrefetchTargets {
+  /** The zone. */
+  readonly zone: string;
+  /** Its page patterns; `/*` for the default zone, which has whatever no other zone's patterns claim. */
+  readonly patterns: string[];
 }
 
 /**
@@ -69,28 +65,42 @@ export function urlPatternPathname(pattern: string): string {
 
 const matches = (patterns: string[]) => ({ href_matches: patterns.map((p) => ({ pathname: urlPatternPathname(p) })) });
 
+/** Next.js internals and the construct's paths, and the routes under them. */
+const isInternal = (pattern: string) => NEVER_PREFETCHED.some((n) => pattern.startsWith(n.slice(0, -1)));
+
 /**
  * The rules for a routing table, or undefined when nothing is to be
  * fetched ahead (`CrossZonePrefetch.none()`, or a site of one zone: no link
  * crosses zones).
+ *
+ * One rule: every same-origin link but the never-matched and excluded
+ * ones. The zones' page patterns together with the default zone's "all
+ * the rest" cover every path, so listing them would only repeat `/*` at a
+ * size growing with the zones, while the function's code (which holds the
+ * file) has 10 KB. Only the zones' asset prefixes are listed (their
+ * `next/image` paths lie below them).
  */
 export function planSpeculationRules(table: RoutingTable, prefetch: CrossZonePrefetch): SpeculationRulesPlan | undefined {
   if (prefetch.action === 'none' || table.zones.length < 2) return undefined;
-  const isPageRoute = (pattern: string) => !NEVER_PREFETCHED.some((n) => pattern.startsWith(n.slice(0, -1)));
-  const pages = table.routes.filter((r) => r.kind === 'page' && isPageRoute(r.pattern));
-  const fixed = table.routes.filter((r) => r.kind !== 'page' && isPageRoute(r.pattern)).map((r) => r.pattern);
-  const neverMatched = [...NEVER_PREFETCHED, ...fixed];
-  const targets: ZonePrefetchTargets[] = table.zones
-    .filter((z) => z !== table.defaultZone)
-    .map((zone) => ({ zone, patterns: pages.filter((r) => r.zone === zone).map((r) => r.pattern), except: [] }))
-    .filter((t) => t.patterns.length > 0);
-  targets.push({ zone: table.defaultZone, patterns: ['/*'], except: pages.filter((r) => r.zone !== table.defaultZone).map((r) => r.pattern) });
+  const prefixes = table.routes.filter((r) => r.kind === 'asset' && !isInternal(r.pattern)).map((r) => r.pattern);
+  const neverMatched = [...NEVER_PREFETCHED, ...prefixes];
   const excluded = excludePatterns(prefetch);
-  const not = [...neverMatched, ...excluded];
-  const rules = targets.map((t) => ({
+  const rule = {
     source: 'document',
-    where: { and: [matches(t.patterns), ...(t.except.length > 0 ? [{ not: matches(t.except) }] : []), { not: matches(not) }] },
+    where: { and: [matches(['/*']), { not: matches([...neverMatched, ...excluded]) }] },
     eagerness: prefetch.eagerness,
-  }));
-  return { action: prefetch.action, eagerness: prefetch.eagerness, targets, excluded, neverMatched, body: { [prefetch.action]: rules } };
+  };
+  return { action: prefetch.action, eagerness: prefetch.eagerness, excluded, neverMatched, body: { [prefetch.action]: [rule] } };
+}
+
+/** The links the rules cover, by the zone they reach with every flag off: each zone's page patterns, the default zone's "all the rest". */
+export function prefetchTargets(table: RoutingTable): ZonePrefetchTargets[] {
+  const pages = table.routes.filter((r) => r.kind === 'page' && !isInternal(r.pattern));
+  return [
+    ...table.zones
+      .filter((z) => z !== table.defaultZone)
+      .map((zone) => ({ zone, patterns: pages.filter((r) => r.zone === zone).map((r) => r.pattern) }))
+      .filter((t) => t.patterns.length > 0),
+    { zone: table.defaultZone, patterns: ['/*'] },
+  ];
 }

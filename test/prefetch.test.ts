@@ -11,6 +11,9 @@ import {
   SPECULATION_RULES_CONTENT_TYPE,
   SPECULATION_RULES_PATH,
   SynthesizedSite,
+  ZoneDefinition,
+  pathPatternMatches,
+  prefetchTargets,
   templateLimitProblems,
 } from '../lib';
 import { origin, served, siteStack, synth } from './support/sites';
@@ -100,13 +103,12 @@ describe('the rules file', () => {
     expect(matchingRules(json, '/logouts')).toHaveLength(1);
   });
 
-  test('every link matched is a page of some zone, and the zone the edge sends its request to is the one the rule names', async () => {
-    const plan = synth({}).site.speculationRules!;
-    expect(plan.targets.map((t) => t.zone)).toEqual(['blog', 'dashboard', 'home']);
-    const { json } = await rulesOf(site);
-    for (const href of ['/blog/post-1', '/dashboard/settings', '/about']) {
-      const [i] = matchingRules(json, href);
-      expect([href, plan.targets[i].zone]).toEqual([href, (await site.serve(href)).zone]);
+  test('by zone, the links reach the zone the edge routes them to with every flag off', async () => {
+    const targets = prefetchTargets(site.table);
+    expect(targets.map((t) => t.zone)).toEqual(['blog', 'dashboard', 'home']);
+    for (const href of ['/blog', '/blog/post-1', '/dashboard/settings', '/about', '/checkout']) {
+      const target = targets.find((t) => t.patterns.some((p) => pathPatternMatches(p, href)))!;
+      expect([href, target.zone]).toEqual([href, (await site.serve(href)).zone]);
     }
   });
 
@@ -119,15 +121,17 @@ describe('the rules file', () => {
 
   test('CloudFront wildcards become URL pattern wildcards; ":" and "+" are escaped', async () => {
     const s = served({
-      zones: [{ name: 'docs', origin: origin('docs'), pathPatterns: ['/docs/v?/*', '/a:b+c'] }],
-      crossZonePrefetch: CrossZonePrefetch.prefetch({ exclude: ['/docs/v?/private*'] }),
+      zones: [{ name: 'docs', origin: origin('docs'), pathPatterns: ['/docs/*'] }],
+      crossZonePrefetch: CrossZonePrefetch.prefetch({ exclude: ['/docs/v?/private*', '/a:b+c'] }),
     });
     const { json } = await rulesOf(s);
-    const docs = json.prefetch[0];
-    expect(JSON.stringify(docs.where)).toContain('"/a\\\\:b\\\\+c"');
+    expect(JSON.stringify(json)).toContain('"/docs/v*/private*"');
     expect(matchingRules(json, '/docs/v1/intro')).toEqual([0]);
-    expect(matchingRules(json, '/a:b+c')).toEqual([0]);
     expect(matchingRules(json, '/docs/v1/private/x')).toEqual([]);
+    expect(matchingRules(json, '/docs/v12/private/x')).toEqual([]);
+    expect(JSON.stringify(json)).toContain('"/a\\\\:b\\\\+c"');
+    expect(matchingRules(json, '/a:b+c')).toEqual([]);
+    expect(matchingRules(json, '/a:b')).toEqual([0]);
   });
 
   test('runs under njs, as the CloudFront runtime would', () => {
@@ -138,7 +142,7 @@ describe('the rules file', () => {
     const out = spawnSync('njs', [file], { encoding: 'utf8' });
     fs.rmSync(dir, { recursive: true, force: true });
     expect(out.stderr).toBe('');
-    expect(JSON.parse(out.stdout)).toEqual([200, SPECULATION_RULES_CONTENT_TYPE, 3]);
+    expect(JSON.parse(out.stdout)).toEqual([200, SPECULATION_RULES_CONTENT_TYPE, 1]);
   });
 });
 
@@ -201,7 +205,7 @@ describe('the header', () => {
       /^crossZonePrefetch: zone pages must carry Speculation-Rules through their response headers policy, but responseHeadersPolicy abc-123 is imported or managed.*CrossZonePrefetch\.none\(\)$/,
     );
     const stack = siteStack({}, imported);
-    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('crossZonePrefetch is off: responseHeadersPolicy abc-123'));
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('^crossZonePrefetch is off: zone pages must carry Speculation-Rules .*responseHeadersPolicy abc-123 is imported or managed'));
     const site = SynthesizedSite.fromStack(stack);
     expect(site.behaviorFor(SPECULATION_RULES_PATH).behavior.pathPattern).toBe('*');
     expect(site.behaviorFor('/blog').behavior.raw.ResponseHeadersPolicyId).toBe('abc-123');
@@ -261,13 +265,31 @@ describe('validation', () => {
     );
   });
 
-  test('the rules behavior counts against maxCacheBehaviors', () => {
-    const site = served({ maxCacheBehaviors: 6 });
-    expect(site.behaviors).toHaveLength(6);
-    expect(site.behaviors[0].pathPattern).toBe(SPECULATION_RULES_PATH);
-    expect(site.overflow.length).toBeGreaterThan(0);
+  test('rules that would not fit turn the default off with a warning; the site still synthesizes', () => {
+    // Many zones with long asset prefixes: their prefixes fill the rules file.
+    const zones: ZoneDefinition[] = Array.from({ length: 70 }, (_, i) => ({
+      name: `zone-${i}`,
+      origin: origin(`zone-${i}`),
+      pathPatterns: [`/z${i}/*`],
+      assetPrefix: `/assets-of-a-zone-with-a-long-name-${i}-${'x'.repeat(100)}`,
+    }));
+    const stack = siteStack({ zones });
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('^crossZonePrefetch is off: crossZonePrefetch: the function answering'));
+    expect(() => siteStack({ zones, crossZonePrefetch: CrossZonePrefetch.prefetch() })).toThrow(/^crossZonePrefetch: the function answering/);
+  });
+
+  test('the rules behavior counts against maxCacheBehaviors; the default gives way to routes, an explicit one takes its place', () => {
+    const asked = served({ maxCacheBehaviors: 6, crossZonePrefetch: CrossZonePrefetch.prefetch() });
+    expect(asked.behaviors).toHaveLength(6);
+    expect(asked.behaviors[0].pathPattern).toBe(SPECULATION_RULES_PATH);
     const off = served({ maxCacheBehaviors: 6, crossZonePrefetch: CrossZonePrefetch.none() });
-    expect(off.overflow.length).toBe(site.overflow.length - 1);
-    expect(() => siteStack({ maxCacheBehaviors: 6, overflowToFunction: false })).toThrow(/Speculation Rules file.*CrossZonePrefetch\.none\(\)/);
+    expect(asked.overflow.length).toBe(off.overflow.length + 1);
+    const byDefault = siteStack({ maxCacheBehaviors: 6 });
+    Annotations.fromStack(byDefault).hasWarning('*', Match.stringLikeRegexp('^crossZonePrefetch is off: its cache behavior \\(/_multizone/speculation-rules.json\\) does not fit'));
+    expect(SynthesizedSite.fromStack(byDefault).overflow).toEqual(off.overflow);
+    expect(() => siteStack({ maxCacheBehaviors: 6, overflowToFunction: false, crossZonePrefetch: CrossZonePrefetch.prefetch() })).toThrow(
+      /Speculation Rules file.*CrossZonePrefetch\.none\(\)/,
+    );
+    expect(() => siteStack({ maxCacheBehaviors: 20, overflowToFunction: false })).not.toThrow();
   });
 });

@@ -1,7 +1,10 @@
 import { createHash } from 'crypto';
 import { MultiZoneValidationError } from '../errors';
+import { limitValue } from '../limits';
 import { SPECULATION_RULES_CONTENT_TYPE, SPECULATION_RULES_PATH } from '../speculation-rules';
-import { MAX_FUNCTION_CODE_BYTES } from './generate';
+
+/** CloudFront Functions' limit on code size, which the rules file counts against (lib/limits.ts). */
+const MAX_RULES_CODE_BYTES = limitValue('speculation-rules-code-size');
 
 /**
  * The viewer-request function of the rules behavior: it answers with the
@@ -27,10 +30,10 @@ export function speculationRulesFunctionCode(body: Record<string, unknown>): str
     '',
   ].join('\n');
   const bytes = Buffer.byteLength(code);
-  if (bytes > MAX_FUNCTION_CODE_BYTES) {
+  if (bytes > MAX_RULES_CODE_BYTES) {
     throw new MultiZoneValidationError(
-      `crossZonePrefetch: the function answering ${SPECULATION_RULES_PATH} holds the rules file in its code, ${bytes} bytes, and CloudFront Functions allow at most ${MAX_FUNCTION_CODE_BYTES} (10 KB, not adjustable); ` +
-        'the rules list every zone path pattern, asset prefix and exclude pattern: use fewer or shorter exclude patterns or zone path patterns, or set crossZonePrefetch: CrossZonePrefetch.none()',
+      `crossZonePrefetch: the function answering ${SPECULATION_RULES_PATH} holds the rules file in its code, ${bytes} bytes, and CloudFront Functions allow at most ${MAX_RULES_CODE_BYTES} (10 KB, not adjustable); ` +
+        'the rules list each zone\'s asset prefix and each exclude pattern: use fewer or shorter exclude patterns or asset prefixes, or set crossZonePrefetch: CrossZonePrefetch.none()',
     );
   }
   return code;

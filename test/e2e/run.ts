@@ -25,6 +25,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Browser, Page, Response, chromium } from 'playwright-core';
+import { prefetchChecks } from './prefetch';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ZONES_DIR = path.join(__dirname, 'zones');
@@ -390,6 +391,10 @@ async function main(): Promise<void> {
         await page.close();
       }
     });
+
+    // 5b. Cross-zone prefetch, with the zones 150 ms away (test/e2e/prefetch.ts).
+    const zoneUrls = Object.fromEntries(ZONES.map((z) => [z.name, `http://localhost:${z.port}`]));
+    await prefetchChecks({ browser, template, zones: zoneUrls, flagsFile, check, log });
 
     // 6. A zone that is down: a 502 page naming it, and the edge keeps serving the others.
     await check('a stopped zone answers 502 naming it; the other zones keep working', async () => {
