@@ -634,6 +634,7 @@ describe('CLI: routes', () => {
     expect(r.out).toMatch(/\/\*\s+-> home\s+\(every other path\)/);
     expect(r.out).toMatch(/never\s+\/_next\/\*, \/_multizone\/\*, \/dashboard-static\/\*, \/blog-static\/\*/);
     expect(r.out).toMatch(/excluded\s+none/);
+    expect(r.out).toMatch(/\/_multizone\/speculation-rules\.json -- f -+> answered by f, no zone asked/);
   });
 
   test('routes past the behavior quota are listed as overflow, under the default behavior', async () => {

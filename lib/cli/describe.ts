@@ -147,7 +147,8 @@ function picture(rows: BehaviorRow[]): string[] {
     const head = `${lead} ${label(r).padEnd(width)} --${r.function ? ' f ' : '---'}-`;
     const alternatives = alternativesOf(r);
     if (alternatives.length === 0) {
-      out.push(`${head}${'-'.repeat(run)}> ${r.zone}`);
+      // The rules file never reaches its behavior's zone: the function answers it.
+      out.push(`${head}${'-'.repeat(run)}> ${r.kind === 'speculation-rules' ? 'answered by f, no zone asked' : r.zone}`);
       return;
     }
     out.push(`${head}+${'-'.repeat(run - 1)}> ${r.zone}`);
