@@ -1,7 +1,7 @@
 export * from './multi-zone-distribution';
 export * from './zones';
-export * from './cross-zone-prefetch';
-export * from './speculation-rules';
+export { CrossZonePrefetch, CrossZonePrefetchOptions } from './cross-zone-prefetch';
+export { SPECULATION_RULES_CONTENT_TYPE, SPECULATION_RULES_PATH, SpeculationRulesPlan, ZonePrefetchTargets, prefetchTargets } from './speculation-rules';
 export { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader } from './zone-origin';
 export * from './flags';
 export * from './errors';
