@@ -637,6 +637,16 @@ describe('CLI: routes', () => {
     expect(r.out).toMatch(/\/_multizone\/speculation-rules\.json -- f -+> answered by f, no zone asked/);
   });
 
+  test('--json: what is prefetched, by zone, and what never is, read from the template\'s rules function', async () => {
+    const r = await cli('routes', '--template', templateFile, '--flags-file', noFlagFile, '--json');
+    expect(r.code).toBe(0);
+    const prefetch = JSON.parse(r.out).prefetch;
+    expect(prefetch.action).toBe('prefetch');
+    expect(prefetch.prefetched.map((t: any) => [t.zone, t.patterns])).toEqual([['blog', ['/blog/*', '/blog']], ['dashboard', ['/dashboard/*', '/dashboard']], ['home', ['/*']]]);
+    expect(prefetch.never).toEqual(['/_next/*', '/_multizone/*', '/dashboard-static/*', '/blog-static/*']);
+    expect(prefetch.excluded).toEqual([]);
+  });
+
   test('routes past the behavior quota are listed as overflow, under the default behavior', async () => {
     const overflowSynth = synth({ maxCacheBehaviors: 4 });
     const small = overflowSynth.template.toJSON();
