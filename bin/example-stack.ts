@@ -5,7 +5,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { MultiZoneDistribution } from '../lib';
+import { CrossZonePrefetch, MultiZoneDistribution } from '../lib';
 
 /** Where the example's zones run: an https URL or a bare host name (https assumed). */
 export interface ExampleZoneOrigins {
@@ -32,6 +32,12 @@ export interface ExampleSiteStackProps extends StackProps {
    * @default - no web ACL
    */
   readonly webAclArn?: string;
+  /**
+   * Speculation Rules across zones.
+   *
+   * @default - prefetch on hover, sign-out links excluded
+   */
+  readonly crossZonePrefetch?: CrossZonePrefetch;
 }
 
 /** The example origins, used when neither context nor environment names others. */
@@ -106,6 +112,8 @@ export class ExampleSiteStack extends Stack {
       flags: { 'new-checkout': 'off', 'new-nav': 'off' },
       // Decided at the edge per viewer and forwarded to every zone (x-multizone-flags), so home, blog and dashboard show the new navigation together.
       zoneFlags: ['new-nav'],
+      // Links across zones are fetched on hover, except those whose GET signs the viewer out.
+      crossZonePrefetch: props.crossZonePrefetch ?? CrossZonePrefetch.prefetch({ eagerness: 'moderate', exclude: ['/logout', '/dashboard/signout*'] }),
       domainNames: props.domainName ? [props.domainName] : undefined,
       certificate: props.certificateArn ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn) : undefined,
       comment: 'Multi-zone example site',

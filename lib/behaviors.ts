@@ -1,15 +1,17 @@
 import { MultiZoneValidationError } from './errors';
 import { compareSpecificity, literalPrefix, pathPatternsIntersect } from './path-patterns';
 import { RouteKind, RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
+import { SPECULATION_RULES_PATH } from './speculation-rules';
 import { RESERVED_PATH_PREFIX } from './zones';
 
 /**
  * `page`: a zone's or an override's paths; `asset`: immutable Next.js
  * assets; `image`: a zone's `next/image` optimizer; `anchor`: a reserved
  * exact path that only puts a zone's origin into the distribution, for
- * zones no other behavior carries.
+ * zones no other behavior carries; `speculation-rules`: the exact path of
+ * the Speculation Rules file, answered by its own function.
  */
-export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor';
+export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor' | 'speculation-rules';
 
 /**
  * The viewer-request function a behavior runs: `router` decides the zone
@@ -17,9 +19,10 @@ export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor';
  * site with them; `decide-flags` decides only the zone flags, on pages no
  * flag can move; `forward-host` only passes the viewer's host on and never
  * reads the store; `image-accept` reduces `Accept` to the image formats it
- * names, for the image cache key; `none` runs nothing.
+ * names, for the image cache key; `speculation-rules` answers with the
+ * rules file; `none` runs nothing.
  */
-export type EdgeFunctionRole = 'router' | 'decide-flags' | 'forward-host' | 'image-accept' | 'none';
+export type EdgeFunctionRole = 'router' | 'decide-flags' | 'forward-host' | 'image-accept' | 'speculation-rules' | 'none';
 
 /** One cache behavior as it will be rendered, in CloudFront's order. */
 export interface PlannedBehavior {
@@ -65,6 +68,8 @@ export interface BehaviorPlan {
   readonly needsVisitorCookie: boolean;
   /** Whether any behavior runs the image Accept function. */
   readonly needsImageAccept: boolean;
+  /** Whether a behavior answers the Speculation Rules file. */
+  readonly needsSpeculationRules: boolean;
 }
 
 /** Options of behavior planning. */
@@ -88,6 +93,14 @@ export interface BehaviorPlanOptions {
    * @default false
    */
   readonly visitorCookie?: boolean;
+  /**
+   * Whether the distribution answers the Speculation Rules file, on a
+   * behavior of its own listed first (an exact reserved path no route can
+   * claim), which counts against `maxCacheBehaviors`.
+   *
+   * @default false
+   */
+  readonly speculationRules?: boolean;
 }
 
 /** The exact path of a zone's anchor behavior. */
@@ -119,7 +132,8 @@ interface Candidate {
 export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions): BehaviorPlan {
   const candidates = orderedCandidates(table);
   const keepOrder = [...candidates.filter((c) => c.kind === 'image'), ...candidates.filter((c) => c.kind !== 'image')];
-  const budget = options.maxCacheBehaviors - 1;
+  const rulesBehaviors = options.speculationRules ? 1 : 0;
+  const budget = options.maxCacheBehaviors - 1 - rulesBehaviors;
   const otherZones = table.zones.filter((z) => z !== table.defaultZone);
   const anchorsFor = (kept: number) => {
     const carried = new Set(keepOrder.slice(0, kept).map((c) => c.zone));
@@ -129,13 +143,13 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
   const kept = mostKept(keepOrder, otherZones, budget);
   if (kept + anchorsFor(kept).length > budget) {
     throw new MultiZoneValidationError(
-      `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default, but ${otherZones.length} zones need at least one each`,
+      `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default${rulesBehaviors ? ' and the Speculation Rules file (crossZonePrefetch)' : ''}, but ${otherZones.length} zones need at least one each`,
     );
   }
   if (kept < candidates.length && !options.overflowToFunction) {
     throw new MultiZoneValidationError(
-      `maxCacheBehaviors: the zones need ${candidates.length + 1} cache behaviors (default included) but only ${options.maxCacheBehaviors} are allowed; ` +
-        'raise maxCacheBehaviors (after a quota increase) or enable overflowToFunction',
+      `maxCacheBehaviors: the zones need ${candidates.length + 1 + rulesBehaviors} cache behaviors (default${rulesBehaviors ? ' and the Speculation Rules file' : ''} included) but only ${options.maxCacheBehaviors} are allowed; ` +
+        `raise maxCacheBehaviors (after a quota increase) or enable overflowToFunction${rulesBehaviors ? ', or set crossZonePrefetch: CrossZonePrefetch.none()' : ''}`,
     );
   }
 
@@ -158,16 +172,33 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     ...new Set([zone, ...movingOverrides(position, pattern).map((o) => o.zone), ...routed.map((r) => r.zone)]),
   ];
 
-  const behaviors: PlannedBehavior[] = anchorsFor(kept).map((zone) => ({
-    pattern: anchorPath(zone),
-    zone,
-    kind: 'anchor',
-    edgeFunction: 'none',
-    zoneMayChange: false,
-    forwardsZoneFlags: false,
-    setsVisitorCookie: false,
-    servedBy: [zone],
-  }));
+  const rules: PlannedBehavior[] = options.speculationRules
+    ? [
+        {
+          pattern: SPECULATION_RULES_PATH,
+          zone: table.defaultZone,
+          kind: 'speculation-rules',
+          edgeFunction: 'speculation-rules',
+          zoneMayChange: false,
+          forwardsZoneFlags: false,
+          setsVisitorCookie: false,
+          servedBy: [table.defaultZone],
+        },
+      ]
+    : [];
+  const behaviors: PlannedBehavior[] = [
+    ...rules,
+    ...anchorsFor(kept).map((zone): PlannedBehavior => ({
+      pattern: anchorPath(zone),
+      zone,
+      kind: 'anchor',
+      edgeFunction: 'none',
+      zoneMayChange: false,
+      forwardsZoneFlags: false,
+      setsVisitorCookie: false,
+      servedBy: [zone],
+    })),
+  ];
   const zoneFlags = options.zoneFlags === true;
   const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole => {
     if (routes) return 'router';
@@ -214,6 +245,7 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
     needsVisitorCookie: all.some((b) => b.setsVisitorCookie),
     needsImageAccept: all.some((b) => b.edgeFunction === 'image-accept'),
+    needsSpeculationRules: rules.length > 0,
   };
 }
 

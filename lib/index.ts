@@ -1,4 +1,5 @@
 export { MultiZoneDistribution, MultiZoneDistributionProps, BoundZone } from './multi-zone-distribution';
 export { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition } from './zones';
 export { OriginVerifyHeader } from './zone-origin';
+export { CrossZonePrefetch, CrossZonePrefetchOptions } from './cross-zone-prefetch';
 export { MultiZoneErrors, MultiZoneValidationError } from './errors';

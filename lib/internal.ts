@@ -19,3 +19,5 @@ export * from './routing-plan';
 export * from './site-assets';
 export * from './zones';
 export * from './zone-flags';
+export * from './cross-zone-prefetch';
+export * from './speculation-rules';

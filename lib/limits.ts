@@ -115,6 +115,10 @@ const FUNCTION_URL_OAC: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Restrict access to an AWS Lambda function URL origin',
   url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html',
 };
+const FUNCTION_PURPOSE: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Determine function purpose (viewer request functions run before the cache check)',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html',
+};
 const CLOUDFORMATION_QUOTAS: LimitDocPage = {
   title: 'AWS CloudFormation User Guide: Understand CloudFormation quotas',
   url: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html',
@@ -328,6 +332,28 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
       }),
   },
   {
+    id: 'speculation-rules-code-size',
+    title: 'CloudFront Functions: maximum function size, for the function whose code holds the Speculation Rules file',
+    value: 10240,
+    unit: 'bytes of code, the rules file included',
+    scope: 'per function',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'The rules file is answered by a viewer-request function that holds it (832 bytes for the example; each zone\'s asset prefix and each exclude pattern adds its length plus about 20 bytes, routes and overrides nothing). Refused at synth past the limit: "crossZonePrefetch: the function answering /_multizone/speculation-rules.json holds the rules file in its code, N bytes ...", naming the remedy (fewer or shorter patterns, or `CrossZonePrefetch.none()`); checked on the template with every function (function-code-size). The code is the only size a generated answer reaches: its body and four headers are far below any response size limit.',
+  },
+  {
+    id: 'function-answers-not-cached',
+    title: 'Answers of viewer-request functions are made on every request, not cached',
+    value: 0,
+    unit: 'seconds cached at the edge',
+    scope: 'per response a viewer-request function generates',
+    adjustable: false,
+    doc: FUNCTION_PURPOSE,
+    handling:
+      'Designed for: a viewer-request function runs before CloudFront checks its cache, so the rules file is generated at the edge on each request (no zone round trip, sub-millisecond), under CachingDisabled (there is nothing to cache); browsers keep it with `Cache-Control: no-cache` and revalidate with its ETag, which the function answers 304.',
+  },
+  {
     id: 'stores-per-function',
     title: 'Key value stores associated with a function',
     value: 1,
@@ -348,7 +374,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: at most five functions per site (the router, the zone-flag decider, the host forwarder, the next/image Accept reducer, the visitor cookie), whatever the number of zones.',
+      'Designed away: at most six functions per site (the router, the zone-flag decider, the host forwarder, the next/image Accept reducer, the visitor cookie, the Speculation Rules answer of `crossZonePrefetch`), whatever the number of zones.',
     check: countOf('AWS::CloudFront::Function', 'functions'),
   },
   {
@@ -381,7 +407,8 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per account (this template\'s share)',
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
-    handling: 'Designed away: none created; every behavior uses the managed SecurityHeadersPolicy unless `responseHeadersPolicy` names another.',
+    handling:
+      'At most one per site: with `crossZonePrefetch` (the default) zone pages need `Speculation-Rules` besides the security headers, and a policy cannot be extended, so pages get one custom policy (the managed SecurityHeadersPolicy\'s headers, or a copy of the given `responseHeadersPolicy`, plus the header); every other behavior uses the policy as given. `CrossZonePrefetch.none()` creates none. Checked on the template.',
     check: countOf('AWS::CloudFront::ResponseHeadersPolicy', 'response headers policies'),
   },
   {

@@ -7,15 +7,19 @@ import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
+import { CrossZonePrefetch, crossZonePrefetchProblems } from './cross-zone-prefetch';
 import { FlagDecisionOptions, ZONE_HEADER, generateRouterCode, generateVisitorCookieCode } from './edge-function/generate';
 import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
+import { speculationRulesFunctionCode } from './edge-function/speculation-rules-function';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { jsonFileAsset } from './json-asset';
 import { KvsTableSync } from './kvs-sync/kvs-table-sync';
 import { dynamicReferenceCount, limitValue } from './limits';
 import { METADATA_KEY } from './metadata-key';
+import { pagePolicyProblem, pageResponseHeadersPolicy } from './page-response-headers';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
+import { SPECULATION_RULES_PATH, SpeculationRulesPlan, planSpeculationRules } from './speculation-rules';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, OriginVerifyHeader, ZoneOrigin, originVerifyHeaderProblems } from './zone-origin';
 import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from './zone-flags';
 import { DefaultZoneDefinition, OverrideDefinition, ZoneDefinition, zoneModelProblems } from './zones';
@@ -284,12 +288,32 @@ export interface MultiZoneDistributionProps {
    * holds at most 20 custom response headers policies, while managed ones
    * do not count.
    *
+   * With `crossZonePrefetch`, zone pages get a copy of this policy (a
+   * `ResponseHeadersPolicy` construct, read at synth) with
+   * `Speculation-Rules` added; an imported or managed policy other than
+   * SecurityHeadersPolicy cannot be read, so it refuses an explicit
+   * `crossZonePrefetch` and turns the default one off (with a warning).
+   *
    * @default ResponseHeadersPolicy.SECURITY_HEADERS - CloudFront's managed
    * SecurityHeadersPolicy (Strict-Transport-Security,
    * X-Content-Type-Options, X-Frame-Options, Referrer-Policy,
-   * X-XSS-Protection); no custom policy is created
+   * X-XSS-Protection); with `crossZonePrefetch`, zone pages get one custom
+   * policy with the same headers plus `Speculation-Rules`
    */
   readonly responseHeadersPolicy?: cloudfront.IResponseHeadersPolicy;
+  /**
+   * Let Chromium fetch links to the site's pages before the click
+   * (Speculation Rules): zone pages carry a `Speculation-Rules` header
+   * naming `/_multizone/speculation-rules.json`, which the distribution
+   * answers itself from a CloudFront Function (one cache behavior, one
+   * function, one custom response headers policy), with rules generated
+   * from the routing table; assets and `next/image` are never matched.
+   * A site of one zone gets nothing.
+   *
+   * @default CrossZonePrefetch.prefetch() - documents are prefetched on
+   * hover (eagerness "moderate"), nothing excluded beyond assets and images
+   */
+  readonly crossZonePrefetch?: CrossZonePrefetch;
   /**
    * A secret header CloudFront adds to every request to a zone whose origin
    * is a custom (HTTP) origin; zones refuse requests without it, so nobody
@@ -358,6 +382,15 @@ export class MultiZoneDistribution extends Construct {
   public readonly visitorCookieFunction?: cloudfront.Function;
   /** The viewer-request function of `next/image` behaviors, reducing `Accept` to the image formats it names. */
   public readonly imageAcceptFunction?: cloudfront.Function;
+  /** The viewer-request function answering the Speculation Rules file, when the site prefetches across zones. */
+  public readonly speculationRulesFunction?: cloudfront.Function;
+  /**
+   * The Speculation Rules as planned (what is fetched ahead, what never is),
+   * when the site prefetches across zones (TypeScript only, like routingTable).
+   *
+   * @jsii ignore
+   */
+  public readonly speculationRules?: SpeculationRulesPlan;
   /** The KeyValueStore with flags and the routing table, when overrides or overflow need one. */
   public readonly keyValueStore?: cloudfront.IKeyValueStore;
   /**
@@ -379,19 +412,27 @@ export class MultiZoneDistribution extends Construct {
     super(scope, id);
     const zones = props.zones ?? [];
     const overrides = props.overrides ?? [];
+    const prefetch = props.crossZonePrefetch ?? CrossZonePrefetch.prefetch();
     const model = { defaultZone: props.defaultZone, zones, overrides, flags: props.flags ?? {}, zoneFlags: props.zoneFlags ?? [] };
-    throwIfProblems([...zoneModelProblems(model), ...optionProblems(props, Stack.of(scope))]);
+    throwIfProblems([...zoneModelProblems(model), ...optionProblems(props, Stack.of(scope)), ...crossZonePrefetchProblems(prefetch)]);
     const forwardViewerHost = props.forwardViewerHost ?? true;
     this.routingTable = buildRoutingTable(model);
     const zoneFlags = this.routingTable.zoneFlags ?? [];
     const visitorCookie = (props.visitorCookie ?? true) && props.bucketCookie === undefined;
-    this.behaviorPlan = planBehaviors(this.routingTable, {
-      maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
-      overflowToFunction: props.overflowToFunction ?? true,
-      forwardViewerHost,
-      zoneFlags: zoneFlags.length > 0,
-      visitorCookie,
-    });
+    const plan = (speculationRules: boolean) =>
+      planBehaviors(this.routingTable, {
+        maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
+        overflowToFunction: props.overflowToFunction ?? true,
+        forwardViewerHost,
+        zoneFlags: zoneFlags.length > 0,
+        visitorCookie,
+        speculationRules,
+      });
+    const prefetching = this.planPrefetch(prefetch, props, plan);
+    this.behaviorPlan = prefetching?.behaviorPlan ?? plan(false);
+    this.speculationRules = prefetching?.rules;
+    const fallbackPolicy = props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS;
+    const pagePolicy = prefetching ? pageResponseHeadersPolicy(this, props.responseHeadersPolicy) : fallbackPolicy;
     const decisions: FlagDecisionOptions = {
       bucketCookie: props.bucketCookie ?? '',
       visitorCookie,
@@ -453,6 +494,14 @@ export class MultiZoneDistribution extends Construct {
       });
     }
 
+    if (prefetching) {
+      this.speculationRulesFunction = new cloudfront.Function(this, 'SpeculationRules', {
+        comment: `MultiZoneDistribution viewer-request: answers ${SPECULATION_RULES_PATH}`,
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        code: cloudfront.FunctionCode.fromInline(prefetching.code),
+      });
+    }
+
     const policies = new BehaviorPolicies(this, props.pageCachePolicy, zoneFlags.length > 0);
     if (zoneFlags.length > 0 && props.pageCachePolicy) {
       Annotations.of(this).addWarningV2(
@@ -470,7 +519,8 @@ export class MultiZoneDistribution extends Construct {
       ...policies.caching(b),
       functionAssociations: this.functionFor(b),
       edgeLambdas: bodyHashing.has(b) ? this.bodyHashAssociation() : undefined,
-      responseHeadersPolicy: props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      // Only pages name the rules file: assets, images and the rules themselves keep the policy as given.
+      responseHeadersPolicy: b.kind === 'page' ? pagePolicy : fallbackPolicy,
     });
 
     const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
@@ -557,6 +607,56 @@ export class MultiZoneDistribution extends Construct {
   /** Every zone with the origin id the distribution gave it, the default zone first. */
   public get boundZones(): BoundZone[] {
     return this.routingTable.zones.map((name) => ({ name, originId: this.zoneOrigin(name).originId ?? '' }));
+  }
+
+  /**
+   * The Speculation Rules, their function's code and the behaviors planned
+   * with the rules behavior; undefined when there are none. What cannot be
+   * built (rules past the function's 10 KB, a response headers policy that
+   * cannot be read) is refused when `crossZonePrefetch` was asked for, and
+   * turns the default off with a warning, as does a behavior the default
+   * would take from a route: a site that synthesized before prefetching
+   * existed still does, with the same routes.
+   */
+  private planPrefetch(
+    prefetch: CrossZonePrefetch,
+    props: MultiZoneDistributionProps,
+    plan: (speculationRules: boolean) => BehaviorPlan,
+  ): { rules: SpeculationRulesPlan; code: string; behaviorPlan: BehaviorPlan } | undefined {
+    const rules = planSpeculationRules(this.routingTable, prefetch);
+    if (!rules) return undefined;
+    const asked = props.crossZonePrefetch !== undefined;
+    const turnedOff = (why: string) => {
+      Annotations.of(this).addWarningV2('multizone:prefetchOff', `crossZonePrefetch is off: ${why}; set crossZonePrefetch: CrossZonePrefetch.none() to silence this`);
+      return undefined;
+    };
+    let code: string;
+    try {
+      code = speculationRulesFunctionCode(rules.body);
+    } catch (e) {
+      if (asked || !(e instanceof MultiZoneValidationError)) throw e;
+      return turnedOff(e.message);
+    }
+    const problem = pagePolicyProblem(props.responseHeadersPolicy);
+    if (problem) {
+      const why = `zone pages must carry Speculation-Rules through their response headers policy, but ${problem}`;
+      if (!asked) return turnedOff(`${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy to have it`);
+      throw new MultiZoneValidationError(
+        `crossZonePrefetch: ${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header), or set crossZonePrefetch: CrossZonePrefetch.none()`,
+      );
+    }
+    if (asked) return { rules, code, behaviorPlan: plan(true) };
+    const without = plan(false);
+    let withRules: BehaviorPlan | undefined;
+    try {
+      withRules = plan(true);
+    } catch (e) {
+      if (!(e instanceof MultiZoneValidationError)) throw e;
+    }
+    if (!withRules || withRules.overflow.length > without.overflow.length) {
+      return turnedOff(`its cache behavior (${SPECULATION_RULES_PATH}) does not fit in maxCacheBehaviors beside every route; raise maxCacheBehaviors to have it`);
+    }
+    return { rules, code, behaviorPlan: withRules };
   }
 
   /** The construct's own store, named for the stack, construct path and region: store names are unique in the account, across regions. */
@@ -666,6 +766,7 @@ export class MultiZoneDistribution extends Construct {
       'decide-flags': this.flagDeciderFunction,
       'forward-host': this.hostForwarderFunction,
       'image-accept': this.imageAcceptFunction,
+      'speculation-rules': this.speculationRulesFunction,
       none: undefined,
     }[b.edgeFunction];
     const associations: cloudfront.FunctionAssociation[] = [];
@@ -682,7 +783,7 @@ export class MultiZoneDistribution extends Construct {
 /** The methods a behavior takes: pages take them all, assets are read-only, anchors only carry an origin. */
 function allowedMethods(b: PlannedBehavior): cloudfront.AllowedMethods {
   if (b.kind === 'asset') return cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS;
-  return b.kind === 'anchor' || b.kind === 'image' ? cloudfront.AllowedMethods.ALLOW_GET_HEAD : cloudfront.AllowedMethods.ALLOW_ALL;
+  return b.kind === 'page' ? cloudfront.AllowedMethods.ALLOW_ALL : cloudfront.AllowedMethods.ALLOW_GET_HEAD;
 }
 
 function optionProblems(props: MultiZoneDistributionProps, stack: Stack): string[] {
@@ -767,6 +868,9 @@ class BehaviorPolicies {
     switch (b.kind) {
       case 'asset':
         return { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED };
+      case 'speculation-rules':
+        // Its function answers before the cache, and CloudFront never caches what a viewer-request function answers.
+        return { cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED };
       case 'image':
         // The optimizer reads only its query string and Accept (it fetches the image itself): no cookies, no viewer host.
         return { cachePolicy: this.images() };

@@ -256,12 +256,28 @@ describe('local edge: what reaches the zone (origin request policy)', () => {
   });
 
   test('the response headers policy applies: managed security headers, the zone\'s own value kept unless the policy overrides', async () => {
-    expect(site.behaviors.every((b) => b.raw.ResponseHeadersPolicyId === '67f7725c-6f97-4210-82d7-5512b31e9d03')).toBe(true);
+    expect(site.behaviorFor('/blog-static/x.js').behavior.raw.ResponseHeadersPolicyId).toBe('67f7725c-6f97-4210-82d7-5512b31e9d03');
+    const asset = await request(`${edge.url}/blog-static/x.js`);
+    expect(asset.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(asset.headers['speculation-rules']).toBeUndefined();
     const page = await request(`${edge.url}/blog/a`);
+    // Pages: the same security headers, and the Speculation Rules file named.
+    expect(page.headers['speculation-rules']).toBe('"/_multizone/speculation-rules.json"');
     expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
     expect((await request(`${edge.url}/blog/frame-deny`)).headers['x-frame-options']).toBe('DENY');
+  });
+
+  test('the Speculation Rules file is answered by the edge itself, as the template\'s function answers it', async () => {
+    const before = lines.length;
+    const rules = await request(`${edge.url}/_multizone/speculation-rules.json`);
+    expect(rules.status).toBe(200);
+    expect(rules.headers['content-type']).toBe('application/speculationrules+json');
+    expect(JSON.parse(rules.body).prefetch[0].where.and[0]).toEqual({ href_matches: [{ pathname: '/*' }] });
+    expect(lines.slice(before).join('\n')).toContain('answered by the function');
+    const again = await request(`${edge.url}/_multizone/speculation-rules.json`, { headers: { 'if-none-match': String(rules.headers.etag) } });
+    expect(again.status).toBe(304);
   });
 
   test('a response headers policy of the template: custom headers, overrides and removals', async () => {
@@ -642,6 +658,22 @@ describe('CLI: routes', () => {
     expect(r.out).toMatch(/\/checkout\s+-> dashboard\s+while new-checkout is on\s+now: off/);
     expect(r.out).toContain('Picture');
     expect(r.out).toMatch(/`- if new-checkout is on -> dashboard/);
+    expect(r.out).toMatch(/\/_multizone\/speculation-rules\.json\s+home\s+speculation-rules\s+SiteSpeculationRules/);
+    expect(r.out).toMatch(/prefetched\s+\/blog\/\*, \/blog\s+-> blog/);
+    expect(r.out).toMatch(/\/\*\s+-> home\s+\(every other path\)/);
+    expect(r.out).toMatch(/never\s+\/_next\/\*, \/_multizone\/\*, \/dashboard-static\/\*, \/blog-static\/\*/);
+    expect(r.out).toMatch(/excluded\s+none/);
+    expect(r.out).toMatch(/\/_multizone\/speculation-rules\.json -- f -+> answered by f, no zone asked/);
+  });
+
+  test('--json: what is prefetched, by zone, and what never is, read from the template\'s rules function', async () => {
+    const r = await cli('routes', '--template', templateFile, '--flags-file', noFlagFile, '--json');
+    expect(r.code).toBe(0);
+    const prefetch = JSON.parse(r.out).prefetch;
+    expect(prefetch.action).toBe('prefetch');
+    expect(prefetch.prefetched.map((t: any) => [t.zone, t.patterns])).toEqual([['blog', ['/blog/*', '/blog']], ['dashboard', ['/dashboard/*', '/dashboard']], ['home', ['/*']]]);
+    expect(prefetch.never).toEqual(['/_next/*', '/_multizone/*', '/dashboard-static/*', '/blog-static/*']);
+    expect(prefetch.excluded).toEqual([]);
   });
 
   test('routes past the behavior quota are listed as overflow, under the default behavior', async () => {

@@ -12,7 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack, ExampleSiteStackProps } from '../bin/example-stack';
-import { MultiZoneDistribution } from '../lib';
+import { CrossZonePrefetch, MultiZoneDistribution } from '../lib';
 import { SynthesizedSite } from 'multizone-cli';
 import { siteStack } from './support/sites';
 
@@ -162,19 +162,28 @@ describe('security response headers', () => {
     return [...new Set([...config.CacheBehaviors, config.DefaultCacheBehavior].map((b: any) => JSON.stringify(b.ResponseHeadersPolicyId)))].map((p) => JSON.parse(p));
   };
 
-  test('every behavior, assets included, has the managed SecurityHeadersPolicy by default: no custom policy counts against the quota', () => {
+  test('by default assets and images have the managed SecurityHeadersPolicy, and pages one custom policy with its headers and Speculation-Rules', () => {
     const stack = siteStack(CHECKOUT);
+    const custom = Object.keys(Template.fromStack(stack).findResources('AWS::CloudFront::ResponseHeadersPolicy'));
+    expect(custom).toHaveLength(1);
+    expect(policies(stack)).toEqual([SECURITY_HEADERS, { Ref: custom[0] }]);
+  });
+
+  test('without cross-zone prefetch, every behavior has the managed SecurityHeadersPolicy: no custom policy counts against the quota', () => {
+    const stack = siteStack({ ...CHECKOUT, crossZonePrefetch: CrossZonePrefetch.none() });
     expect(policies(stack)).toEqual([SECURITY_HEADERS]);
     Template.fromStack(stack).resourceCountIs('AWS::CloudFront::ResponseHeadersPolicy', 0);
   });
 
-  test('a policy of the user replaces it everywhere', () => {
+  test('a policy of the user replaces it everywhere, pages getting a copy of it with Speculation-Rules', () => {
     const stack = siteStack({}, (scope) => ({
       responseHeadersPolicy: new ResponseHeadersPolicy(scope, 'Headers', {
         securityHeadersBehavior: { contentSecurityPolicy: { contentSecurityPolicy: "default-src 'self'", override: true } },
       }),
     }));
-    expect(policies(stack)).toEqual([{ Ref: expect.stringMatching(/^Headers/) }]);
+    expect(policies(stack)).toEqual([{ Ref: expect.stringMatching(/^Headers/) }, { Ref: expect.stringMatching(/^SitePageResponseHeadersPolicy/) }]);
+    const none = siteStack({ crossZonePrefetch: CrossZonePrefetch.none() }, (scope) => ({ responseHeadersPolicy: new ResponseHeadersPolicy(scope, 'Headers', {}) }));
+    expect(policies(none)).toEqual([{ Ref: expect.stringMatching(/^Headers/) }]);
   });
 });
 

@@ -348,8 +348,8 @@ if (!NJS) {
       ].map((accept) => ({ name: `/_next/image, Accept ${accept}`, uri: '/_next/image', overlay: {}, headers: { accept }, zone: '(no selection)' })),
     ];
 
-    test('has functions that only prepare headers: the host forwarder and the next/image Accept reducer', () => {
-      expect(functionIds).toHaveLength(2);
+    test('has functions that read no store: the host forwarder, the next/image Accept reducer and the Speculation Rules answer', () => {
+      expect(functionIds).toHaveLength(3);
     });
 
     test.each(functionIds)('%s: njs leaves the same request as Node, without error or origin choice', async (id) => {

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { CachePolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { MultiZoneDistribution, ZoneDefinition } from '../lib';
+import { CrossZonePrefetch, MultiZoneDistribution, ZoneDefinition } from '../lib';
 import { NEXT_CACHE_KEY_HEADERS } from '../lib/multi-zone-distribution';
 import { SynthesizedSite } from 'multizone-cli';
 import { origin, served, synth, zonesFor } from './support/sites';
@@ -73,7 +73,7 @@ describe('the most specific pattern wins, whatever order zones are listed in', (
   });
 
   test('without a routing function: CloudFront behaviors alone do it', () => {
-    const site = served({ zones: [feeds, blog, admin], forwardViewerHost: false });
+    const site = served({ zones: [feeds, blog, admin], forwardViewerHost: false, crossZonePrefetch: CrossZonePrefetch.none() });
     // Only the image behavior runs a function, and that one never chooses an origin.
     expect(site.behaviors.filter((b) => b.viewerRequestFunction !== undefined).map((b) => b.pathPattern)).toEqual(['/_next/image']);
     expect(site.behaviors.map((b) => b.pathPattern)).toEqual(['/_next/static/*', '/_next/image', '/blog/admin/*', '/blog/*.xml', '/blog/*', '/blog', '/blog*', '*']);
@@ -129,7 +129,7 @@ describe('the viewer host reaches the zone', () => {
   });
 
   test('not at all when forwardViewerHost is false: no function runs on pages', async () => {
-    const { template, stack, site: construct } = synth({ forwardViewerHost: false });
+    const { template, stack, site: construct } = synth({ forwardViewerHost: false, crossZonePrefetch: CrossZonePrefetch.none() });
     // The one function left is the image behaviors' Accept reducer.
     template.resourceCountIs('AWS::CloudFront::Function', 1);
     expect(construct.hostForwarderFunction).toBeUndefined();

@@ -49,11 +49,14 @@ describe('snapshot-friendly, stable templates', () => {
     expect(origins(b)).toEqual([...origins(a), 'zone-shop'].sort());
   });
 
-  test('removing a zone removes only its routes and origin', () => {
+  test('removing a zone removes only its routes and origin (and its asset prefix from the Speculation Rules)', () => {
     const a = synth({ forwardViewerHost: false }).template.toJSON();
     const b = synth({ forwardViewerHost: false, zones: seedZones().slice(1) }).template.toJSON();
     const distribution = Object.keys(a.Resources).find((id) => a.Resources[id].Type === 'AWS::CloudFront::Distribution')!;
-    expect(changedResources(a, b)).toEqual([distribution]);
+    const rules = Object.keys(a.Resources).find((id) => id.startsWith('SiteSpeculationRules'))!;
+    expect(changedResources(a, b)).toEqual([distribution, rules].sort());
+    expect(a.Resources[rules].Properties.FunctionCode).toContain('/blog-static/*');
+    expect(b.Resources[rules].Properties.FunctionCode).not.toContain('/blog-static/*');
     const patterns = (t: any) => t.Resources[distribution].Properties.DistributionConfig.CacheBehaviors.map((c: any) => c.PathPattern);
     expect(patterns(b)).toEqual(patterns(a).filter((p: string) => !p.startsWith('/blog')));
   });

@@ -29,6 +29,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
 import { rolloutBucket } from '../../lib/flags';
+import { prefetchChecks } from './prefetch';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ZONES_DIR = path.join(__dirname, 'zones');
@@ -476,6 +477,9 @@ async function main(): Promise<void> {
 
     // 5b. Flags in unison: the edge decides new-nav per viewer, every zone renders the same decision.
     await checkZoneFlagOffEverywhere(browser, template, flagsFile, await checkZoneFlagsInUnison(browser, template, flagsFile));
+    // 5b. Cross-zone prefetch, with the zones 150 ms away (test/e2e/prefetch.ts).
+    const zoneUrls = Object.fromEntries(ZONES.map((z) => [z.name, `http://localhost:${z.port}`]));
+    await prefetchChecks({ browser, template, zones: zoneUrls, flagsFile, check, log });
 
     // 6. A zone that is down: a 502 page naming it, and the edge keeps serving the others.
     await check('a stopped zone answers 502 naming it; the other zones keep working', async () => {

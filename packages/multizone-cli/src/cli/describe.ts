@@ -1,5 +1,5 @@
-import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN } from '../edge-function/sandbox';
-import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX, METADATA_KEY, SiteMetadata, VISITOR_COOKIE, ZONE_FLAGS_HEADER } from 'multizone-distribution/internal';
+import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN, compileFunction, requireRuntimeModule, viewerRequestEvent } from '../edge-function/sandbox';
+import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX, METADATA_KEY, SiteMetadata, VISITOR_COOKIE, ZONE_FLAGS_HEADER, SPECULATION_RULES_HEADER, SPECULATION_RULES_PATH, ZonePrefetchTargets, prefetchTargets } from 'multizone-distribution/internal';
 import { forwardPolicy, selects } from '../local-edge/policies';
 import { templateOriginUrl } from '../local-edge/zones';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
@@ -18,7 +18,7 @@ export interface BehaviorRow {
   /** 1-based position in CloudFront's order; the default behavior is last. */
   readonly position: number;
   readonly pathPattern: string;
-  readonly kind: 'asset' | 'image' | 'page' | 'override' | 'anchor' | 'default' | 'other';
+  readonly kind: 'asset' | 'image' | 'page' | 'override' | 'anchor' | 'speculation-rules' | 'default' | 'other';
   readonly zone: string;
   readonly originId: string;
   /** The viewer-request function's logical id, if one runs. */
@@ -56,6 +56,7 @@ export function behaviorRows(site: SynthesizedSite): BehaviorRow[] {
 
 function behaviorKind(site: SynthesizedSite, b: TemplateBehavior, isDefault: boolean): BehaviorRow['kind'] {
   if (isDefault) return 'default';
+  if (b.pathPattern === SPECULATION_RULES_PATH) return 'speculation-rules';
   if (b.pathPattern.startsWith(RESERVED_PATH_PREFIX)) return 'anchor';
   const route = site.table.routes.find((r) => r.pattern === b.pathPattern);
   if (route) return route.kind;
@@ -106,6 +107,8 @@ export function routesText(site: SynthesizedSite, file: string, flags: Record<st
     lines.push(...columns(overflow.map((r) => [r.pattern, `-> ${r.zone}`, r.kind]), []).map((l) => `  ${l}`));
   }
   lines.push('');
+  lines.push(...prefetchText(site));
+  lines.push('');
   lines.push('Zones:');
   lines.push(...columns(site.zones.map((z) => [z.name, z.originId, originLocation(site, z.originId)]), []).map((l) => `  ${l}`));
   lines.push('');
@@ -141,7 +144,8 @@ function picture(rows: BehaviorRow[]): string[] {
     const head = `${lead} ${label(r).padEnd(width)} --${r.function ? ' f ' : '---'}-`;
     const alternatives = alternativesOf(r);
     if (alternatives.length === 0) {
-      out.push(`${head}${'-'.repeat(run)}> ${r.zone}`);
+      // The rules file never reaches its behavior's zone: the function answers it.
+      out.push(`${head}${'-'.repeat(run)}> ${r.kind === 'speculation-rules' ? 'answered by f, no zone asked' : r.zone}`);
       return;
     }
     out.push(`${head}+${'-'.repeat(run - 1)}> ${r.zone}`);
@@ -152,6 +156,65 @@ function picture(rows: BehaviorRow[]): string[] {
     });
   });
   return out;
+}
+
+/** What the rules file says: which links are fetched ahead (by the zone they reach with every flag off), which never are. */
+export interface PrefetchSummary {
+  /** `prefetch` or `prerender`. */
+  readonly action: string;
+  readonly eagerness: string;
+  /** The link patterns the rules match (`/*`: every same-origin link), by zone. */
+  readonly prefetched: ZonePrefetchTargets[];
+  /** Patterns the user excluded. */
+  readonly excluded: string[];
+  /** Assets, images, Next.js internals, reserved paths and zones' asset prefixes: never matched. */
+  readonly never: string[];
+}
+
+/**
+ * The site's Speculation Rules as the template answers them: the rules
+ * behavior's own function run on its path, its JSON read back. Undefined
+ * when the template has no rules behavior.
+ */
+export function prefetchSummary(site: SynthesizedSite): PrefetchSummary | undefined {
+  const b = site.behaviors.find((x) => x.pathPattern === SPECULATION_RULES_PATH && x.viewerRequestFunction);
+  if (!b) return undefined;
+  // The rules function is synchronous and reads no store: its handler runs directly.
+  const handler = compileFunction(site.functionCode(b.viewerRequestFunction!))({}, requireRuntimeModule);
+  const answer = handler(viewerRequestEvent(SPECULATION_RULES_PATH)) as { body: { data: string } };
+  const json = JSON.parse(answer.body.data);
+  const action = Object.keys(json)[0];
+  const pathnames = (w: any): string[] => (w?.href_matches ?? []).map((m: any) => String(m.pathname).replace(/\\(.)/g, '$1'));
+  const [rule] = json[action];
+  const [match, not] = rule.where.and;
+  const patterns = pathnames(match);
+  const prefixes = new Set(site.table.routes.filter((r) => r.kind !== 'page').map((r) => r.pattern));
+  const isNever = (p: string) => p.startsWith('/_next/') || p.startsWith(RESERVED_PATH_PREFIX) || prefixes.has(p);
+  const unmatched = pathnames(not.not);
+  return {
+    action,
+    eagerness: rule.eagerness,
+    prefetched: patterns.length === 1 && patterns[0] === '/*' ? prefetchTargets(site.table) : [{ zone: '?', patterns }],
+    excluded: unmatched.filter((p) => !isNever(p)),
+    never: unmatched.filter(isNever),
+  };
+}
+
+function prefetchText(site: SynthesizedSite): string[] {
+  const p = prefetchSummary(site);
+  if (!p) return ['Prefetch across zones: none (no Speculation Rules)'];
+  const lines = [
+    `Prefetch across zones (${SPECULATION_RULES_HEADER} on zone pages names ${SPECULATION_RULES_PATH}, answered by the function; ${p.action}, eagerness ${p.eagerness}):`,
+  ];
+  const rows = p.prefetched.map((t, i) => [
+    i === 0 ? (p.action === 'prerender' ? 'prerendered' : 'prefetched') : '',
+    t.patterns.join(', '),
+    `-> ${t.zone}${t.zone === site.table.defaultZone ? '  (every other path)' : ''}`,
+  ]);
+  rows.push(['excluded', p.excluded.join(', ') || 'none', '']);
+  rows.push(['never', p.never.join(', '), '(assets, images, Next.js internals, reserved paths)']);
+  lines.push(...columns(rows, []).map((l) => `  ${l}`));
+  return lines;
 }
 
 /** Aligns rows of cells into columns; `rightAligned[i]` right-aligns column i. */

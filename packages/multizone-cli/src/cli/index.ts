@@ -7,7 +7,7 @@ import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
 import { SynthesizedSite } from '../synthesized-site';
 import { ZONE_PACKAGE, zoneFlagTypes } from './flag-types';
-import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText, routesText, viewerCookies, zoneFlagDecisions } from './describe';
+import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText, prefetchSummary, routesText, viewerCookies, zoneFlagDecisions } from './describe';
 import { DEFAULT_EDGE_PORT, addFlagsCommand } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { registerOperateCommands } from './operate';
@@ -190,7 +190,7 @@ export function buildProgram(io: CliIO = processIO): Command {
     const { site, file } = loadSite(opts, io);
     const flags = flagValues(site, opts.flagsFile, {});
     if (opts.json) {
-      io.out(JSON.stringify({ template: file, distribution: site.logicalId, zones: site.zones, behaviors: behaviorRows(site), overrides: site.table.overrides, flags }, null, 2));
+      io.out(JSON.stringify({ template: file, distribution: site.logicalId, zones: site.zones, behaviors: behaviorRows(site), overrides: site.table.overrides, flags, prefetch: prefetchSummary(site) ?? null }, null, 2));
       return;
     }
     io.out(routesText(site, file, flags));

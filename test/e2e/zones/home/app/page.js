@@ -14,6 +14,8 @@ export default function HomePage() {
           <li><a href="/blog" id="link-blog">Blog</a></li>
           <li><a href="/dashboard" id="link-dashboard">Dashboard</a></li>
           <li><a href="/checkout" id="link-checkout">Checkout</a></li>
+          {/* Excluded from prefetching (a GET with a side effect) */}
+          <li><a href="/dashboard/signout" id="link-signout">Sign out</a></li>
         </ul>
       </nav>
     </main>
