@@ -21,7 +21,7 @@ export interface FlagsCommandOptions {
 /**
  * What `flags list|get|set|preview` do without `--local`: read and write the
  * deployed site's KeyValueStore. Registered by the deployed-site commands
- * (lib/cli/operate.ts) with {@link setDeployedFlagsHandler}; they add
+ * (cli/operate.ts) with {@link setDeployedFlagsHandler}; they add
  * their own options to the subcommands (see {@link flagsSubcommand}).
  */
 export interface DeployedFlagsHandler {

@@ -18,7 +18,7 @@ import type { DeployedSite, SiteOptions } from '../operate/site';
 import { flagsSubcommand, previewCookieLines, setDeployedFlagsHandler } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 
-/** Compute utilization above which `verify` fails a case: lib/operate/verify's DEFAULT_MAX_UTILIZATION, kept here so help needs no AWS SDK. */
+/** Compute utilization above which `verify` fails a case: operate/verify's DEFAULT_MAX_UTILIZATION, kept here so help needs no AWS SDK. */
 const DEFAULT_MAX_UTILIZATION = 70;
 
 /**
@@ -206,7 +206,7 @@ async function oneLineErrors(action: () => Promise<void>): Promise<void> {
     await action();
   } catch (error) {
     if (error instanceof CliError) throw error;
-    // OperateError (lib/operate/aws) is matched by name: that module is loaded only when a command runs.
+    // OperateError (operate/aws) is matched by name: that module is loaded only when a command runs.
     if (error instanceof MultiZoneValidationError || (error as Error)?.name === 'OperateError') throw new CliError((error as Error).message.split('\n')[0]);
     throw new CliError(`unexpected error: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
   }
