@@ -987,9 +987,24 @@ describe('local edge: a viewer-response function of the template', () => {
     "function handler(event) { var r = event.response; r.headers['x-stamp'] = { value: event.request.uri }; delete r.headers['x-zone']; r.cookies['stamp'] = { value: String(r.statusCode), attributes: 'Path=/' }; r.statusDescription = 'Stamped'; return r; }",
   );
   attach('/dashboard/*', 'BrokenResponse', "function handler(event) { throw new Error('boom'); }");
+  // Fails on any response but a zone's: the local edge must run it once, on the zone's response.
+  attach(
+    '/blog',
+    'ZoneResponseOnly',
+    "function handler(event) { var r = event.response; if (!r.headers['x-zone']) throw new Error('ran on a response no zone sent'); r.headers['x-seen-zone'] = { value: r.headers['x-zone'].value }; return r; }",
+  );
+  // Reads the store, as a viewer-response function may on CloudFront.
+  attach(
+    '/dashboard',
+    'StoreResponse',
+    "import cf from 'cloudfront';\nvar kvs = cf.kvs();\nasync function handler(event) { var r = event.response; r.headers['x-new-checkout'] = { value: await kvs.get('new-checkout', { format: 'string' }) }; return r; }",
+  );
+  const responseFlagsFile = path.join(tmp, 'response-flags.json');
+  const withFunctionsSite = SynthesizedSite.fromTemplate(withFunctions, { assetDirectory });
   let custom: LocalEdge;
   beforeAll(async () => {
-    custom = await startLocalEdge({ site: SynthesizedSite.fromTemplate(withFunctions, { assetDirectory }), zoneUrls, flagsFile: noFlagFile, host: '127.0.0.1' });
+    writeFlag('new-checkout', 'on', responseFlagsFile);
+    custom = await startLocalEdge({ site: withFunctionsSite, zoneUrls, flagsFile: responseFlagsFile, host: '127.0.0.1' });
   });
   afterAll(() => custom?.close());
 
@@ -1009,6 +1024,33 @@ describe('local edge: a viewer-response function of the template', () => {
     expect([missing.status, missing.headers['x-zone'], missing.headers['x-stamp']]).toEqual([404, 'blog', undefined]);
     const broken = await request(`${custom.url}/dashboard/settings`);
     expect(broken.status).toBe(503);
-    expect(broken.body).toMatch(/function of behavior <code>\/dashboard\/\*<\/code> failed: boom/);
+    // The page names the function that failed: the viewer-response one, not the viewer-request function that ran fine.
+    expect(broken.body).toMatch(/The viewer-response function of behavior <code>\/dashboard\/\*<\/code> failed: boom/);
+  });
+
+  test('it runs once per request, on the zone\'s response only', async () => {
+    const reply = await request(`${custom.url}/blog`);
+    expect([reply.status, reply.headers['x-seen-zone']]).toEqual([200, 'blog']);
+  });
+
+  test('it reads the store as the request did: the flag file\'s values over the template\'s', async () => {
+    const reply = await request(`${custom.url}/dashboard`);
+    expect([reply.status, reply.headers['x-new-checkout']]).toEqual([200, 'on']);
+  });
+
+  test('SynthesizedSite: skipViewerResponse leaves the function to respond, which reads the request\'s store values', async () => {
+    await expect(withFunctionsSite.serve('/blog')).rejects.toThrow('ran on a response no zone sent');
+    const skipped = await withFunctionsSite.serve('/blog', { skipViewerResponse: true });
+    expect(skipped.setCookies).toEqual([]);
+    const zoneSent = { statusCode: 200, headers: { 'x-zone': { value: 'blog' } } };
+    expect((await withFunctionsSite.respond(skipped, zoneSent)).headers['x-seen-zone']).toEqual({ value: 'blog' });
+
+    const read = async (flags?: Record<string, string>) => {
+      const served = await withFunctionsSite.serve('/dashboard', { flags, skipViewerResponse: true });
+      return (await withFunctionsSite.respond(served, { statusCode: 200 })).headers['x-new-checkout']?.value;
+    };
+    expect(await read({ 'new-checkout': 'on' })).toBe('on');
+    // The template's initial value where the request gave none.
+    expect(await read()).toBe('off');
   });
 });

@@ -37,7 +37,7 @@ import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../lib/preview';
 import { STACK_OUTPUT_SUFFIXES } from '../lib/multi-zone-distribution';
 import { main } from '../packages/multizone-cli/src/cli';
 import { invalidationBatches } from '../packages/multizone-cli/src/operate/invalidate';
-import { DEFAULT_MAX_UTILIZATION, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';
+import { DEFAULT_MAX_UTILIZATION, SPOOFED_FLAGS, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';
 import { origin, seedZones } from './support/sites';
 
 const STACK = 'MultiZoneExample';
@@ -394,7 +394,8 @@ describe('verify', () => {
         method: 'GET',
         uri: '/checkout/multizone-verify',
         querystring: {},
-        headers: { 'x-multizone-zone': { value: SPOOFED_ZONE }, host: { value: DOMAIN } },
+        // The example has zone flags: the event spoofs their header too.
+        headers: { 'x-multizone-zone': { value: SPOOFED_ZONE }, 'x-multizone-flags': { value: SPOOFED_FLAGS }, host: { value: DOMAIN } },
         cookies: {},
       },
     });
@@ -452,6 +453,33 @@ describe('verify', () => {
       expect.stringMatching(/the function failed \(viewers get a 503\): TypeError: x is undefined$/),
     ]);
     expect(result.code).toBe(1);
+  });
+
+  test('the zones get the function\'s flag decisions, never the viewer\'s spoofed header; a function that keeps it fails', async () => {
+    // The deployed functions replace the spoofed header with their decisions (the store's new-nav is off).
+    const outputs: any[] = [];
+    cloudfront.on(TestFunctionCommand).callsFake(async (input) => {
+      const event = JSON.parse(Buffer.from(input.EventObject).toString('utf8'));
+      const outcome = await new FunctionSandbox(site.functionCode(input.Name)).run(event, (key) => edgeStore[key]);
+      outputs.push(outcome.result);
+      return { TestResult: { ComputeUtilization: '14', FunctionOutput: JSON.stringify({ request: outcome.result }) } };
+    });
+    expect((await run('verify', '--stack', STACK)).code).toBe(0);
+    expect(outputs.map((r) => r.headers['x-multizone-flags']?.value)).toContain('new-nav=off');
+    expect(outputs.every((r) => r.headers['x-multizone-flags']?.value !== SPOOFED_FLAGS)).toBe(true);
+
+    // A page function that strips only the zone header, as one predating zone flags would.
+    cloudfront.on(TestFunctionCommand, { Name: pageFunctionId }).callsFake(async (input) => {
+      const { request } = JSON.parse(Buffer.from(input.EventObject).toString('utf8'));
+      delete request.headers['x-multizone-zone'];
+      return { TestResult: { ComputeUtilization: '5', FunctionOutput: JSON.stringify({ request }) } };
+    });
+    const result = await run('verify', '--stack', STACK);
+    const kept = result.out.filter((l) => l.endsWith(`the function kept the viewer's x-multizone-flags header (${SPOOFED_FLAGS}): zones would read the viewer's own flags`));
+    expect(kept.map((l) => l.split(/\s+/)[1])).toEqual(['/', '/blog/multizone-verify', '/dashboard/multizone-verify']);
+    expectOneLineError(result, 'verify: 3 of 10 cases failed');
+    // Without zone flags, no zone reads the header: the event carries none.
+    expect(verifyEvent({ uri: '/a' }, '/a', {}, DIST_ID, DOMAIN).request.headers['x-multizone-flags']).toBeUndefined();
   });
 
   test('a router function that the distribution does not run means the ids are mixed up', async () => {

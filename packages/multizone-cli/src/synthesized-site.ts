@@ -1,6 +1,6 @@
 import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError, TableFile, BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata, pathPatternMatches, SiteAssetSource, readSiteAsset, RoutingTable } from 'multizone-distribution/internal';
-import { FunctionResponse, FunctionSandbox, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
+import { FunctionResponse, FunctionSandbox, KvsLookup, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
 
 /** One cache behavior as the template states it. */
 export interface TemplateBehavior {
@@ -44,11 +44,18 @@ export interface ServedRequest {
    * The Set-Cookie values the behavior's viewer-response function adds to
    * the response (the visitor cookie, `mz-vid=<id>; Secure; HttpOnly;
    * SameSite=Lax; Path=/; Max-Age=34560000`), run on the request as the
-   * viewer sent it; empty when it has none or adds none. CloudFront runs
-   * it on every response of the behavior, cached or not, unless the
-   * viewer-request function answered.
+   * viewer sent it and an empty 200; empty when it has none, adds none, or
+   * `skipViewerResponse` was set. CloudFront runs it on every response of
+   * the behavior, cached or not, unless the viewer-request function
+   * answered.
    */
   readonly setCookies: string[];
+  /**
+   * The store values this request's functions read over the store's
+   * initial contents (RequestOptions.flags): `respond` gives the
+   * viewer-response function the same view of the store.
+   */
+  readonly storeValues: Record<string, string>;
   /** The viewer-request event as the viewer sent it, before any function changed it. */
   readonly viewerRequest: ViewerRequestEvent;
 }
@@ -66,6 +73,15 @@ export interface RequestOptions {
   readonly querystring?: Record<string, string>;
   /** The request id both the viewer-request and viewer-response events carry; by default a new one, as CloudFront gives each request. */
   readonly requestId?: string;
+  /**
+   * Leave the behavior's viewer-response function for `respond` to run on
+   * the zone's own response (the local edge does), instead of running it
+   * here on an empty 200 for `setCookies`: it then runs once per request,
+   * as on CloudFront, and its errors are its own.
+   *
+   * @default false
+   */
+  readonly skipViewerResponse?: boolean;
 }
 
 /** Where SynthesizedSite finds the distribution and its assets. */
@@ -176,7 +192,8 @@ export class SynthesizedSite {
   /**
    * Serves one request as CloudFront would: behavior, viewer-request
    * function, chosen origin, and the viewer-response function's cookies
-   * (run on an empty 200 response: `respond` runs it on a zone's own).
+   * (run on an empty 200 response unless `skipViewerResponse`: `respond`
+   * runs it on a zone's own).
    */
   public async serve(uri: string, options: RequestOptions = {}): Promise<ServedRequest> {
     const [path, query] = splitUri(uri);
@@ -185,13 +202,13 @@ export class SynthesizedSite {
     const { behavior, index } = this.behaviorFor(event.request.uri);
     let originId = behavior.targetOriginId;
     let response: Record<string, any> | undefined;
+    const storeValues = { ...options.flags };
     if (behavior.viewerRequestFunction) {
-      const flags = options.flags ?? {};
-      const outcome = await this.sandbox(behavior.viewerRequestFunction).run(event, (key) => flags[key] ?? this.storeEntries[key]);
+      const outcome = await this.sandbox(behavior.viewerRequestFunction).run(event, this.storeView(storeValues));
       originId = outcome.selectedOriginId ?? originId;
       if (outcome.result && typeof outcome.result.statusCode === 'number') response = outcome.result;
     }
-    const viewerResponse = response ? undefined : await this.respondTo(behavior, asSent, {});
+    const viewerResponse = response || options.skipViewerResponse ? undefined : await this.respondTo(behavior, asSent, storeValues, {});
     return {
       behavior,
       behaviorIndex: index,
@@ -203,6 +220,7 @@ export class SynthesizedSite {
       requestId: event.context!.requestId,
       forwardedHeaders: Object.fromEntries(Object.entries(event.request.headers).map(([name, h]) => [name, h.value])),
       setCookies: setCookieHeaders(viewerResponse),
+      storeValues,
       viewerRequest: asSent,
     };
   }
@@ -210,17 +228,28 @@ export class SynthesizedSite {
   /**
    * Runs the served request's viewer-response function on a zone's
    * response (status, headers, cookies), as CloudFront does before the
-   * response leaves for the viewer; the response unchanged when its
-   * behavior has none.
+   * response leaves for the viewer, reading the store as the request's
+   * function did; the response unchanged when its behavior has none.
    */
   public async respond(served: ServedRequest, response: Partial<FunctionResponse>): Promise<FunctionResponse> {
-    return (await this.respondTo(served.behavior, served.viewerRequest, response)) ?? viewerResponseEvent(served.viewerRequest, response).response;
+    return (await this.respondTo(served.behavior, served.viewerRequest, served.storeValues, response)) ?? viewerResponseEvent(served.viewerRequest, response).response;
   }
 
-  private async respondTo(behavior: TemplateBehavior, asSent: ViewerRequestEvent, response: Partial<FunctionResponse>): Promise<FunctionResponse | undefined> {
+  private async respondTo(
+    behavior: TemplateBehavior,
+    asSent: ViewerRequestEvent,
+    storeValues: Record<string, string>,
+    response: Partial<FunctionResponse>,
+  ): Promise<FunctionResponse | undefined> {
     if (!behavior.viewerResponseFunction) return undefined;
-    const outcome = await this.sandbox(behavior.viewerResponseFunction).run(viewerResponseEvent(structuredClone(asSent), structuredClone(response)));
+    const event = viewerResponseEvent(structuredClone(asSent), structuredClone(response));
+    const outcome = await this.sandbox(behavior.viewerResponseFunction).run(event, this.storeView(storeValues));
     return outcome.result as FunctionResponse;
+  }
+
+  /** The store as a request's functions read it: its values over the store's initial contents. */
+  private storeView(storeValues: Record<string, string>): KvsLookup {
+    return (key) => (Object.hasOwn(storeValues, key) ? storeValues[key] : this.storeEntries[key]);
   }
 
   /** A resource of the template by logical id (policies, functions), if there is one. */

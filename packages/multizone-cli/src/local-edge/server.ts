@@ -186,6 +186,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
         headers: viewer.headers,
         cookies: viewer.cookieMap,
         querystring: viewer.queryMap,
+        // The viewer-response function runs once, on the zone's response (throughViewerResponse).
+        skipViewerResponse: true,
       });
     } catch (e) {
       // CloudFront answers 503 when a function throws or exceeds its compute.

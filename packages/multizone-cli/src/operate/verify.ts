@@ -14,13 +14,16 @@
  *   its internal `x-multizone-zone` request header, which the output does
  *   show: that header is how the chosen zone is read. Each event carries a
  *   spoofed value of that header, so every case also checks that the
- *   function strips it.
+ *   function strips it. On a site with zone flags, each event also carries
+ *   a spoofed `x-multizone-flags`, and the output's copy of that header
+ *   (the one the zone gets) must have dropped it: removed, or replaced by
+ *   the function's own decisions.
  * - A flag at a percentage between 0% and 100% makes the zone depend on
  *   the viewer; cases it affects are skipped.
  */
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
-import { ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
+import { ZONE_FLAGS_HEADER, ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
 import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
 import { AwsClients, OperateError, awsCall } from './aws';
 import { listFlags } from './flags';
@@ -31,6 +34,13 @@ export const DEFAULT_MAX_UTILIZATION = 70;
 
 /** The value verify puts in the internal zone header of every event: the function must drop it. */
 export const SPOOFED_ZONE = 'spoofed-by-verify';
+
+/**
+ * The value verify puts in the zone-flags header on a site with zone
+ * flags: a well-formed decision no zone flag makes, so a zone would trust
+ * it if the function kept it.
+ */
+export const SPOOFED_FLAGS = 'spoofed-by-verify=on';
 
 /** The viewer address of verify's events. */
 export const VERIFY_VIEWER_IP = '198.51.100.7';
@@ -179,6 +189,8 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
   }
   const needsFlags = cases.some((c) => Object.keys(c.flags ?? {}).length > 0) || (template?.table.overrides.length ?? 0) > 0;
   const deployedFlags = needsFlags && site.kvsArn ? Object.fromEntries((await listFlags(clients, site.kvsArn)).map((f) => [f.name, f.value])) : undefined;
+  // Only a site with zone flags has zones that read the header.
+  const spoofFlags = (template?.table.zoneFlags ?? []).length > 0;
   const etags = new Map<string, Promise<string>>();
   const etagOf = (name: string) => {
     if (!etags.has(name)) {
@@ -233,7 +245,7 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
     if (!behavior.functionName) {
       return judge({ ...base, chosen: targetZone });
     }
-    const event = verifyEvent(c, path, query, distributionId, options.host ?? site.domainName);
+    const event = verifyEvent(c, path, query, distributionId, options.host ?? site.domainName, spoofFlags);
     const etag = await etagOf(behavior.functionName);
     const response = await awsCall(`TestFunction "${behavior.functionName}"`, () =>
       clients.cloudFront.send(
@@ -257,6 +269,10 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
     const zoneHeader = output?.request?.headers?.[ZONE_HEADER]?.value;
     if (zoneHeader === SPOOFED_ZONE) {
       return { ...base, utilization, status: 'fail', chosen: SPOOFED_ZONE, note: `the function kept the viewer's ${ZONE_HEADER} header` };
+    }
+    const flagsHeader = output?.request?.headers?.[ZONE_FLAGS_HEADER]?.value;
+    if (spoofFlags && typeof flagsHeader === 'string' && flagsHeader.split(',').includes(SPOOFED_FLAGS)) {
+      return { ...base, utilization, status: 'fail', note: `the function kept the viewer's ${ZONE_FLAGS_HEADER} header (${flagsHeader}): zones would read the viewer's own flags` };
     }
     return judge({ ...base, utilization, chosen: typeof zoneHeader === 'string' ? zoneHeader : targetZone });
   }
@@ -290,13 +306,13 @@ function zoneOfOrigin(template: SiteTemplate | undefined, originId: string): str
   return match ? match[1] : originId;
 }
 
-/** The viewer-request event of a case, as CloudFront would build it, with a spoofed zone header. */
-export function verifyEvent(c: RouteCase, path: string, querystring: Record<string, string>, distributionId: string, host?: string): ViewerRequestEvent {
+/** The viewer-request event of a case, as CloudFront would build it, with a spoofed zone header (and zone-flags header, with `spoofFlags`). */
+export function verifyEvent(c: RouteCase, path: string, querystring: Record<string, string>, distributionId: string, host?: string, spoofFlags = false): ViewerRequestEvent {
   const event = viewerRequestEvent(path, {
     host: host ?? 'www.example.com',
     ip: VERIFY_VIEWER_IP,
     method: c.method,
-    headers: { ...c.headers, [ZONE_HEADER]: SPOOFED_ZONE },
+    headers: { ...c.headers, [ZONE_HEADER]: SPOOFED_ZONE, ...(spoofFlags && { [ZONE_FLAGS_HEADER]: SPOOFED_FLAGS }) },
     cookies: c.cookies,
     querystring,
   });
