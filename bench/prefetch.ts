@@ -105,10 +105,10 @@ async function measure(browser: Browser, edge: LocalEdge): Promise<{ cold: numbe
   for (let i = 0; i < RUNS; i++) {
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
-    await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
+    await page.goto(`${base}/`, { waitUntil: 'networkidle2' });
     const first = await hoverAndClick(page, '#link-blog', HOVER_MS);
     cold.push(first.clickToLoadMs);
-    await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
+    await page.goto(`${base}/`, { waitUntil: 'networkidle2' });
     const again = await hoverAndClick(page, '#link-blog', HOVER_MS);
     warm.push(again.clickToLoadMs);
     for (const n of [first, again]) {

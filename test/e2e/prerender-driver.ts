@@ -45,8 +45,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function hoverAndClick(page: Page, selector: string, hoverMs: number): Promise<MeasuredNavigation> {
   await page.hover(selector);
   await sleep(hoverMs);
+  const before = page.url();
   const clickedAt = await page.evaluate(() => performance.timeOrigin + performance.now());
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+  await page.click(selector);
+  // Polled in whichever document the page shows (waitForNavigation misses some of these navigations).
+  await page.waitForFunction(
+    (from) => location.href !== from && ((performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.loadEventEnd ?? 0) > 0,
+    { polling: 20 },
+    before,
+  );
   return page.evaluate((clicked) => {
     const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming & { deliveryType?: string; activationStart: number };
     const loadedAt = performance.timeOrigin + Math.max(nav.loadEventEnd, nav.activationStart);
