@@ -6,14 +6,23 @@
  * record: hovering a link to another zone fetches its document before the
  * click, the click then shows that prefetched document
  * (`deliveryType` "navigational-prefetch") without asking the zone again,
- * and an excluded link is never fetched early.
+ * and an excluded link is never fetched early. With
+ * CrossZonePrefetch.prerender(), on a third edge, hovering the link
+ * prerenders the blog page (its document fetched with `Sec-Purpose:
+ * prefetch;prerender`, its assets before the click) and the click activates it; that
+ * check drives Chromium through Puppeteer, as Playwright's DevTools
+ * sessions stop Chromium from prerendering (test/e2e/prerender-driver.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { App } from 'aws-cdk-lib';
 import type { Browser } from 'playwright-core';
+import { ExampleSiteStack } from '../../bin/example-stack';
+import { CrossZonePrefetch } from '../../lib/cross-zone-prefetch';
 import { startLocalEdge } from '../../packages/multizone-cli/src/local-edge/server';
 import { SynthesizedSite } from 'multizone-cli';
 import { hoverAndClick, startLatencyProxies } from './latency';
+import * as prerendering from './prerender-driver';
 
 /** The zones' latency the harness adds. */
 export const ZONE_LATENCY_MS = 150;
@@ -47,6 +56,10 @@ export async function prefetchChecks(o: PrefetchChecksOptions): Promise<void> {
   const proxies = await startLatencyProxies(o.zones, ZONE_LATENCY_MS);
   const edge = await startLocalEdge({ site, zoneUrls: proxies.urls, flagsFile: o.flagsFile, host: '127.0.0.1' });
   const base = `http://localhost:${edge.port}`;
+  const prerenderSite = SynthesizedSite.fromStack(
+    new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: { home: o.zones.home, blog: o.zones.blog, dashboard: o.zones.dashboard }, crossZonePrefetch: CrossZonePrefetch.prerender() }),
+  );
+  const prerenderEdge = await startLocalEdge({ site: prerenderSite, zoneUrls: proxies.urls, flagsFile: o.flagsFile, host: '127.0.0.1' });
   const reached = (zone: string, url: string) => proxies.requests.filter((r) => r.zone === zone && r.url === url);
   try {
     await o.check('prefetch: pages carry Speculation-Rules; the edge answers the rules file itself, as application/speculationrules+json', async () => {
@@ -97,7 +110,36 @@ export async function prefetchChecks(o: PrefetchChecksOptions): Promise<void> {
     } finally {
       await context.close();
     }
+
+    await o.check('prerender: hovering a link to the blog prerenders it (document with Sec-Purpose prefetch;prerender, then its assets); the click activates it (activationStart > 0) without asking the zone again', async () => {
+      const prerenderBase = `http://localhost:${prerenderEdge.port}`;
+      const rules = await (await fetch(`${prerenderBase}/_multizone/speculation-rules.json`)).json();
+      assert(Array.isArray(rules.prerender) && rules.prerender.length > 0, `no prerender rules: ${JSON.stringify(rules)}`);
+      const browser = await prerendering.launchPrerenderingChromium();
+      try {
+        const page = await browser.newPage();
+        const from = proxies.requests.length;
+        const blog = () => proxies.requests.slice(from).filter((r) => r.zone === 'blog');
+        await page.goto(`${prerenderBase}/`, { waitUntil: 'networkidle2' });
+        assert(blog().length === 0, `the blog zone was asked before any hover: ${JSON.stringify(blog())}`);
+        await page.hover('#link-blog');
+        assert(await until(() => blog().some((r) => r.url === '/blog'), 5_000), 'no request for /blog reached the blog zone within 5 s of the hover');
+        const doc = blog().find((r) => r.url === '/blog')!;
+        assert(doc.purpose === 'prefetch;prerender', `the early request for /blog carried Sec-Purpose "${doc.purpose}", expected prefetch;prerender`);
+        assert(await until(() => blog().some((r) => r.url !== '/blog'), 5_000), `the prerendered page loaded none of its assets from the blog zone: ${JSON.stringify(blog())}`);
+        await new Promise((r) => setTimeout(r, 2 * ZONE_LATENCY_MS + 500));
+        const nav = await prerendering.hoverAndClick(page, '#link-blog', 0);
+        assert(nav.activationStart > 0, `activationStart ${nav.activationStart}: the click did not activate a prerendered page (deliveryType "${nav.deliveryType}")`);
+        assert(blog().filter((r) => r.url === '/blog').length === 1, `the blog zone was asked for /blog ${blog().filter((r) => r.url === '/blog').length} times`);
+        const zone = await page.$eval('main[data-zone]', (m) => m.getAttribute('data-zone'));
+        assert(zone === 'blog', `landed on zone ${zone}`);
+        o.log(`  prerendered /blog activated: activationStart ${nav.activationStart.toFixed(0)} ms, click to load ${nav.clickToLoadMs.toFixed(0)} ms`);
+      } finally {
+        await browser.close();
+      }
+    });
   } finally {
+    await prerenderEdge.close();
     await edge.close();
     await proxies.close();
   }
