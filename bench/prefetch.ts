@@ -18,7 +18,7 @@
  * assets cached). Prints the medians and the ratios none / prefetch and
  * none / prerender; `--json` prints them as JSON as well.
  */
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -29,11 +29,10 @@ import { ExampleSiteStack } from '../bin/example-stack';
 import { CrossZonePrefetch } from '../lib/cross-zone-prefetch';
 import { LocalEdge, startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
 import { SynthesizedSite } from 'multizone-cli';
+import { ZONES_DIR, buildZones } from '../test/e2e/build-zones';
 import { startLatencyProxies } from '../test/e2e/latency';
 import { hoverAndClick, launchPrerenderingChromium } from '../test/e2e/prerender-driver';
 
-const ROOT = path.resolve(__dirname, '..');
-const ZONES_DIR = path.join(ROOT, 'test', 'e2e', 'zones');
 const ZONES = ['home', 'blog', 'dashboard'];
 const LATENCY_MS = 150;
 const RUNS = Number(process.env.BENCH_PREFETCH_RUNS ?? 10);
@@ -50,17 +49,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** npm ci and next build for a zone, only when it has no build yet. */
-function ensureBuilt(zone: string): void {
-  const dir = path.join(ZONES_DIR, zone);
-  const step = (args: string[]) => {
-    const r = spawnSync('npm', args, { cwd: dir, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
-    if (r.status !== 0) throw new Error(`${zone}: npm ${args.join(' ')} failed`);
-  };
-  if (!fs.existsSync(path.join(dir, 'node_modules'))) step(['ci', '--no-audit', '--no-fund']);
-  if (!fs.existsSync(path.join(dir, '.next', 'BUILD_ID'))) step(['run', 'build']);
 }
 
 async function startZone(zone: string): Promise<string> {
@@ -121,7 +109,7 @@ async function measure(browser: Browser, edge: LocalEdge): Promise<{ cold: numbe
 }
 
 async function main(): Promise<void> {
-  for (const z of ZONES) ensureBuilt(z);
+  buildZones(ZONES, (line) => console.error(line));
   const zoneUrls: Record<string, string> = {};
   for (const z of ZONES) zoneUrls[z] = await startZone(z);
   const proxies = await startLatencyProxies(zoneUrls, LATENCY_MS);

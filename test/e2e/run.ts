@@ -29,10 +29,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
 import { rolloutBucket } from '../../lib/flags';
+import { ZONES_DIR, buildZones, runLogged } from './build-zones';
 import { prefetchChecks } from './prefetch';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const ZONES_DIR = path.join(__dirname, 'zones');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const CLI = path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js');
 const EDGE_PORT = Number(process.env.E2E_EDGE_PORT ?? 8080);
@@ -49,13 +49,6 @@ const results: Array<{ name: string; ok: boolean; detail?: string }> = [];
 
 function log(line: string): void {
   process.stdout.write(`[e2e ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-}
-
-/** Runs a command to completion (output shown), failing on a non-zero exit. */
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): void {
-  log(`$ ${cmd} ${args.join(' ')}  (in ${path.relative(ROOT, cwd) || '.'})`);
-  const r = spawnSync(cmd, args, { cwd, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
 
 /** Starts a long-running process in its own process group, output to a log file. */
@@ -108,37 +101,6 @@ async function waitForHttp(url: string, child: ChildProcess, ms = 60_000): Promi
     }
   }
   throw new Error(`${url}: no answer within ${ms / 1000}s`);
-}
-
-/** Newest modification time under a directory, skipping build output and dependencies. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', '.next'].includes(e.name)) continue;
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-const mtime = (p: string) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0);
-
-/** The zone package (packages/multizone-flags), which the zones depend on as a `file:` link to its compiled dist/. */
-const ZONE_PACKAGE = path.join(ROOT, 'packages', 'multizone-flags');
-
-/** npm ci and next build for each zone app, each only when out of date (the zone package's sources count). */
-function buildZones(): void {
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', ZONE_PACKAGE], ROOT);
-  const packageSource = newestSource(path.join(ZONE_PACKAGE, 'src'));
-  for (const z of ZONES) {
-    const dir = path.join(ZONES_DIR, z.name);
-    const installed = path.join(dir, 'node_modules', '.package-lock.json');
-    if (mtime(installed) < mtime(path.join(dir, 'package-lock.json'))) run('npm', ['ci', '--no-audit', '--no-fund'], dir);
-    else log(`${z.name}: dependencies up to date`);
-    const buildId = path.join(dir, '.next', 'BUILD_ID');
-    if (mtime(buildId) < Math.max(newestSource(dir), packageSource)) run('npm', ['run', 'build'], dir);
-    else log(`${z.name}: build up to date`);
-  }
 }
 
 /** The outcome of one check. */
@@ -268,7 +230,7 @@ async function main(): Promise<void> {
     for (const port of [...ZONES.map((z) => z.port), EDGE_PORT]) {
       assert(await portFree(port), `port ${port} is in use: stop whatever listens there (the e2e needs 3000-3002 and ${EDGE_PORT})`);
     }
-    buildZones();
+    buildZones(ZONES.map((z) => z.name), log);
 
     // The example stack, pointed at the local zones: the origins in the template are what the edge proxies to.
     let template = process.env.E2E_TEMPLATE;
@@ -276,7 +238,7 @@ async function main(): Promise<void> {
       log(`using E2E_TEMPLATE=${template} (not synthesizing)`);
     } else {
       const assembly = path.join(work, 'cdk.out');
-      run('npx', ['cdk', 'synth', '--quiet', '-o', assembly], ROOT, {
+      runLogged(log, 'npx', ['cdk', 'synth', '--quiet', '-o', assembly], ROOT, {
         HOME_ORIGIN: 'http://localhost:3000',
         BLOG_ORIGIN: 'http://localhost:3001',
         DASHBOARD_ORIGIN: 'http://localhost:3002',
