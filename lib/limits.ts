@@ -30,7 +30,7 @@ export interface LimitFinding {
 
 /** A synthesized CloudFormation template, as JSON. */
 export interface CfnTemplateJson {
-  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: any }>;
+  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: any; readonly DeletionPolicy?: string; readonly UpdateReplacePolicy?: string }>;
   readonly Outputs?: Record<string, unknown>;
   readonly [section: string]: unknown;
 }
@@ -94,6 +94,10 @@ const CREATE_KEY_VALUE_STORE: LimitDocPage = {
 const LAMBDA_EDGE_QUOTAS: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Quotas on Lambda@Edge',
   url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-lambda-at-edge',
+};
+const LAMBDA_EDGE_DELETE: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Delete Lambda@Edge functions and replicas',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-edge-delete-replicas.html',
 };
 const LAMBDA_EDGE_RESTRICTIONS: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Restrictions on Lambda@Edge',
@@ -217,6 +221,45 @@ function policyLists(template: CfnTemplateJson, kind: 'Header' | 'Cookie' | 'Que
 const policyListCheck = (kind: 'Header' | 'Cookie' | 'QueryString', what: string) => (template: CfnTemplateJson, max: number) =>
   policyLists(template, kind).flatMap((l) => over(l.where, l.items.length, max, what));
 
+/** Every name a cache policy keys on: its headers, cookies and query strings. */
+function cacheKeyNames(policy: any): string[] {
+  const parameters = policy.CachePolicyConfig?.ParametersInCacheKeyAndForwardedToOrigin ?? {};
+  return (['Header', 'Cookie', 'QueryString'] as const).flatMap((kind) => {
+    const list = parameters[`${kind}sConfig`]?.[`${kind}s`];
+    return Array.isArray(list) ? list.filter((name): name is string => typeof name === 'string') : [];
+  });
+}
+
+/** The distributions of the template that associate each CloudFront Function, by the function's logical id (or its ARN as written). */
+function distributionsByFunction(template: CfnTemplateJson): Map<string, Set<string>> {
+  const byFunction = new Map<string, Set<string>>();
+  for (const d of distributionConfigs(template)) {
+    for (const b of [d.config.DefaultCacheBehavior, ...(d.config.CacheBehaviors ?? [])]) {
+      for (const a of b?.FunctionAssociations ?? []) {
+        const arn = a.FunctionARN;
+        const key = typeof arn?.['Fn::GetAtt']?.[0] === 'string' ? arn['Fn::GetAtt'][0] : JSON.stringify(arn);
+        byFunction.set(key, (byFunction.get(key) ?? new Set()).add(d.id));
+      }
+    }
+  }
+  return byFunction;
+}
+
+/**
+ * The template's Lambda@Edge functions (those whose role lets
+ * edgelambda.amazonaws.com assume it) and their versions, by logical id.
+ */
+function lambdaEdgeResources(template: CfnTemplateJson): string[] {
+  const resources = template.Resources ?? {};
+  const trustsEdge = (role: unknown) => {
+    const roleId = (role as any)?.['Fn::GetAtt']?.[0];
+    return typeof roleId === 'string' && JSON.stringify(resources[roleId]?.Properties?.AssumeRolePolicyDocument ?? null).includes('edgelambda.amazonaws.com');
+  };
+  const functions = resourcesOf(template, 'AWS::Lambda::Function').filter((f) => trustsEdge(f.properties.Role)).map((f) => f.id);
+  const versions = resourcesOf(template, 'AWS::Lambda::Version').filter((v) => functions.includes(v.properties.FunctionName?.Ref)).map((v) => v.id);
+  return [...functions, ...versions];
+}
+
 /**
  * Entries and initial flags each MultiZoneDistribution's store sync writes,
  * read from the table asset its metadata names (`storeAsset`), which sits
@@ -274,7 +317,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
   {
     id: 'origin-custom-headers',
     title: 'Custom headers CloudFront adds to origin requests',
-    value: 10,
+    value: 30,
     unit: 'headers',
     scope: 'per origin',
     adjustable: true,
@@ -378,12 +421,23 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     check: countOf('AWS::CloudFront::Function', 'functions'),
   },
   {
+    id: 'distributions-per-function',
+    title: 'CloudFront Functions: distributions associated with one function',
+    value: 100,
+    unit: 'distributions',
+    scope: 'per function (this template\'s distributions)',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: each MultiZoneDistribution creates its own functions and associates them with its one distribution. Checked on the template: the distributions associating each function.',
+    check: (t, max) => [...distributionsByFunction(t)].flatMap(([fn, distributions]) => over(`function ${fn}`, distributions.size, max, 'distributions')),
+  },
+  {
     id: 'cache-policies-per-account',
     title: 'Cache policies per AWS account',
     value: 20,
     unit: 'custom cache policies',
     scope: 'per account (this template\'s share)',
-    adjustable: false,
+    adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
     handling: 'Designed away: at most three custom cache policies per site (pages, pages a flag can move, next/image); assets use the managed CachingOptimized.',
     check: countOf('AWS::CloudFront::CachePolicy', 'cache policies'),
@@ -394,7 +448,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     value: 20,
     unit: 'custom origin request policies',
     scope: 'per account (this template\'s share)',
-    adjustable: false,
+    adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
     handling: 'Designed away: none created; pages use the managed AllViewerExceptHostHeader.',
     check: countOf('AWS::CloudFront::OriginRequestPolicy', 'origin request policies'),
@@ -405,11 +459,26 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     value: 20,
     unit: 'custom response headers policies',
     scope: 'per account (this template\'s share)',
-    adjustable: false,
+    adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
     handling:
       'At most one per site: with `crossZonePrefetch` (the default) zone pages need `Speculation-Rules` besides the security headers, and a policy cannot be extended, so pages get one custom policy (the managed SecurityHeadersPolicy\'s headers, or a copy of the given `responseHeadersPolicy`, plus the header); every other behavior uses the policy as given. `CrossZonePrefetch.none()` creates none. Checked on the template.',
     check: countOf('AWS::CloudFront::ResponseHeadersPolicy', 'response headers policies'),
+  },
+  {
+    id: 'response-headers-policy-custom-headers',
+    title: 'Custom headers per response headers policy',
+    value: 10,
+    unit: 'custom headers',
+    scope: 'per response headers policy',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'The zone pages\' policy copies the given `responseHeadersPolicy` and adds `Speculation-Rules`: when that would make more than 10, the default `crossZonePrefetch` turns off with a warning, and an explicit one is refused at synth ("crossZonePrefetch: ... responseHeadersPolicy <path> has N custom headers ..."), naming the remedy. Checked on the template.',
+    check: (t, max) =>
+      resourcesOf(t, 'AWS::CloudFront::ResponseHeadersPolicy').flatMap((r) =>
+        over(r.id, (r.properties.ResponseHeadersPolicyConfig?.CustomHeadersConfig?.Items ?? []).length, max, 'custom headers'),
+      ),
   },
   {
     id: 'origin-access-controls-per-account',
@@ -457,12 +526,24 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     check: policyListCheck('QueryString', 'query strings'),
   },
   {
+    id: 'cache-policy-names-length',
+    title: 'Total length of the query string, header and cookie names in one cache policy',
+    value: 1024,
+    unit: 'characters',
+    scope: 'per cache policy',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling: 'Designed away: page policies key on at most 7 header names of at most 28 characters each, the next/image policy on `Accept` and its three query strings; none lists a cookie. Checked on the template.',
+    check: (t, max) =>
+      resourcesOf(t, 'AWS::CloudFront::CachePolicy').flatMap((r) => over(r.id, cacheKeyNames(r.properties).join('').length, max, 'characters of names')),
+  },
+  {
     id: 'stores-per-account',
     title: 'Key value stores per AWS account',
     value: 50,
     unit: 'key value stores',
     scope: 'per account (this template\'s share)',
-    adjustable: false,
+    adjustable: true,
     doc: CLOUDFRONT_QUOTAS,
     handling: 'Designed away: one store per site, and only when overrides or overflow routing need it (or the `keyValueStore` you pass).',
     check: countOf('AWS::CloudFront::KeyValueStore', 'key value stores'),
@@ -670,7 +751,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     unit: 'bytes (1 MB); longer bodies are truncated',
     scope: 'per request',
     adjustable: false,
-    doc: LAMBDA_EDGE_QUOTAS,
+    doc: LAMBDA_EDGE_RESTRICTIONS,
     handling: 'The body hash cannot hash a truncated body, so it answers 413 with the limit in its text instead of the 403 Lambda would give; a client sending its own x-amz-content-sha256 passes at any size.',
   },
   {
@@ -682,6 +763,22 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: LAMBDA_EDGE_RESTRICTIONS,
     handling: 'The body-hash function is a `cloudfront.experimental.EdgeFunction` (a us-east-1 support stack from other regions); a stack with no region at synth is refused, naming the zone.',
+  },
+  {
+    id: 'lambda-edge-deletion',
+    title: 'Lambda@Edge: a function or version can be deleted only once CloudFront has deleted its replicas (hours after it is disassociated)',
+    value: 'Retain',
+    unit: 'DeletionPolicy and UpdateReplacePolicy',
+    scope: 'per Lambda@Edge function and version',
+    adjustable: false,
+    doc: LAMBDA_EDGE_DELETE,
+    handling:
+      'Retained: the body-hash function and every version of it keep `DeletionPolicy` and `UpdateReplacePolicy` `Retain`, so `cdk destroy` and a deploy that replaces the version complete instead of failing on the replicas; the README says how to delete them afterwards. Checked on the template: every function whose role trusts edgelambda.amazonaws.com, and its versions.',
+    check: (t) =>
+      lambdaEdgeResources(t).flatMap((id) => {
+        const r = t.Resources![id];
+        return r.DeletionPolicy === 'Retain' && r.UpdateReplacePolicy === 'Retain' ? [] : [{ where: id, found: `DeletionPolicy ${r.DeletionPolicy ?? 'Delete'} and UpdateReplacePolicy ${r.UpdateReplacePolicy ?? 'Delete'}` }];
+      }),
   },
   {
     id: 'function-url-oac-payload-hash',

@@ -23,10 +23,12 @@ interface Synthesized {
 
 const templateOf = (stack: Stack): Synthesized => ({ template: Template.fromStack(stack).toJSON() as CfnTemplateJson, assetDirectory: Stage.of(stack)!.outdir });
 
-/** One site's template in us-east-1. */
-const site = (props: Partial<MultiZoneDistributionProps>, extra?: (stack: Stack) => Partial<MultiZoneDistributionProps>) => () => [
-  templateOf(siteStack(props, extra, { id: 'Conformance', stackName: 'MultiZoneConformance' })),
-];
+/** The templates of every stack of the stack's app: the site's, and any support stack (`edge-lambda-stack-*`). */
+const appTemplates = (stack: Stack): Synthesized[] => stack.node.root.node.children.filter((c): c is Stack => c instanceof Stack).map(templateOf);
+
+/** One site's templates in us-east-1. */
+const site = (props: Partial<MultiZoneDistributionProps>, extra?: (stack: Stack) => Partial<MultiZoneDistributionProps>) => () =>
+  appTemplates(siteStack(props, extra, { id: 'Conformance', stackName: 'MultiZoneConformance' }));
 
 /** `n` zones named to `length` characters, one page pattern each. */
 const zonesNamed = (n: number, length: number): ZoneDefinition[] =>
@@ -49,13 +51,16 @@ const functionUrlZone = (stack: Stack): ZoneDefinition => {
   return { name: 'shop', origin: origins.FunctionUrlOrigin.withOriginAccessControl(url), pathPatterns: ['/shop', '/shop/*'], assetPrefix: '/shop-static' };
 };
 
+const withShop = (stack: Stack) => ({ zones: [...seedZones(), functionUrlZone(stack)], overrides: overrides(1) });
+
 /** The same stack, a function URL zone with OAC included, in two regions of one app. */
-function twoRegions(): Synthesized[] {
+function twoRegionStacks(): Stack[] {
   const app = new App();
-  const withShop = (stack: Stack) => ({ zones: [...seedZones(), functionUrlZone(stack)], overrides: overrides(1) });
-  const stacks = ['eu-west-1', 'us-west-2'].map((region) => siteStack({}, withShop, { app, id: `Site-${region}`, region, stackName: 'MultiZoneConformance' }));
-  return stacks.map(templateOf);
+  return ['eu-west-1', 'us-west-2'].map((region) => siteStack({}, withShop, { app, id: `Site-${region}`, region, stackName: 'MultiZoneConformance' }));
 }
+
+/** The two sites' templates. */
+const twoRegions = (): Synthesized[] => twoRegionStacks().map(templateOf);
 
 interface MatrixCase {
   readonly name: string;
@@ -66,7 +71,7 @@ interface MatrixCase {
 }
 
 const MATRIX: MatrixCase[] = [
-  { name: 'the example site (bin/example-stack.ts)', build: () => [templateOf(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS }))] },
+  { name: 'the example site (bin/example-stack.ts)', build: () => appTemplates(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS })) },
   { name: 'one zone', build: site({ zones: [] }) },
   { name: 'the seed site with a flag', build: site({ overrides: overrides(1) }) },
   {
@@ -85,7 +90,8 @@ const MATRIX: MatrixCase[] = [
     raisedQuotas: { 'cache-behaviors-per-distribution': 300, 'origins-per-distribution': 150 },
   },
   { name: 'a Pages Router zone', build: site({ zones: seedZones().map((z) => ({ ...z, pagesRouter: true })), overrides: overrides(1) }) },
-  { name: 'the same stack, with a function URL zone behind OAC, in two regions', build: twoRegions },
+  { name: 'a function URL zone behind OAC in us-east-1', build: site({}, withShop) },
+  { name: 'the same stack, with a function URL zone behind OAC, in two regions, and their us-east-1 support stacks', build: () => appTemplates(twoRegionStacks()[0]) },
   { name: '1,000 overrides', build: site({ overrides: overrides(1000) }) },
   { name: '3,000 overrides', build: site({ overrides: overrides(3000) }) },
   { name: '5,000 overrides', build: site({ overrides: overrides(5000) }) },

@@ -10,6 +10,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { CfnTemplateJson, PLATFORM_LIMITS, templateLimitProblems } from '../lib/limits';
 import { MultiZoneDistribution, MultiZoneDistributionProps, ZoneDefinition } from '../lib';
@@ -104,6 +105,51 @@ describe('the limits table', () => {
     expect(limitsFound(Template.fromStack(withPolicy).toJSON())).toEqual([expect.stringMatching(/^policy-headers: 11 headers$/)]);
   });
 
+  test('an origin with 31 custom headers; 30 are allowed', () => {
+    const t = copy(seed);
+    const [distribution] = ofType(t, 'AWS::CloudFront::Distribution');
+    const [first] = distribution.Properties.DistributionConfig.Origins;
+    first.OriginCustomHeaders = Array.from({ length: 30 }, (_, i) => ({ HeaderName: `x-h${i}`, HeaderValue: 'v' }));
+    expect(limitsFound(t, undefined, seedAssets)).toEqual([]);
+    first.OriginCustomHeaders.push({ HeaderName: 'x-h30', HeaderValue: 'v' });
+    expect(limitsFound(t, undefined, seedAssets)).toEqual(['origin-custom-headers: 31 custom headers']);
+  });
+
+  test('a response headers policy with 11 custom headers', () => {
+    const t = copy(seed);
+    const [policy] = ofType(t, 'AWS::CloudFront::ResponseHeadersPolicy');
+    policy.Properties.ResponseHeadersPolicyConfig.CustomHeadersConfig.Items = Array.from({ length: 11 }, (_, i) => ({ Header: `X-H${i}`, Value: 'v', Override: true }));
+    expect(limitsFound(t, undefined, seedAssets)).toEqual(['response-headers-policy-custom-headers: 11 custom headers']);
+  });
+
+  test('a cache policy whose header names add up to 1,030 characters', () => {
+    const stack = new Stack(new App(), 'LongNames', { env: { account: '123456789012', region: 'us-east-1' } });
+    const names = Array.from({ length: 10 }, (_, i) => `x-${i}`.padEnd(103, 'h'));
+    new cloudfront.CachePolicy(stack, 'Long', { defaultTtl: Duration.seconds(0), headerBehavior: cloudfront.CacheHeaderBehavior.allowList(...names) });
+    expect(limitsFound(Template.fromStack(stack).toJSON())).toEqual(['cache-policy-names-length: 1030 characters of names']);
+  });
+
+  test('a function associated with 101 distributions', () => {
+    const t = copy(seed);
+    const [[id, distribution]] = Object.entries<any>(t.Resources).filter(([, r]) => r.Type === 'AWS::CloudFront::Distribution');
+    for (let i = 0; i < 100; i++) t.Resources[`${id}Copy${i}`] = distribution;
+    const functions = new Set<string>();
+    const config = distribution.Properties.DistributionConfig;
+    for (const b of [config.DefaultCacheBehavior, ...config.CacheBehaviors]) for (const a of b.FunctionAssociations ?? []) functions.add(a.FunctionARN['Fn::GetAtt'][0]);
+    expect(functions.size).toBeGreaterThan(0);
+    const found = templateLimitProblems(t, { assetDirectory: seedAssets }).filter((p) => p.limit === 'distributions-per-function');
+    expect(found.map((p) => `${p.where}: ${p.found}`).sort()).toEqual([...functions].map((f) => `function ${f}: 101 distributions`).sort());
+  });
+
+  test('a Lambda@Edge function and version that CloudFormation would delete', () => {
+    const stack = new Stack(new App(), 'Edge', { env: { account: '123456789012', region: 'us-east-1' } });
+    new cloudfront.experimental.EdgeFunction(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async (e) => e;') });
+    expect(limitsFound(Template.fromStack(stack).toJSON())).toEqual([
+      'lambda-edge-deletion: DeletionPolicy Delete and UpdateReplacePolicy Delete',
+      'lambda-edge-deletion: DeletionPolicy Delete and UpdateReplacePolicy Delete',
+    ]);
+  });
+
   describe('adjustable quotas', () => {
     const many = synth({ zones: zones(101), maxCacheBehaviors: 110, maxOrigins: 102 }).template.toJSON() as CfnTemplateJson;
 
@@ -113,6 +159,18 @@ describe('the limits table', () => {
 
     test('within quotas declared raised', () => {
       expect(limitsFound(many, { 'cache-behaviors-per-distribution': 105, 'origins-per-distribution': 102 })).toEqual([]);
+    });
+
+    test.each([
+      ['cache-policies-per-account', 'AWS::CloudFront::CachePolicy', 20],
+      ['origin-request-policies-per-account', 'AWS::CloudFront::OriginRequestPolicy', 20],
+      ['response-headers-policies-per-account', 'AWS::CloudFront::ResponseHeadersPolicy', 20],
+      ['stores-per-account', 'AWS::CloudFront::KeyValueStore', 50],
+    ])('%s: one %s past %i is found, and accepted once the quota is raised', (id, type, quota) => {
+      const t = copy(seed);
+      for (let i = ofType(t, type).length; i <= quota; i++) t.Resources[`Extra${i}`] = { Type: type, Properties: {} };
+      expect(limitsFound(t, undefined, seedAssets)).toEqual([expect.stringMatching(new RegExp(`^${id}: ${quota + 1} `))]);
+      expect(limitsFound(t, { [id]: quota + 1 }, seedAssets)).toEqual([]);
     });
 
     test('only adjustable quotas can be raised', () => {
