@@ -613,10 +613,11 @@ export class MultiZoneDistribution extends Construct {
    * The Speculation Rules, their function's code and the behaviors planned
    * with the rules behavior; undefined when there are none. What cannot be
    * built (rules past the function's 10 KB, a response headers policy that
-   * cannot be read) is refused when `crossZonePrefetch` was asked for, and
-   * turns the default off with a warning, as does a behavior the default
-   * would take from a route: a site that synthesized before prefetching
-   * existed still does, with the same routes.
+   * cannot be read or has no room for the header) is refused when
+   * `crossZonePrefetch` was asked for, and turns the default off with a
+   * warning, as does a behavior the default would take from a route: a
+   * site that synthesized before prefetching existed still does, with the
+   * same routes.
    */
   private planPrefetch(
     prefetch: CrossZonePrefetch,
@@ -639,11 +640,9 @@ export class MultiZoneDistribution extends Construct {
     }
     const problem = pagePolicyProblem(props.responseHeadersPolicy);
     if (problem) {
-      const why = `zone pages must carry Speculation-Rules through their response headers policy, but ${problem}`;
-      if (!asked) return turnedOff(`${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy to have it`);
-      throw new MultiZoneValidationError(
-        `crossZonePrefetch: ${why}; pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header), or set crossZonePrefetch: CrossZonePrefetch.none()`,
-      );
+      const why = `zone pages must carry Speculation-Rules through their response headers policy, but ${problem.problem}`;
+      if (!asked) return turnedOff(`${why}; ${problem.remedy} to have it`);
+      throw new MultiZoneValidationError(`crossZonePrefetch: ${why}; ${problem.remedy}, or set crossZonePrefetch: CrossZonePrefetch.none()`);
     }
     if (asked) return { rules, code, behaviorPlan: plan(true) };
     const without = plan(false);

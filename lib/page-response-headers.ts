@@ -2,6 +2,7 @@ import { Duration, Lazy, Token } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
+import { limitValue } from './limits';
 import { SPECULATION_RULES_HEADER, SPECULATION_RULES_HEADER_VALUE } from './speculation-rules';
 
 /** The longest name a response headers policy may have (CreateResponseHeadersPolicy, Name). */
@@ -14,6 +15,15 @@ const RULES_HEADER: cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty = {
   override: false,
 };
 
+/** Why zone pages cannot get `Speculation-Rules` on top of the given policy, and what would let them. */
+export interface PagePolicyProblem {
+  readonly problem: string;
+  /** What the user can change, as an imperative ("remove 1 of its custom headers"). */
+  readonly remedy: string;
+}
+
+const CONSTRUCT_REMEDY = 'pass a ResponseHeadersPolicy construct as responseHeadersPolicy (its copy for pages gets the header)';
+
 /**
  * Why zone pages cannot get `Speculation-Rules` on top of the given
  * policy, or undefined when they can. A policy cannot be extended, so the
@@ -21,21 +31,33 @@ const RULES_HEADER: cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty = {
  * 20); it is built from the given policy's settings, which must be known
  * at synth: none given or the managed SecurityHeadersPolicy (its headers
  * are documented), or a `ResponseHeadersPolicy` construct (its synthesized
- * configuration). An imported id or another managed policy cannot be read.
+ * configuration) with room for one more custom header. An imported id or
+ * another managed policy cannot be read.
  */
-export function pagePolicyProblem(given: cloudfront.IResponseHeadersPolicy | undefined): string | undefined {
+export function pagePolicyProblem(given: cloudfront.IResponseHeadersPolicy | undefined): PagePolicyProblem | undefined {
   if (!given || isManagedSecurityHeaders(given)) return undefined;
   if (!(given instanceof cloudfront.ResponseHeadersPolicy)) {
-    return `responseHeadersPolicy ${given.responseHeadersPolicyId} is imported or managed, so its headers cannot be read at synth to add Speculation-Rules to them`;
+    return { problem: `responseHeadersPolicy ${given.responseHeadersPolicyId} is imported or managed, so its headers cannot be read at synth to add Speculation-Rules to them`, remedy: CONSTRUCT_REMEDY };
   }
   const { config, custom, items } = readConfig(given);
   if (Token.isUnresolved(config) || Token.isUnresolved(custom) || Token.isUnresolved(items)) {
-    return `responseHeadersPolicy ${given.node.path} has a configuration only known at deploy`;
+    return { problem: `responseHeadersPolicy ${given.node.path} has a configuration only known at deploy`, remedy: CONSTRUCT_REMEDY };
   }
-  if ((items as cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty[]).some((h) => typeof h.header === 'string' && h.header.toLowerCase() === SPECULATION_RULES_HEADER.toLowerCase())) {
-    return `responseHeadersPolicy ${given.node.path} already sets ${SPECULATION_RULES_HEADER}`;
+  const headers = items as cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty[];
+  if (headers.some((h) => typeof h.header === 'string' && h.header.toLowerCase() === SPECULATION_RULES_HEADER.toLowerCase())) {
+    return { problem: `responseHeadersPolicy ${given.node.path} already sets ${SPECULATION_RULES_HEADER}`, remedy: `remove ${SPECULATION_RULES_HEADER} from it (the copy for pages adds it)` };
   }
-  return undefined;
+  return tooManyHeaders(given.node.path, headers.length);
+}
+
+/** The copy for pages holds the given policy's custom headers and one more, within the quota. */
+function tooManyHeaders(path: string, count: number): PagePolicyProblem | undefined {
+  const max = limitValue('response-headers-policy-custom-headers');
+  if (count + 1 <= max) return undefined;
+  return {
+    problem: `responseHeadersPolicy ${path} has ${count} custom headers, and its copy for zone pages would have ${count + 1} with ${SPECULATION_RULES_HEADER}, past the ${max} CloudFront allows in a response headers policy`,
+    remedy: `remove ${count + 1 - max} of its custom headers`,
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Stage } from 'aws-cdk-lib';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -203,6 +203,40 @@ describe('the header', () => {
     const site = SynthesizedSite.fromStack(stack);
     expect(site.behaviorFor(SPECULATION_RULES_PATH).behavior.pathPattern).toBe('*');
     expect(site.behaviorFor('/blog').behavior.raw.ResponseHeadersPolicyId).toBe('abc-123');
+  });
+
+  describe('a policy of the user with 10 custom headers, the most a response headers policy may have', () => {
+    const full = (count: number) => (s: Stack) => ({
+      responseHeadersPolicy: new cloudfront.ResponseHeadersPolicy(s, 'Full', {
+        responseHeadersPolicyName: `full-${s.region}`,
+        customHeadersBehavior: { customHeaders: Array.from({ length: count }, (_, i) => ({ header: `X-Team-${i}`, value: 'web', override: true })) },
+      }),
+    });
+
+    test('refuses an explicit crossZonePrefetch, naming the policy, the count and the remedy', () => {
+      expect(() => siteStack({ crossZonePrefetch: CrossZonePrefetch.prefetch() }, full(10))).toThrow(
+        new MultiZoneValidationError(
+          'crossZonePrefetch: zone pages must carry Speculation-Rules through their response headers policy, but responseHeadersPolicy TestStack/Full has 10 custom headers, and its copy for zone pages would have 11 with Speculation-Rules, past the 10 CloudFront allows in a response headers policy; remove 1 of its custom headers, or set crossZonePrefetch: CrossZonePrefetch.none()',
+        ),
+      );
+    });
+
+    test('turns the default off with a warning: pages keep the policy as given, and every template is within the limits', () => {
+      const stack = siteStack({}, full(10));
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('^crossZonePrefetch is off: .*TestStack/Full has 10 custom headers, .*; remove 1 of its custom headers to have it'));
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::CloudFront::ResponseHeadersPolicy', 1);
+      const site = SynthesizedSite.fromStack(stack);
+      expect(site.behaviorFor(SPECULATION_RULES_PATH).behavior.pathPattern).toBe('*');
+      expect(site.behaviorFor('/blog').behavior.raw.ResponseHeadersPolicyId).toEqual(site.behaviorFor('/blog-static/x.js').behavior.raw.ResponseHeadersPolicyId);
+      expect(templateLimitProblems(template.toJSON(), { assetDirectory: Stage.of(stack)!.outdir })).toEqual([]);
+    });
+
+    test('with 9, pages get a copy of 10, Speculation-Rules last', () => {
+      const site = SynthesizedSite.fromStack(siteStack({ crossZonePrefetch: CrossZonePrefetch.prefetch() }, full(9)));
+      const page = site.resource(site.behaviorFor('/blog').behavior.raw.ResponseHeadersPolicyId.Ref)!.Properties.ResponseHeadersPolicyConfig;
+      expect(page.CustomHeadersConfig.Items.map((h: any) => h.Header)).toEqual([...Array.from({ length: 9 }, (_, i) => `X-Team-${i}`), 'Speculation-Rules']);
+    });
   });
 });
 
