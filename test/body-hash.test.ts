@@ -14,6 +14,7 @@ import { FunctionUrlOrigin, HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origin
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MultiZoneDistribution, MultiZoneDistributionProps } from '../lib';
+import { templateLimitProblems } from '../lib/limits';
 import { origin, seedZones } from './support/sites';
 
 const root = path.resolve(__dirname, '..');
@@ -306,6 +307,44 @@ describe('where the function lives', () => {
     expect(findings.some((f) => f.includes(`${stack.stackName}/BlogFn`))).toBe(true);
     const ours = findings.filter((f) => !f.includes(`${stack.stackName}/BlogFn`) && !/^AwsSolutions-CFR\d @ SiteStack\/Site\/Distribution\/Resource$/.test(f));
     expect(ours).toEqual([]);
+  });
+});
+
+describe('at deletion and at replacement', () => {
+  // CloudFront deletes a Lambda@Edge function's replicas only hours after it is disassociated, and
+  // Lambda refuses to delete the function or a version before that: a destroy, or a deploy replacing
+  // the version, fails unless both are retained. A version the template no longer holds (a changed
+  // handler gets a new one) is deleted by the DeletionPolicy it was deployed with.
+  const RETAINED = [
+    ['AWS::Lambda::Function', 'Retain', 'Retain'],
+    ['AWS::Lambda::Version', 'Retain', 'Retain'],
+  ];
+
+  /** The body-hash function of a template and every version of it: type, DeletionPolicy, UpdateReplacePolicy. */
+  function bodyHashPolicies(template: Template): string[][] {
+    const resources = template.toJSON().Resources as Record<string, any>;
+    const functions = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Description: expectDescription() } }));
+    expect(functions).toHaveLength(1);
+    const versions = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Version' && resources[id].Properties.FunctionName?.Ref === functions[0]);
+    return [...functions, ...versions].map((id) => [resources[id].Type, resources[id].DeletionPolicy, resources[id].UpdateReplacePolicy]);
+  }
+
+  const deletionProblems = (template: Template, app: App) =>
+    templateLimitProblems(template.toJSON(), { assetDirectory: app.outdir }).filter((p) => p.limit === 'lambda-edge-deletion');
+
+  test('a stack in us-east-1 retains the function and its version', () => {
+    const { app, template } = build(lambdaBlog);
+    expect(bodyHashPolicies(template)).toEqual(RETAINED);
+    expect(deletionProblems(template, app)).toEqual([]);
+  });
+
+  test('from eu-west-1, the edge-lambda-stack in us-east-1 retains the function and its version', () => {
+    const { app, stack } = build(lambdaBlog, 'eu-west-1');
+    const [edgeStack] = app.node.children.filter((c): c is Stack => c instanceof Stack && c !== stack);
+    expect(edgeStack.stackName).toMatch(/^edge-lambda-stack-/);
+    const edge = Template.fromStack(edgeStack);
+    expect(bodyHashPolicies(edge)).toEqual(RETAINED);
+    expect(deletionProblems(edge, app)).toEqual([]);
   });
 });
 

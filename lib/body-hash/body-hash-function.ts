@@ -1,4 +1,4 @@
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -17,6 +17,11 @@ const FUNCTION_ID = 'MultiZoneBodyHash';
  * Lambda Region): `experimental.EdgeFunction` creates it there, in a
  * support stack when the stack is in another region, which needs the
  * stack's region to be known at synth (the caller checks).
+ *
+ * The function and its versions are retained: CloudFront deletes their
+ * replicas only hours after they are disassociated, and until then Lambda
+ * refuses to delete them ("Delete Lambda@Edge functions and replicas"), so
+ * a `cdk destroy`, or a deploy that replaces the version, would fail.
  */
 export function bodyHashFunction(scope: Construct): cloudfront.experimental.EdgeFunction {
   const stack = Stack.of(scope);
@@ -30,7 +35,9 @@ export function bodyHashFunction(scope: Construct): cloudfront.experimental.Edge
     timeout: Duration.seconds(5),
     memorySize: 128,
     description: 'MultiZoneDistribution: x-amz-content-sha256 of request bodies for Lambda function URL zones behind origin access control',
+    currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
   });
+  fn.lambda.applyRemovalPolicy(RemovalPolicy.RETAIN);
   acknowledgeNagFindings(fn);
   return fn;
 }
