@@ -17,6 +17,7 @@ const RULES_HEADER: cloudfront.CfnResponseHeadersPolicy.CustomHeaderProperty = {
 
 /** Why zone pages cannot get `Speculation-Rules` on top of the given policy, and what would let them. */
 export interface PagePolicyProblem {
+  /** What stands in the way, naming the policy. */
   readonly problem: string;
   /** What the user can change, as an imperative ("remove 1 of its custom headers"). */
   readonly remedy: string;
