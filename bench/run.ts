@@ -114,7 +114,7 @@ function largestWildcardTable(): number {
   const accepts = (n: number) => {
     const table = buildRoutingTable({ defaultZone: { name: 'home', origin: origin('home') }, zones: zoneDefinitions(), overrides: overrideDefinitions(n, 'wildcard'), flags: {} });
     try {
-      encodeRoutingTable(table, table.zones.map((name) => ({ name, originId: `zone-${name}` })));
+      encodeRoutingTable(table, table.zones.map((name) => ({ name, originId: `zone-${name}` })), '0123456789');
       return true;
     } catch (e) {
       if (e instanceof MultiZoneValidationError) return false;
@@ -209,7 +209,7 @@ export function requestMix(overrides: number, shape: Shape = 'own'): MixRequest[
  * context, with a `cloudfront` module whose store is `store` plus the
  * request's flag values.
  */
-export function leanHarness(code: string, store: Record<string, string>, isTable: (key: string) => boolean = (key) => key.startsWith('mz:')): Harness {
+export function leanHarness(code: string, store: Record<string, string>, isTable: (key: string) => boolean = (key) => key.startsWith('mz-site:')): Harness {
   let flags: Record<string, string> = {};
   let selected: string | undefined;
   const count = { table: 0, flags: 0, requests: 0 };
@@ -575,7 +575,7 @@ async function main(): Promise<void> {
     const sandbox: Subject = { ...subject(`sandbox, ${n}`, routerCode, store, mix), harness: sandboxHarness(routerCode, store) };
     const model = sstModel(sstPrefixes(n));
     const sst = subject(`SST model, ${n}`, model.code, model.store, mix, sstKey);
-    rows.push({ overrides: n, keys: Object.keys(store).filter((k) => k.startsWith('mz:')).length, lean, sandbox, sst });
+    rows.push({ overrides: n, keys: Object.keys(store).filter((k) => k.startsWith('mz-site:')).length, lean, sandbox, sst });
     if (n === 1000) {
       const originIds = Object.fromEntries(site.zones.map((z) => [z.name, z.originId]));
       baseline = subject('linear scan, 1000', linearScanCode(site.table, originIds), store, mix);

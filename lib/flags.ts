@@ -6,12 +6,30 @@ import { createHash } from 'crypto';
  *
  * A flag's value lives in the store under the key that is the flag's own
  * name. Values are `on`, `off` or a whole percentage `N%` (0 to 100) of
- * viewers. The construct's own keys all start with {@link INTERNAL_KEY_PREFIX},
- * which a flag name cannot contain, so the two never collide.
+ * viewers. Every other key of the construct has a `:`, which a flag name
+ * cannot contain, so the two never collide (see {@link isInternalKey}).
  */
 
-/** Prefix of every key the construct writes for itself; `:` is not allowed in flag names. */
-export const INTERNAL_KEY_PREFIX = 'mz:';
+/**
+ * Root of the keys a site's store sync writes for itself:
+ * `mz-site:<site>:...` (lib/kvs-sync/table-file.ts). Not under
+ * {@link LEGACY_KEY_PREFIX}: syncs of earlier releases, which may still
+ * deploy other sites on a shared store, take every `mz:` key for one of
+ * their own table versions and delete it.
+ */
+export const SITE_KEY_PREFIX = 'mz-site:';
+
+/**
+ * Root of the table keys of earlier releases, `mz:<version>:...`: one key
+ * set per table version, whatever the site, so the store cannot tell
+ * whose they are.
+ */
+export const LEGACY_KEY_PREFIX = 'mz:';
+
+/** Whether a store key is the construct's (a table key, a record, the preview secret) rather than a flag: flag names have no `:`. */
+export function isInternalKey(key: string): boolean {
+  return key.includes(':');
+}
 
 /** Flag names: KVS-safe, readable in a URL or a shell, and unable to collide with internal keys. */
 const FLAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

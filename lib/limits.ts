@@ -587,6 +587,27 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     },
   },
   {
+    id: 'functions-per-key-value-store',
+    title: 'Functions associated with a key value store',
+    value: 10,
+    unit: 'functions',
+    scope: 'per key value store, every site and function on it together',
+    adjustable: false,
+    doc: CLOUDFRONT_QUOTAS,
+    handling:
+      'A site associates at most two functions with its store (the router and the zone-flag decider). Sites sharing a `keyValueStore` are counted together: at synth across the app, every function associated with the same store construct or ARN ("keyValueStore: N CloudFront Functions of the app are associated with store ..., at most 10 allowed", naming each site and function); at deploy across every site recorded in the store, whatever its stack, the sync failing before it writes anything, naming the sites. Checked on the template: functions associating each store.',
+    check: (t, max) => {
+      const byStore = new Map<string, number>();
+      for (const r of resourcesOf(t, 'AWS::CloudFront::Function')) {
+        for (const a of r.properties.FunctionConfig?.KeyValueStoreAssociations ?? []) {
+          const store = JSON.stringify(a.KeyValueStoreARN);
+          byStore.set(store, (byStore.get(store) ?? 0) + 1);
+        }
+      }
+      return [...byStore].flatMap(([store, count]) => over(`store ${store}`, count, max, 'functions'));
+    },
+  },
+  {
     id: 'store-name',
     title: 'Key value store name: length and characters',
     value: 64,

@@ -3,7 +3,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { regionalResourceName } from './account-names';
 import { BehaviorPlan, PlannedBehavior, planBehaviors } from './behaviors';
 import { bodyHashFunction, canPlaceEdgeFunction } from './body-hash/body-hash-function';
@@ -14,7 +14,8 @@ import { speculationRulesFunctionCode } from './edge-function/speculation-rules-
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { jsonFileAsset } from './json-asset';
-import { KvsTableSync } from './kvs-sync/kvs-table-sync';
+import { KvsTableSync, siteKeyId } from './kvs-sync/kvs-table-sync';
+import { storeFunctionProblems } from './kvs-sync/store-functions';
 import { dynamicReferenceCount, limitValue } from './limits';
 import { METADATA_KEY } from './metadata-key';
 import { pagePolicyProblem, pageResponseHeadersPolicy } from './page-response-headers';
@@ -453,7 +454,12 @@ export class MultiZoneDistribution extends Construct {
 
     // The router's code and table name the zones' origin ids, known once the distribution has bound every origin.
     let routerCode: string | undefined;
-    if (this.behaviorPlan.needsRouter || this.behaviorPlan.needsFlagDecider) this.keyValueStore = props.keyValueStore ?? this.createStore();
+    if (this.behaviorPlan.needsRouter || this.behaviorPlan.needsFlagDecider) {
+      const store = props.keyValueStore ?? this.createStore();
+      this.keyValueStore = store;
+      // Every site and function of the app on the store counts, so the count waits for the whole app.
+      this.node.addValidation({ validate: () => storeFunctionProblems(this, store, siteOf) });
+    }
     if (this.behaviorPlan.needsRouter) {
       this.routerFunction = new cloudfront.Function(this, 'Router', {
         comment: 'MultiZoneDistribution viewer-request router',
@@ -552,7 +558,8 @@ export class MultiZoneDistribution extends Construct {
     let sync: KvsTableSync | undefined;
     if (this.keyValueStore && (this.routerFunction || this.flagDeciderFunction)) {
       const zonesBound = this.boundZones;
-      const kvsTable = encodeRoutingTable(this.routingTable, zonesBound);
+      const site = siteKeyId(this);
+      const kvsTable = encodeRoutingTable(this.routingTable, zonesBound, site);
       if (this.routerFunction) {
         routerCode = generateRouterCode({
           forwardViewerHost,
@@ -567,6 +574,9 @@ export class MultiZoneDistribution extends Construct {
       }
       sync = new KvsTableSync(this, 'TableSync', {
         keyValueStore: this.keyValueStore,
+        site,
+        siteName: this.node.path,
+        functionCount: [this.routerFunction, this.flagDeciderFunction].filter((f) => f !== undefined).length,
         entries: kvsTable.entries,
         version: kvsTable.version,
         initialFlags: this.routingTable.flags,
@@ -918,4 +928,12 @@ class BehaviorPolicies {
       enableAcceptEncodingBrotli: true,
     });
   }
+}
+
+/** The MultiZoneDistribution a construct belongs to, if any. */
+function siteOf(c: IConstruct): MultiZoneDistribution | undefined {
+  for (let scope: IConstruct | undefined = c; scope; scope = scope.node.scope) {
+    if (scope instanceof MultiZoneDistribution) return scope;
+  }
+  return undefined;
 }

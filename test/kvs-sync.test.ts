@@ -8,6 +8,7 @@ import {
   UpdateKeysCommand,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -25,12 +26,21 @@ import {
   handler,
 } from '../lib/kvs-sync/handler';
 import { KvsTableSync, KvsTableSyncProps } from '../lib/kvs-sync/kvs-table-sync';
-import { TableFile } from '../lib/kvs-sync/table-file';
+import { TableFile, siteRecordKey, tableKeyPrefix } from '../lib/kvs-sync/table-file';
+import { CfnTemplateJson, templateLimitProblems } from '../lib/limits';
+import { siteStack } from './support/sites';
 
 const ARN = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
 const NEW = 'bbbbbbbb';
 const OLD = 'aaaaaaaa';
 const STALE = '99999999';
+/** The site under test, and another site on the same store. */
+const SITE = 'a1a1a1a1a1';
+const OTHER = 'b2b2b2b2b2';
+/** The prefix of the keys of a version of the site under test. */
+const px = (version: string) => tableKeyPrefix(SITE, version);
+/** The site's record as its sync writes it from `propsOf`. */
+const RECORD = { [siteRecordKey(SITE)]: JSON.stringify({ name: 'App/ShopA/Site', stack: '', functions: 1 }) };
 
 // The handler's pauses between attempts: recorded, not waited for.
 jest.mock('node:timers/promises', () => ({ setTimeout: jest.fn(async () => undefined) }));
@@ -62,10 +72,10 @@ beforeEach(() => {
 
 afterEach(() => jest.restoreAllMocks());
 
-/** The store holds `items` at ETag `etag`; every UpdateKeys answers with the next ETag e2, e3, ... */
+/** The store holds the site's record and `items` at ETag `etag`; every UpdateKeys answers with the next ETag e2, e3, ... */
 function storeHolds(items: Record<string, string>, etag = 'e1'): void {
   kvs.on(DescribeKeyValueStoreCommand).resolves({ KvsARN: ARN, ETag: etag });
-  kvs.on(ListKeysCommand).resolves({ Items: Object.entries(items).map(([Key, Value]) => ({ Key, Value })) });
+  kvs.on(ListKeysCommand).resolves({ Items: Object.entries({ ...RECORD, ...items }).map(([Key, Value]) => ({ Key, Value })) });
   let next = 1;
   kvs.on(UpdateKeysCommand).callsFake(async () => ({ ETag: `e${++next}` }));
 }
@@ -77,7 +87,7 @@ function updates() {
 /** The resource properties of `version`, its table uploaded as `<version>.json`. */
 function propsOf(version: string, table: Partial<TableFile> = {}, extra: Partial<KvsSyncProperties> = {}): KvsSyncProperties {
   objects[`${version}.json`] = { entries: {}, initialFlags: {}, ...table };
-  return { KeyValueStoreArn: ARN, Version: version, TableBucket: BUCKET, TableKey: `${version}.json`, ...extra };
+  return { KeyValueStoreArn: ARN, Site: SITE, SiteName: 'App/ShopA/Site', Functions: '1', Version: version, TableBucket: BUCKET, TableKey: `${version}.json`, ...extra };
 }
 
 /** A Create (or an Update from `oldVersion`) deploying NEW with `table`. */
@@ -93,12 +103,30 @@ function deleteEvent(version: string): KvsSyncEvent {
   return { RequestType: 'Delete', ResourceProperties: propsOf(version) };
 }
 
+/**
+ * A store that applies UpdateKeys, so deploys can follow one another, and
+ * refuses an update whose ETag is not the current one, as the service does.
+ */
+function liveStore(initial: Record<string, string> = {}): Map<string, string> {
+  const store = new Map(Object.entries(initial));
+  let etag = 1;
+  kvs.on(DescribeKeyValueStoreCommand).callsFake(async () => ({ ETag: `e${etag}` }));
+  kvs.on(ListKeysCommand).callsFake(async () => ({ Items: [...store].map(([Key, Value]) => ({ Key, Value })) }));
+  kvs.on(UpdateKeysCommand).callsFake(async (input) => {
+    if (input.IfMatch !== `e${etag}`) throw new ConflictException({ message: 'Pre-Condition failed', $metadata: { httpStatusCode: 409 } });
+    for (const d of input.Deletes ?? []) store.delete(d.Key);
+    for (const p of input.Puts ?? []) store.set(p.Key, p.Value);
+    return { ETag: `e${++etag}` };
+  });
+  return store;
+}
+
 /** The `@since` key of a version current since `time`. */
-const since = (version: string, time: number) => ({ [`mz:${version}:@since`]: new Date(time).toISOString() });
+const since = (version: string, time: number) => ({ [`${px(version)}@since`]: new Date(time).toISOString() });
 
 /** `count` entries of `version`, keys zero-padded so they sort in creation order. */
 function entriesOf(version: string, count: number, value = 'v'): Record<string, string> {
-  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`mz:${version}:k${String(i).padStart(3, '0')}`, value]));
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${px(version)}k${String(i).padStart(3, '0')}`, value]));
 }
 
 const NOW_MARK = since(NEW, T0);
@@ -107,17 +135,17 @@ describe('handler: Create and Update', () => {
   test('reads the table asset named by the properties, and nothing of it from the event', async () => {
     storeHolds({});
 
-    await handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' } }));
+    await handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' } }));
 
     expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: `${NEW}.json` }]);
-    expect(updates().flatMap((u) => u.Puts ?? [])[0]).toEqual({ Key: `mz:${NEW}:a`, Value: '1' });
+    expect(updates().flatMap((u) => u.Puts ?? [])[0]).toEqual({ Key: `${px(NEW)}a`, Value: '1' });
   });
 
   test('puts missing and changed entries and missing flags, with the described ETag, then marks the version current', async () => {
-    storeHolds({ [`mz:${NEW}:same`]: '1', [`mz:${NEW}:changed`]: 'old', beta: 'on' });
+    storeHolds({ [`${px(NEW)}same`]: '1', [`${px(NEW)}changed`]: 'old', beta: 'on' });
 
     const response = await handler(syncEvent({
-      entries: { [`mz:${NEW}:same`]: '1', [`mz:${NEW}:changed`]: 'new', [`mz:${NEW}:missing`]: '3' },
+      entries: { [`${px(NEW)}same`]: '1', [`${px(NEW)}changed`]: 'new', [`${px(NEW)}missing`]: '3' },
       initialFlags: { beta: 'off', gamma: '10%' },
     }));
 
@@ -127,10 +155,10 @@ describe('handler: Create and Update', () => {
       KvsARN: ARN,
       IfMatch: 'e1',
       Puts: [
-        { Key: `mz:${NEW}:changed`, Value: 'new' },
-        { Key: `mz:${NEW}:missing`, Value: '3' },
+        { Key: `${px(NEW)}changed`, Value: 'new' },
+        { Key: `${px(NEW)}missing`, Value: '3' },
         { Key: 'gamma', Value: '10%' },
-        { Key: `mz:${NEW}:@since`, Value: '2026-12-01T10:00:00.000Z' },
+        { Key: `${px(NEW)}@since`, Value: '2026-12-01T10:00:00.000Z' },
       ],
     }]);
   });
@@ -145,7 +173,7 @@ describe('handler: Create and Update', () => {
 
   test('fails when the table asset cannot be read, after retrying a denial that IAM may still be lifting', async () => {
     storeHolds({});
-    const event = syncEvent({ entries: { [`mz:${NEW}:a`]: '1' } });
+    const event = syncEvent({ entries: { [`${px(NEW)}a`]: '1' } });
     delete objects[`${NEW}.json`];
 
     await expect(handler(event)).rejects.toThrow('Access Denied');
@@ -156,21 +184,21 @@ describe('handler: Create and Update', () => {
 
   test('a rollback to a version still in the store succeeds without its asset, which the role no longer grants', async () => {
     // NEW was current from T0 - 30 min; OLD replaced it at T0 - 5 min; the deploy failed and rolls back to NEW.
-    storeHolds({ [`mz:${NEW}:a`]: '1', ...since(NEW, T0 - 30 * MINUTE), [`mz:${OLD}:a`]: '2', ...since(OLD, T0 - 5 * MINUTE) });
+    storeHolds({ [`${px(NEW)}a`]: '1', ...since(NEW, T0 - 30 * MINUTE), [`${px(OLD)}a`]: '2', ...since(OLD, T0 - 5 * MINUTE) });
     const event = syncEvent({}, OLD);
     delete objects[`${NEW}.json`];
 
     await handler(event);
 
     // NEW is current again; OLD stays for functions that already run it.
-    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Puts: [{ Key: `mz:${NEW}:@since`, Value: '2026-12-01T10:00:00.000Z' }] }]);
+    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Puts: [{ Key: `${px(NEW)}@since`, Value: '2026-12-01T10:00:00.000Z' }] }]);
   });
 
   test('splits changes into batches of at most 50 keys, deletes first, each matching the ETag the previous one returned', async () => {
     expect(MAX_KEYS_PER_UPDATE).toBe(50);
     // STALE was replaced by OLD past the retention window; OLD itself is kept.
     const stale = { ...entriesOf(STALE, 29), ...since(STALE, T0 - 3 * VERSION_RETENTION_MS) };
-    storeHolds({ ...stale, [`mz:${OLD}:a`]: '1', ...since(OLD, T0 - 2 * VERSION_RETENTION_MS) });
+    storeHolds({ ...stale, [`${px(OLD)}a`]: '1', ...since(OLD, T0 - 2 * VERSION_RETENTION_MS) });
     const entries = entriesOf(NEW, 90);
 
     await handler(syncEvent({ entries, initialFlags: { beta: 'off' } }, OLD));
@@ -187,8 +215,8 @@ describe('handler: Create and Update', () => {
   test('reads every page of ListKeys', async () => {
     kvs.on(DescribeKeyValueStoreCommand).resolves({ ETag: 'e1' });
     const pages = [
-      { Items: [{ Key: `mz:${NEW}:a`, Value: '1' }], NextToken: 'page2' },
-      { Items: [{ Key: 'beta', Value: 'on' }, { Key: `mz:${NEW}:@since`, Value: new Date(T0).toISOString() }] },
+      { Items: [{ Key: `${px(NEW)}a`, Value: '1' }], NextToken: 'page2' },
+      { Items: [{ Key: 'beta', Value: 'on' }, { Key: `${px(NEW)}@since`, Value: new Date(T0).toISOString() }, ...Object.entries(RECORD).map(([Key, Value]) => ({ Key, Value }))] },
     ];
     // The paginator reuses one input object: copy it at call time.
     const lists: object[] = [];
@@ -198,7 +226,7 @@ describe('handler: Create and Update', () => {
     });
     kvs.on(UpdateKeysCommand).resolves({ ETag: 'e2' });
 
-    await handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' }, initialFlags: { beta: 'off', gamma: 'on' } }, OLD));
+    await handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' }, initialFlags: { beta: 'off', gamma: 'on' } }, OLD));
 
     expect(lists).toEqual([
       { KvsARN: ARN, MaxResults: 50 },
@@ -209,30 +237,31 @@ describe('handler: Create and Update', () => {
   });
 
   test('does not call UpdateKeys when the store is already in sync', async () => {
-    storeHolds({ [`mz:${NEW}:a`]: '1', ...since(NEW, T0 - MINUTE), [`mz:${OLD}:a`]: '1', ...since(OLD, T0 - 2 * MINUTE), beta: 'on' });
+    storeHolds({ [`${px(NEW)}a`]: '1', ...since(NEW, T0 - MINUTE), [`${px(OLD)}a`]: '1', ...since(OLD, T0 - 2 * MINUTE), beta: 'on' });
 
-    await handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' }, initialFlags: { beta: 'off' } }, OLD));
+    await handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' }, initialFlags: { beta: 'off' } }, OLD));
 
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(0);
   });
 
   test('on an ETag conflict, re-describes, re-lists and applies only what is still missing', async () => {
     kvs.on(DescribeKeyValueStoreCommand).resolvesOnce({ ETag: 'e1' }).resolvesOnce({ ETag: 'e7' });
+    const record = Object.entries(RECORD).map(([Key, Value]) => ({ Key, Value }));
     kvs.on(ListKeysCommand)
-      .resolvesOnce({ Items: [] })
+      .resolvesOnce({ Items: record })
       // Meanwhile an operator created the flag: its value must survive the retry.
-      .resolvesOnce({ Items: [{ Key: 'beta', Value: 'on' }] });
+      .resolvesOnce({ Items: [...record, { Key: 'beta', Value: 'on' }] });
     kvs.on(UpdateKeysCommand)
       .rejectsOnce(new ConflictException({ message: 'Pre-Condition failed', $metadata: { httpStatusCode: 409 } }))
       .resolves({ ETag: 'e8' });
 
-    await handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' }, initialFlags: { beta: 'off' } }));
+    await handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' }, initialFlags: { beta: 'off' } }));
 
-    const mark = { Key: `mz:${NEW}:@since`, Value: '2026-12-01T10:00:00.000Z' };
+    const mark = { Key: `${px(NEW)}@since`, Value: '2026-12-01T10:00:00.000Z' };
     expect(kvs.commandCalls(DescribeKeyValueStoreCommand)).toHaveLength(2);
     expect(updates()).toEqual([
-      { KvsARN: ARN, IfMatch: 'e1', Puts: [{ Key: `mz:${NEW}:a`, Value: '1' }, { Key: 'beta', Value: 'off' }, mark] },
-      { KvsARN: ARN, IfMatch: 'e7', Puts: [{ Key: `mz:${NEW}:a`, Value: '1' }, mark] },
+      { KvsARN: ARN, IfMatch: 'e1', Puts: [{ Key: `${px(NEW)}a`, Value: '1' }, { Key: 'beta', Value: 'off' }, mark] },
+      { KvsARN: ARN, IfMatch: 'e7', Puts: [{ Key: `${px(NEW)}a`, Value: '1' }, mark] },
     ]);
   });
 
@@ -243,7 +272,7 @@ describe('handler: Create and Update', () => {
     });
     kvs.on(UpdateKeysCommand).rejectsOnce(preconditionFailed).resolves({ ETag: 'e2' });
 
-    await handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' } }));
+    await handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' } }));
 
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(2);
   });
@@ -252,7 +281,7 @@ describe('handler: Create and Update', () => {
     storeHolds({});
     kvs.on(UpdateKeysCommand).rejects(new ConflictException({ message: 'Pre-Condition failed', $metadata: {} }));
 
-    await expect(handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' } }))).rejects.toThrow('Pre-Condition failed');
+    await expect(handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' } }))).rejects.toThrow('Pre-Condition failed');
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(MAX_SYNC_ATTEMPTS);
     expect(pauses()).toEqual([200, 400, 600]);
   });
@@ -261,7 +290,7 @@ describe('handler: Create and Update', () => {
     storeHolds({});
     kvs.on(UpdateKeysCommand).rejects(new AccessDeniedException({ message: 'denied', $metadata: {} }));
 
-    await expect(handler(syncEvent({ entries: { [`mz:${NEW}:a`]: '1' } }))).rejects.toThrow('denied');
+    await expect(handler(syncEvent({ entries: { [`${px(NEW)}a`]: '1' } }))).rejects.toThrow('denied');
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(1);
   });
 });
@@ -271,22 +300,8 @@ describe('handler: table versions', () => {
   const V2 = '22222222';
   const V3 = '33333333';
 
-  /** A store that applies UpdateKeys, so deploys can follow one another. */
-  function liveStore(initial: Record<string, string> = {}): Map<string, string> {
-    const store = new Map(Object.entries(initial));
-    let etag = 1;
-    kvs.on(DescribeKeyValueStoreCommand).callsFake(async () => ({ ETag: `e${etag}` }));
-    kvs.on(ListKeysCommand).callsFake(async () => ({ Items: [...store].map(([Key, Value]) => ({ Key, Value })) }));
-    kvs.on(UpdateKeysCommand).callsFake(async (input) => {
-      for (const d of input.Deletes ?? []) store.delete(d.Key);
-      for (const p of input.Puts ?? []) store.set(p.Key, p.Value);
-      return { ETag: `e${++etag}` };
-    });
-    return store;
-  }
-
   /** Deploys `version` (replacing `previous`) at `time`. */
-  async function deploy(version: string, previous: string | undefined, time: number, entries = { [`mz:${version}:w`]: `[${version}]` }): Promise<void> {
+  async function deploy(version: string, previous: string | undefined, time: number, entries = { [`${px(version)}w`]: `[${version}]` }): Promise<void> {
     jest.spyOn(Date, 'now').mockReturnValue(time);
     await handler({
       RequestType: previous ? 'Update' : 'Create',
@@ -295,7 +310,8 @@ describe('handler: table versions', () => {
     });
   }
 
-  const versionsIn = (store: Map<string, string>) => [...new Set([...store.keys()].filter((k) => k.startsWith('mz:')).map((k) => k.split(':')[1]))].sort();
+  const versionsIn = (store: Map<string, string>) =>
+    [...new Set([...store.keys()].filter((k) => k.startsWith(`mz-site:${SITE}:`)).map((k) => k.split(':')[2]).filter((v) => /^[0-9a-f]{8}$/.test(v)))].sort();
 
   test('two deploys minutes apart keep the first version; a deploy after the window deletes it', async () => {
     const store = liveStore();
@@ -325,10 +341,11 @@ describe('handler: table versions', () => {
     expect(Object.fromEntries([...store].sort())).toEqual({
       beta: 'on',
       'other-tool:key': 'x',
-      [`mz:${V2}:@since`]: new Date(T0 + 2 * MINUTE).toISOString(),
-      [`mz:${V2}:w`]: `[${V2}]`,
-      [`mz:${V3}:@since`]: new Date(T0 + 2 * MINUTE + VERSION_RETENTION_MS).toISOString(),
-      [`mz:${V3}:w`]: `[${V3}]`,
+      ...RECORD,
+      [`${px(V2)}@since`]: new Date(T0 + 2 * MINUTE).toISOString(),
+      [`${px(V2)}w`]: `[${V2}]`,
+      [`${px(V3)}@since`]: new Date(T0 + 2 * MINUTE + VERSION_RETENTION_MS).toISOString(),
+      [`${px(V3)}w`]: `[${V3}]`,
     });
   });
 
@@ -338,7 +355,7 @@ describe('handler: table versions', () => {
     await deploy(V2, V1, T0 + 5 * MINUTE);
     // The stack update failed after the sync: CloudFormation sends V1 again.
     await deploy(V1, V2, T0 + 6 * MINUTE);
-    expect(store.get(`mz:${V1}:@since`)).toBe(new Date(T0 + 6 * MINUTE).toISOString());
+    expect(store.get(`${px(V1)}@since`)).toBe(new Date(T0 + 6 * MINUTE).toISOString());
 
     await deploy(V1, V1, T0 + 5 * MINUTE + VERSION_RETENTION_MS);
     expect(versionsIn(store)).toEqual([V1, V2]);
@@ -346,10 +363,10 @@ describe('handler: table versions', () => {
     expect(versionsIn(store)).toEqual([V1]);
   });
 
-  test('keys of versions that never recorded a time (older releases, strays) count as replaced by the first version that did', async () => {
-    const store = liveStore({ [`mz:${STALE}:w`]: '[]', 'mz:garbage': '1' });
+  test('a version of the site that never recorded a time counts as replaced by the first version that did', async () => {
+    const store = liveStore({ [`${px(STALE)}w`]: '[]' });
     await deploy(V1, STALE, T0);
-    expect(versionsIn(store)).toEqual([V1, STALE, 'garbage'].sort());
+    expect(versionsIn(store)).toEqual([V1, STALE].sort());
 
     await deploy(V1, V1, T0 + VERSION_RETENTION_MS);
     expect(versionsIn(store)).toEqual([V1]);
@@ -358,7 +375,7 @@ describe('handler: table versions', () => {
   test('when keeping replaced versions would overflow the store, the oldest go early; the current one never', async () => {
     expect(MAX_STORE_BYTES).toBe(5_000_000);
     // Three tables of about 2 MB each: only two fit in 5 MB.
-    const big = (version: string) => Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`mz:${version}:s:${i}`, 'x'.repeat(1000)]));
+    const big = (version: string) => Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`${px(version)}s:${i}`, 'x'.repeat(1000)]));
     const store = liveStore();
     await deploy(V1, undefined, T0, big(V1));
     await deploy(V2, V1, T0 + MINUTE, big(V2));
@@ -371,11 +388,11 @@ describe('handler: table versions', () => {
   });
 
   test('refuses, writing nothing, a table that does not fit in the store even alone', async () => {
-    const store = liveStore({ [`mz:${V1}:w`]: '[]' });
-    const huge = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`mz:${V2}:s:${i}`, 'x'.repeat(1000)]));
+    const store = liveStore({ [`${px(V1)}w`]: '[]' });
+    const huge = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`${px(V2)}s:${i}`, 'x'.repeat(1000)]));
 
     await expect(deploy(V2, V1, T0, huge)).rejects.toThrow(
-      new RegExp(`^KeyValueStore ${ARN}: version ${V2} needs \\d+ bytes of keys and values with every older table version dropped, over the store's 5000000`),
+      new RegExp(`^KeyValueStore ${ARN}: version ${V2} needs \\d+ bytes of keys and values with every older table version of the site dropped, over the store's 5000000 \\(\\d+ bytes are flags and other sites' keys\\)`),
     );
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(0);
     expect(versionsIn(store)).toEqual([V1]);
@@ -416,28 +433,35 @@ describe('handler: the preview secret', () => {
     expect(updates().flatMap((u) => u.Puts ?? []).map((p) => p.Key)).toEqual(['beta']);
 
     kvs.reset();
-    storeHolds({ 'preview:secret': 'existing-secret', [`mz:${STALE}:a`]: '1', ...since(STALE, T0 - 2 * VERSION_RETENTION_MS), ...since(NEW, T0 - VERSION_RETENTION_MS) });
+    storeHolds({ 'preview:secret': 'existing-secret', [`${px(STALE)}a`]: '1', ...since(STALE, T0 - 2 * VERSION_RETENTION_MS), ...since(NEW, T0 - VERSION_RETENTION_MS) });
     await handler(syncEvent({}));
-    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `mz:${STALE}:a` }, { Key: `mz:${STALE}:@since` }] }]);
+    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `${px(STALE)}a` }, { Key: `${px(STALE)}@since` }] }]);
   });
 
   test('is never deleted, not even when the site is', async () => {
-    storeHolds({ 'preview:secret': 'existing-secret', [`mz:${NEW}:a`]: '1' });
+    storeHolds({ 'preview:secret': 'existing-secret', [`${px(NEW)}a`]: '1' });
 
     await handler({ ...deleteEvent(NEW), ResourceProperties: { ...deleteEvent(NEW).ResourceProperties, PreviewSecret: 'create-if-missing' } });
 
-    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `mz:${NEW}:a` }] }]);
+    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `${px(NEW)}a` }, { Key: siteRecordKey(SITE) }] }]);
   });
 });
 
 describe('handler: Delete', () => {
-  test("deletes only this version's internal keys, never flags or other versions", async () => {
-    storeHolds({ [`mz:${NEW}:a`]: '1', [`mz:${NEW}:b`]: '2', ...NOW_MARK, [`mz:${OLD}:a`]: '1', beta: 'on', [`${NEW}`]: 'x' });
+  test("deletes every key of the site, its versions and its record, and never flags, other sites' keys or the earlier layout's", async () => {
+    storeHolds({
+      [`${px(NEW)}a`]: '1', [`${px(NEW)}b`]: '2', ...NOW_MARK, [`${px(OLD)}a`]: '1', beta: 'on', [`${NEW}`]: 'x',
+      [`${tableKeyPrefix(OTHER, NEW)}a`]: '1', [siteRecordKey(OTHER)]: '{}', [`mz:${NEW}:a`]: '1',
+    });
 
     const response = await handler(deleteEvent(NEW));
 
     expect(response).toEqual({ PhysicalResourceId: ARN });
-    expect(updates()).toEqual([{ KvsARN: ARN, IfMatch: 'e1', Deletes: [{ Key: `mz:${NEW}:a` }, { Key: `mz:${NEW}:b` }, { Key: `mz:${NEW}:@since` }] }]);
+    expect(updates()).toEqual([{
+      KvsARN: ARN,
+      IfMatch: 'e1',
+      Deletes: [`${px(NEW)}a`, `${px(NEW)}b`, `${px(NEW)}@since`, `${px(OLD)}a`, siteRecordKey(SITE)].map((Key) => ({ Key })),
+    }]);
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
   });
 
@@ -446,7 +470,8 @@ describe('handler: Delete', () => {
 
     await handler(deleteEvent(NEW));
 
-    expect(updates().map((u) => [u.IfMatch, u.Deletes?.length, u.Puts])).toEqual([['e1', 50, undefined], ['e2', 1, undefined]]);
+    // 51 entries and the site's record.
+    expect(updates().map((u) => [u.IfMatch, u.Deletes?.length, u.Puts])).toEqual([['e1', 50, undefined], ['e2', 2, undefined]]);
   });
 
   test('succeeds without writing when the store is already gone', async () => {
@@ -457,7 +482,7 @@ describe('handler: Delete', () => {
   });
 
   test('succeeds when the store disappears between listing and updating', async () => {
-    storeHolds({ [`mz:${NEW}:a`]: '1' });
+    storeHolds({ [`${px(NEW)}a`]: '1' });
     kvs.on(UpdateKeysCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
 
     await expect(handler(deleteEvent(NEW))).resolves.toEqual({ PhysicalResourceId: ARN });
@@ -471,7 +496,7 @@ describe('handler: Delete', () => {
 });
 
 describe('KvsTableSync', () => {
-  const ENTRIES = { [`mz:${NEW}:zones`]: '["blog","shop"]', [`mz:${NEW}:route:/blog/*`]: 'blog' };
+  const ENTRIES = { [`${px(NEW)}zones`]: '["blog","shop"]', [`${px(NEW)}route:/blog/*`]: 'blog' };
   const FLAGS = { 'new-checkout': 'off' };
 
   function synth(extra: Partial<KvsTableSyncProps> = {}, instances = 1): { stack: Stack; template: Template; syncs: KvsTableSync[]; outdir: string } {
@@ -479,7 +504,7 @@ describe('KvsTableSync', () => {
     const stack = new Stack(app, 'TestStack');
     const keyValueStore = new cloudfront.KeyValueStore(stack, 'Store');
     const syncs = Array.from({ length: instances }, (_, i) =>
-      new KvsTableSync(stack, `Sync${i}`, { keyValueStore, entries: ENTRIES, version: NEW, initialFlags: FLAGS, ...extra }));
+      new KvsTableSync(stack, `Sync${i}`, { keyValueStore, site: SITE, siteName: 'App/ShopA/Site', functionCount: 2, entries: ENTRIES, version: NEW, initialFlags: FLAGS, ...extra }));
     return { stack, template: Template.fromStack(stack), syncs, outdir: app.outdir };
   }
 
@@ -490,6 +515,9 @@ describe('KvsTableSync', () => {
     template.hasResourceProperties('Custom::MultiZoneKvsSync', {
       ServiceToken: Match.anyValue(),
       KeyValueStoreArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Store'), 'Arn'] },
+      Site: SITE,
+      SiteName: 'App/ShopA/Site',
+      Functions: 2,
       Version: NEW,
       TableBucket: { 'Fn::Sub': Match.stringLikeRegexp('^cdk-.*-assets-') },
       TableKey: `${asset.assetHash}.json`,
@@ -502,7 +530,7 @@ describe('KvsTableSync', () => {
   test('the asset is addressed by its content: the same table makes the same key, another table another', () => {
     const key = (extra: Partial<KvsTableSyncProps> = {}) => Object.values<any>(synth(extra).template.findResources('Custom::MultiZoneKvsSync'))[0].Properties.TableKey;
     expect(key()).toBe(key());
-    expect(key({ entries: { [`mz:${NEW}:zones`]: '["blog"]' } })).not.toBe(key());
+    expect(key({ entries: { [`${px(NEW)}zones`]: '["blog"]' } })).not.toBe(key());
   });
 
   test('asks for the preview secret only with createPreviewSecret', () => {
@@ -560,17 +588,275 @@ describe('KvsTableSync', () => {
   });
 
   test('rejects an entry in the place of the handler\'s own @since key', () => {
-    expect(() => synth({ entries: { [`mz:${NEW}:@since`]: 'x' } })).toThrow(`KvsTableSync "Sync0": entry key "mz:${NEW}:@since" is the handler's own record`);
+    expect(() => synth({ entries: { [`${px(NEW)}@since`]: 'x' } })).toThrow(`KvsTableSync "Sync0": entry key "${px(NEW)}@since" is the handler's own record`);
   });
 
   test('rejects a version that is not 8 hex characters', () => {
     expect(() => synth({ version: 'v1', entries: {} })).toThrow('KvsTableSync "Sync0": version "v1" must be 8 hex characters');
   });
 
-  test('rejects entries outside the version prefix and flags inside the internal prefix', () => {
-    expect(() => synth({ entries: { [`mz:${OLD}:a`]: '1' }, initialFlags: { 'mz:flag': 'on' } })).toThrow(
-      `2 problems:\n- KvsTableSync "Sync0": entry key "mz:${OLD}:a" must start with "mz:${NEW}:"\n`
-      + '- KvsTableSync "Sync0": flag key "mz:flag" must not start with "mz:"',
+  test('rejects entries outside the site\'s version prefix and flags with the internal keys\' ":"', () => {
+    expect(() => synth({ entries: { [`${px(OLD)}a`]: '1', [`${tableKeyPrefix(OTHER, NEW)}a`]: '1' }, initialFlags: { 'mz:flag': 'on' } })).toThrow(
+      `3 problems:\n- KvsTableSync "Sync0": entry key "${px(OLD)}a" must start with "${px(NEW)}"\n`
+      + `- KvsTableSync "Sync0": entry key "${tableKeyPrefix(OTHER, NEW)}a" must start with "${px(NEW)}"\n`
+      + '- KvsTableSync "Sync0": flag key "mz:flag" must not contain ":" (the construct\'s own keys have one)',
     );
+  });
+
+  test('rejects a site id that is not 10 hex characters', () => {
+    expect(() => synth({ site: 'shop', entries: {} })).toThrow('KvsTableSync "Sync0": site "shop" must be 10 hex characters');
+  });
+});
+
+/** Deploys of several sites on one live store. */
+describe('handler: sites sharing a store', () => {
+  const A_NAME = 'App/ShopA/Site';
+  const B_NAME = 'App/ShopB/Site';
+  const versionsOf = (site: string) => Array.from({ length: 4 }, (_, i) => `${site.slice(0, 2)}${String(i).repeat(6)}`);
+  const entriesFor = (site: string, version: string) => ({ [`${tableKeyPrefix(site, version)}b0`]: `[${site},${version}]`, [`${tableKeyPrefix(site, version)}b1`]: `[${version}]` });
+
+  /** The properties of `site` deploying `version`; `site` undefined gives an earlier release's. */
+  function siteProps(site: string | undefined, version: string, extra: Partial<KvsSyncProperties> = {}): KvsSyncProperties {
+    const key = `${site ?? 'legacy'}-${version}.json`;
+    objects[key] = site ? { entries: entriesFor(site, version), initialFlags: { shared: 'off' } } : { entries: { [`mz:${version}:b0`]: '[]' }, initialFlags: {} };
+    const name = site === OTHER ? B_NAME : A_NAME;
+    return {
+      KeyValueStoreArn: ARN, Version: version, TableBucket: BUCKET, TableKey: key,
+      ...(site && { Site: site, SiteName: name, Functions: '2' }), ...extra,
+    };
+  }
+
+  /** `site` deploys `version` over `previous` (the previous properties: an earlier release's when their Site is missing). */
+  function siteDeploy(site: string, version: string, previous?: KvsSyncProperties, extra: Partial<KvsSyncProperties> = {}): Promise<unknown> {
+    return handler({
+      RequestType: previous ? 'Update' : 'Create',
+      StackId: `arn:aws:cloudformation:us-east-1:123456789012:stack/${site === OTHER ? 'ShopB' : 'ShopA'}/0000`,
+      ResourceProperties: siteProps(site, version, extra),
+      ...(previous && { OldResourceProperties: previous }),
+    });
+  }
+
+  const keysOf = (store: Map<string, string>, site: string) => Object.fromEntries([...store].filter(([k]) => k.startsWith(`mz-site:${site}:`)));
+
+  test('interleaved deploys over hours: each site keeps every version its functions may read, and never touches the other\'s keys', async () => {
+    const sites = [SITE, OTHER];
+    // One step: a site deploys one of its versions after some minutes; `together` runs the other site's deploy at the same time.
+    const step = fc.record({ site: fc.nat(1), version: fc.nat(3), minutes: fc.nat(150), together: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+        kvs.reset();
+        const legacy = { 'mz:0badc0de:b0': '[]', 'mz:0badc0de:@since': new Date(T0 - 5 * VERSION_RETENTION_MS).toISOString() };
+        const store = liveStore({ shared: 'on', 'preview:secret': 'existing-secret', ...legacy });
+        /** Per site: its current version, and when each version it replaced was last replaced. */
+        const model = sites.map(() => ({ current: undefined as string | undefined, replaced: new Map<string, number>() }));
+        let now = T0;
+        for (const s of steps) {
+          now += s.minutes * MINUTE;
+          jest.spyOn(Date, 'now').mockReturnValue(now);
+          const deploying = s.together ? [s.site, 1 - s.site] : [s.site];
+          const before = sites.map((site) => keysOf(store, site));
+          await Promise.all(deploying.map((i) => {
+            const version = versionsOf(sites[i])[s.version];
+            const previous = model[i].current && siteProps(sites[i], model[i].current!);
+            if (model[i].current && model[i].current !== version) model[i].replaced.set(model[i].current!, now);
+            model[i].replaced.delete(version);
+            model[i].current = version;
+            return siteDeploy(sites[i], version, previous || undefined);
+          }));
+
+          sites.forEach((site, i) => {
+            const keys = keysOf(store, site);
+            if (!deploying.includes(i)) expect(keys).toEqual(before[i]);
+            if (!model[i].current) return;
+            // The current version and every version replaced within the window are whole; older ones are gone.
+            expect(keys).toEqual(expect.objectContaining(entriesFor(site, model[i].current)));
+            for (const [version, at] of model[i].replaced) {
+              const kept = Object.keys(entriesFor(site, version)).every((k) => k in keys);
+              if (now - at < VERSION_RETENTION_MS) expect([version, kept]).toEqual([version, true]);
+              else if (deploying.includes(i)) expect([version, kept]).toEqual([version, false]);
+            }
+          });
+          // Shared keys: the operator's flag, the secret and the earlier layout's table are never rewritten or deleted.
+          expect([store.get('shared'), store.get('preview:secret'), store.get('mz:0badc0de:b0')]).toEqual(['on', 'existing-secret', '[]']);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('two syncs at the same time: the one whose ETag went stale starts over and keeps the other\'s writes', async () => {
+    const store = liveStore();
+    await Promise.all([siteDeploy(SITE, versionsOf(SITE)[0]), siteDeploy(OTHER, versionsOf(OTHER)[0])]);
+
+    expect(keysOf(store, SITE)).toEqual(expect.objectContaining(entriesFor(SITE, versionsOf(SITE)[0])));
+    expect(keysOf(store, OTHER)).toEqual(expect.objectContaining(entriesFor(OTHER, versionsOf(OTHER)[0])));
+    expect(kvs.commandCalls(UpdateKeysCommand).length).toBeGreaterThan(2);
+  });
+
+  test('records each site with its function count, and refuses a deploy that takes the store past 10 functions, naming the sites', async () => {
+    const store = liveStore();
+    await siteDeploy(SITE, versionsOf(SITE)[0]);
+    expect(JSON.parse(store.get(siteRecordKey(SITE))!)).toEqual({ name: A_NAME, stack: 'arn:aws:cloudformation:us-east-1:123456789012:stack/ShopA', functions: 2 });
+    for (const [i, site] of ['c3c3c3c3c3', 'd4d4d4d4d4', 'e5e5e5e5e5'].entries()) {
+      store.set(siteRecordKey(site), JSON.stringify({ name: `App/Shop${i}/Site`, stack: '', functions: 2 }));
+    }
+    // 2 + 3 x 2 + 2 = 10: allowed.
+    await siteDeploy(OTHER, versionsOf(OTHER)[0]);
+    const before = new Map(store);
+
+    // Another function on B: 11.
+    await expect(siteDeploy(OTHER, versionsOf(OTHER)[1], siteProps(OTHER, versionsOf(OTHER)[0]), { Functions: '3' })).rejects.toThrow(
+      `KeyValueStore ${ARN}: the sites sharing it would associate 11 CloudFront Functions with it `
+      + `("${A_NAME}" 2, "App/Shop0/Site" 2, "App/Shop1/Site" 2, "App/Shop2/Site" 2, "${B_NAME}" 3), at most 10 allowed ("Quotas": functions per key value store); `
+      + `give site "${B_NAME}" a store of its own`,
+    );
+    expect(store).toEqual(before);
+
+    // A site that goes frees its share.
+    await handler({ RequestType: 'Delete', ResourceProperties: siteProps(SITE, versionsOf(SITE)[0]) });
+    await siteDeploy(OTHER, versionsOf(OTHER)[1], siteProps(OTHER, versionsOf(OTHER)[0]), { Functions: '3' });
+    expect(JSON.parse(store.get(siteRecordKey(OTHER))!).functions).toBe(3);
+  });
+
+  test('refuses the keys of a site id another stack holds (the same stack and path in another region), writing nothing', async () => {
+    const store = liveStore({ [siteRecordKey(SITE)]: JSON.stringify({ name: A_NAME, stack: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/ShopA', functions: 2 }) });
+    const before = new Map(store);
+
+    await expect(siteDeploy(SITE, versionsOf(SITE)[0])).rejects.toThrow(
+      `KeyValueStore ${ARN}: site "${A_NAME}" of arn:aws:cloudformation:us-east-1:123456789012:stack/ShopA has the keys mz-site:${SITE}: of site "${A_NAME}" `
+      + 'of arn:aws:cloudformation:eu-west-1:123456789012:stack/ShopA',
+    );
+    expect(store).toEqual(before);
+  });
+
+  test('the same stack created again (a new stack id under its name) keeps its keys', async () => {
+    const store = liveStore({ [siteRecordKey(SITE)]: JSON.stringify({ name: A_NAME, stack: 'arn:aws:cloudformation:us-east-1:123456789012:stack/ShopA', functions: 2 }) });
+    await siteDeploy(SITE, versionsOf(SITE)[0]);
+    expect(keysOf(store, SITE)).toEqual(expect.objectContaining(entriesFor(SITE, versionsOf(SITE)[0])));
+  });
+});
+
+describe('handler: keys of the earlier layout (mz:<version>:)', () => {
+  const V1 = '11111111';
+  const V2 = '22222222';
+  const LEGACY_OTHER = { 'mz:0badc0de:b0': '[]', 'mz:0badc0de:@since': new Date(T0 - 3 * VERSION_RETENTION_MS).toISOString(), 'mz:garbage': '1' };
+  /** An earlier release's properties: no site. */
+  const legacyProps = (version: string): KvsSyncProperties => ({ KeyValueStoreArn: ARN, Version: version, TableBucket: BUCKET, TableKey: `legacy-${version}.json` });
+  const at = (time: number) => jest.spyOn(Date, 'now').mockReturnValue(time);
+
+  test('are never deleted when no update named them as the site\'s', async () => {
+    const store = liveStore(LEGACY_OTHER);
+    at(T0);
+    await handler({ RequestType: 'Create', ResourceProperties: propsOf(V1) });
+    at(T0 + 2 * VERSION_RETENTION_MS);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V2), OldResourceProperties: propsOf(V1) });
+    at(T0 + 4 * VERSION_RETENTION_MS);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V2), OldResourceProperties: propsOf(V2) });
+
+    expect(Object.fromEntries([...store].filter(([k]) => k.startsWith('mz:')))).toEqual(LEGACY_OTHER);
+  });
+
+  test('the first update from an earlier release adopts the table its old properties name, and drops it once replaced for the window', async () => {
+    const own = { [`mz:${OLD}:b0`]: '[]', [`mz:${OLD}:@since`]: new Date(T0 - VERSION_RETENTION_MS).toISOString() };
+    const store = liveStore({ ...LEGACY_OTHER, ...own });
+    at(T0);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V1), OldResourceProperties: legacyProps(OLD) });
+    // Functions of the earlier release still read it while the new one propagates.
+    expect(store.get(`mz-site:${SITE}:@adopted:${OLD}`)).toBe(new Date(T0).toISOString());
+    expect(store.get(`mz:${OLD}:b0`)).toBe('[]');
+
+    at(T0 + VERSION_RETENTION_MS);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V1), OldResourceProperties: propsOf(V1) });
+    expect([...store.keys()].filter((k) => k.includes(OLD))).toEqual([]);
+    expect(Object.fromEntries([...store].filter(([k]) => k.startsWith('mz:')))).toEqual(LEGACY_OTHER);
+  });
+
+  test('a rollback to an earlier release\'s properties marks its table current and deletes nothing', async () => {
+    const own = { [`mz:${OLD}:b0`]: '[]', [`mz:${OLD}:@since`]: new Date(T0 - VERSION_RETENTION_MS).toISOString() };
+    const store = liveStore({ ...LEGACY_OTHER, ...own });
+    at(T0);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V1), OldResourceProperties: legacyProps(OLD) });
+    const afterUpgrade = new Map(store);
+
+    // The stack update failed: CloudFormation sends the earlier release's properties again (their asset no longer readable).
+    at(T0 + 5 * MINUTE);
+    await handler({ RequestType: 'Update', ResourceProperties: legacyProps(OLD), OldResourceProperties: propsOf(V1) });
+    expect([...store.keys()].sort()).toEqual([...afterUpgrade.keys()].sort());
+    expect(store.get(`mz:${OLD}:@since`)).toBe(new Date(T0 + 5 * MINUTE).toISOString());
+
+    // Upgrading again hours later to the same table: the earlier one was current until now, so it stays for the window.
+    at(T0 + 3 * VERSION_RETENTION_MS);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V1), OldResourceProperties: legacyProps(OLD) });
+    expect(store.get(`mz:${OLD}:b0`)).toBe('[]');
+    expect(store.get(`${px(V1)}@since`)).toBe(new Date(T0 + 3 * VERSION_RETENTION_MS).toISOString());
+  });
+
+  test('deleting the site deletes the tables it adopted; deleting an earlier release\'s resource, the one version it names', async () => {
+    const own = { [`mz:${OLD}:b0`]: '[]' };
+    const store = liveStore({ ...LEGACY_OTHER, ...own, [`mz:${STALE}:b0`]: '[]' });
+    at(T0);
+    await handler({ RequestType: 'Update', ResourceProperties: propsOf(V1), OldResourceProperties: legacyProps(OLD) });
+    await handler({ RequestType: 'Delete', ResourceProperties: propsOf(V1) });
+    expect([...store.keys()].filter((k) => k.startsWith('mz-site:') || k.includes(OLD))).toEqual([]);
+
+    await handler({ RequestType: 'Delete', ResourceProperties: legacyProps(STALE) });
+    expect(Object.fromEntries([...store].filter(([k]) => k.startsWith('mz:')))).toEqual(LEGACY_OTHER);
+  });
+});
+
+describe('sites on one store at synth', () => {
+  const STORE_ARN = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
+  /** Router and zone-flag decider: two functions on the store. */
+  const twoFunctions = { overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout/*'], zone: 'blog' }], zoneFlags: ['new-nav'], flags: { 'new-nav': 'off' } };
+  const syncProps = (stack: Stack) => Object.values<any>(Template.fromStack(stack).findResources('Custom::MultiZoneKvsSync'))[0].Properties;
+
+  test('a site id is the same on every synth, and differs with the stack name or the construct path', () => {
+    const idOf = (place: { id?: string; stackName?: string }) => syncProps(siteStack(twoFunctions, undefined, place)).Site;
+    expect(idOf({})).toMatch(/^[0-9a-f]{10}$/);
+    expect(idOf({})).toBe(idOf({}));
+    expect(idOf({ stackName: 'Other' })).not.toBe(idOf({}));
+    expect(idOf({ id: 'Other', stackName: 'TestStack' })).not.toBe(idOf({}));
+  });
+
+  test('the sync names the site and counts its functions on the store', () => {
+    const stack = siteStack(twoFunctions);
+    expect(syncProps(stack)).toMatchObject({ SiteName: 'TestStack/Site', Functions: 2 });
+    const functions = Object.values<any>(Template.fromStack(stack).findResources('AWS::CloudFront::Function'));
+    expect(functions.filter((f) => f.Properties.FunctionConfig.KeyValueStoreAssociations)).toHaveLength(2);
+  });
+
+  /** Five sites in an app on one store (one store construct, or one ARN imported in each stack), and `extra` functions associated with it. */
+  function appWithSites(shared: 'construct' | 'arn', extra: number): App {
+    const app = new App();
+    const home = new Stack(app, 'Home', { env: { account: '123456789012', region: 'us-east-1' } });
+    const owned = new cloudfront.KeyValueStore(home, 'Shared');
+    const storeIn = (stack: Stack) => (shared === 'construct' ? owned : cloudfront.KeyValueStore.fromKeyValueStoreArn(stack, 'Store', STORE_ARN));
+    for (let i = 0; i < 5; i++) siteStack(twoFunctions, (stack) => ({ keyValueStore: storeIn(stack) }), { app, id: `Shop${i}` });
+    for (let i = 0; i < extra; i++) {
+      new cloudfront.Function(home, `Own${i}`, { code: cloudfront.FunctionCode.fromInline('function handler(e) { return e.request; }'), runtime: cloudfront.FunctionRuntime.JS_2_0, keyValueStore: storeIn(home) });
+    }
+    return app;
+  }
+
+  test.each(['construct', 'arn'] as const)('counts the functions of every site and stack on the store (one %s) and refuses past 10, naming them', (shared) => {
+    expect(() => appWithSites(shared, 0).synth()).not.toThrow();
+    const store = shared === 'construct' ? '"Home/Shared"' : STORE_ARN;
+    expect(() => appWithSites(shared, 1).synth()).toThrow(
+      `[Shop0/Site] keyValueStore: 11 CloudFront Functions of the app are associated with store ${store} (function "Home/Own0" 1, site "Shop0/Site" 2, `
+      + 'site "Shop1/Site" 2, site "Shop2/Site" 2, site "Shop3/Site" 2, site "Shop4/Site" 2), at most 10 allowed ("Quotas": functions per key value store); give some of the sites a store of their own',
+    );
+  });
+
+  test('the limits table counts the functions a template associates with each store', () => {
+    const app = appWithSites('arn', 0);
+    const stack = app.node.findChild('Shop0') as Stack;
+    const template = Template.fromStack(stack).toJSON() as CfnTemplateJson;
+    const problems = (t: CfnTemplateJson) => templateLimitProblems(t, { assetDirectory: app.outdir }).map((p) => `${p.limit}: ${p.where}: ${p.found}`);
+    expect(problems(template)).toEqual([]);
+    const fn = Object.values<any>(template.Resources!).find((r) => r.Type === 'AWS::CloudFront::Function' && r.Properties.FunctionConfig.KeyValueStoreAssociations);
+    const crowded = JSON.parse(JSON.stringify(template));
+    for (let i = 0; i < 9; i++) crowded.Resources[`Copy${i}`] = fn;
+    // The copies share the original's name too: only this limit's finding is of interest here.
+    expect(problems(crowded).filter((p) => p.startsWith('functions-per-key-value-store'))).toEqual([`functions-per-key-value-store: store "${STORE_ARN}": 11 functions`]);
   });
 });

@@ -1,4 +1,6 @@
 import * as fc from 'fast-check';
+import { App, Stack } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { FunctionSandbox, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import {
   MAX_KVS_VALUE_BYTES,
@@ -10,7 +12,7 @@ import {
 import { MultiZoneDistributionProps, MultiZoneValidationError } from '../lib';
 import { RoutingTable, resolveRoute } from '../lib/routing-plan';
 import { flagIsOnFor } from '../lib/flags';
-import { origin, seedZones, served, synth } from './support/sites';
+import { origin, seedZones, served, siteStack, synth } from './support/sites';
 
 const table = (overrides: RoutingTable['overrides']): RoutingTable => ({
   defaultZone: 'home',
@@ -19,6 +21,7 @@ const table = (overrides: RoutingTable['overrides']): RoutingTable => ({
   overrides,
   flags: {},
 });
+const SITE = '0123456789';
 const zones = [
   { name: 'home', originId: 'zone-home' },
   { name: 'shop', originId: 'my-shop-origin' },
@@ -34,7 +37,7 @@ describe('the routing table in the KeyValueStore', () => {
   });
 
   test('a small table is one value, carrying the zones its rows name', () => {
-    const { entries, keyPrefix, bucketCount, maxReads } = encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones);
+    const { entries, keyPrefix, bucketCount, maxReads } = encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones, SITE);
     expect(Object.keys(entries)).toEqual([`${keyPrefix}b0`]);
     expect(JSON.parse(entries[`${keyPrefix}b0`])).toEqual([0, {}, { 1: ['shop', 'my-shop-origin'] }, [0, '/_next/static/*', 0, 1], [0, '/x/*', 1, 'f']]);
     expect([bucketCount, maxReads]).toEqual([1, 1]);
@@ -43,13 +46,13 @@ describe('the routing table in the KeyValueStore', () => {
   test('any route kind but page is written as one that never moves', () => {
     // A kind of route the encoder does not know of yet (a next/image route, say) must not become movable.
     const t: RoutingTable = { ...table([]), routes: [{ pattern: '/_next/image', zone: 'shop', kind: 'image' as unknown as 'asset' }] };
-    const { entries, keyPrefix } = encodeRoutingTable(t, zones);
+    const { entries, keyPrefix } = encodeRoutingTable(t, zones, SITE);
     expect(JSON.parse(entries[`${keyPrefix}b0`]).slice(3)).toEqual([[0, '/_next/image', 1, 1]]);
   });
 
   test('many first segments spread over buckets, each value within the store limit', () => {
     const overrides = Array.from({ length: 1000 }, (_, i) => ({ pattern: `/feature-${i}/*`, flag: `f${i}`, zone: 'shop' }));
-    const { entries, bucketCount, maxReads } = encodeRoutingTable(table(overrides), zones);
+    const { entries, bucketCount, maxReads } = encodeRoutingTable(table(overrides), zones, SITE);
     expect(bucketCount).toBeGreaterThan(16);
     expect(maxReads).toBe(1);
     for (const value of Object.values(entries)) expect(Buffer.byteLength(value)).toBeLessThanOrEqual(MAX_KVS_VALUE_BYTES);
@@ -57,7 +60,7 @@ describe('the routing table in the KeyValueStore', () => {
 
   test('a segment too big for its bucket hands its longer paths down to buckets of their own', () => {
     const overrides = Array.from({ length: 300 }, (_, i) => ({ pattern: `/shop/item-${i}/*`, flag: `f${i}`, zone: 'shop' }));
-    const { entries, keyPrefix, maxReads } = encodeRoutingTable(table([...overrides, { pattern: '/shop/*', flag: 'all', zone: 'shop' }]), zones);
+    const { entries, keyPrefix, maxReads } = encodeRoutingTable(table([...overrides, { pattern: '/shop/*', flag: 'all', zone: 'shop' }]), zones, SITE);
     const top = JSON.parse(entries[`${keyPrefix}b0`]);
     expect(Object.keys(top[1])).toEqual(['shop']);
     expect(top.slice(3).map((r: unknown[]) => r[1])).toEqual(['/_next/static/*', '/shop/*']);
@@ -66,17 +69,17 @@ describe('the routing table in the KeyValueStore', () => {
   });
 
   test('the version changes with the table, and only then', () => {
-    const a = encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones);
-    expect(encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones).version).toBe(a.version);
-    expect(encodeRoutingTable(table([{ pattern: '/y/*', flag: 'f', zone: 'shop' }]), zones).version).not.toBe(a.version);
-    expect(encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), [zones[0], { name: 'shop', originId: 'other' }]).version).not.toBe(a.version);
+    const a = encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones, SITE);
+    expect(encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), zones, SITE).version).toBe(a.version);
+    expect(encodeRoutingTable(table([{ pattern: '/y/*', flag: 'f', zone: 'shop' }]), zones, SITE).version).not.toBe(a.version);
+    expect(encodeRoutingTable(table([{ pattern: '/x/*', flag: 'f', zone: 'shop' }]), [zones[0], { name: 'shop', originId: 'other' }], SITE).version).not.toBe(a.version);
   });
 
   test('a table too big for its share of the store is refused', () => {
     const long = (i: number) => `/${'p'.repeat(200)}-${i}/*`;
     const overrides = Array.from({ length: 12000 }, (_, i) => ({ pattern: long(i), flag: `f${i}`, zone: 'shop' }));
-    expect(() => encodeRoutingTable(table(overrides), zones)).toThrow(MultiZoneValidationError);
-    expect(() => encodeRoutingTable(table(overrides), zones)).toThrow(`at most ${MAX_TABLE_STORE_BYTES} allowed`);
+    expect(() => encodeRoutingTable(table(overrides), zones, SITE)).toThrow(MultiZoneValidationError);
+    expect(() => encodeRoutingTable(table(overrides), zones, SITE)).toThrow(`at most ${MAX_TABLE_STORE_BYTES} allowed`);
   });
 });
 
@@ -88,7 +91,7 @@ async function reads(site: SynthesizedSite, uri: string, flags: Record<string, s
     keys.push(key);
     return Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : site.storeEntries[key];
   });
-  return { table: keys.filter((k) => k.startsWith('mz:')).length, flags: keys.filter((k) => !k.startsWith('mz:')), zone: outcome.selectedOriginId && site.zoneOfOrigin(outcome.selectedOriginId) };
+  return { table: keys.filter((k) => k.startsWith('mz-site:')).length, flags: keys.filter((k) => !k.startsWith('mz-site:')), zone: outcome.selectedOriginId && site.zoneOfOrigin(outcome.selectedOriginId) };
 }
 
 const featureOverrides = (count: number, pattern: (i: number) => string) =>
@@ -118,7 +121,7 @@ describe('store reads per request: one table value, then one per flag consulted'
 
   test('a small table is spread thin: a value holding rows of several first segments holds at most 256 bytes of them', () => {
     const site = served({ overrides: featureOverrides(1, (i) => `/feature-${i}/*`) });
-    const buckets = Object.entries(site.storeEntries).filter(([key]) => /^mz:[0-9a-f]{8}:b\d+$/.test(key));
+    const buckets = Object.entries(site.storeEntries).filter(([key]) => /^mz-site:[0-9a-f]{10}:[0-9a-f]{8}:b\d+$/.test(key));
     expect(buckets.length).toBeGreaterThan(1);
     for (const [key, value] of buckets) {
       const rows: Array<[number, string]> = JSON.parse(value).slice(3);
@@ -156,7 +159,7 @@ describe('fail safe: a table value missing or past the read budget leaves the be
   });
 
   test('a store whose values never end stops at the read budget', async () => {
-    const endless = await run((key) => (key.startsWith('mz:') ? '[1,{},{}]' : 'on'));
+    const endless = await run((key) => (key.startsWith('mz-site:') ? '[1,{},{}]' : 'on'));
     expect(endless.selected).toBeUndefined();
     expect(endless.keys.length).toBeLessThanOrEqual(2);
   });
@@ -210,5 +213,50 @@ describe('property: a large, deeply bucketed table routes like the reference mod
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('two sites on one store', () => {
+  const STORE_ARN = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
+  const checkout = (zone: string): Partial<MultiZoneDistributionProps> => ({ overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone }] });
+  const app = new App();
+  // The same construct path in two stacks: only the stack name sets them apart.
+  const store = (stack: Stack) => ({ keyValueStore: cloudfront.KeyValueStore.fromKeyValueStoreArn(stack, 'Store', STORE_ARN) });
+  const stacks = [siteStack(checkout('blog'), store, { app, id: 'ShopA' }), siteStack(checkout('dashboard'), store, { app, id: 'ShopB' })];
+  const [a, b] = stacks.map((s) => SynthesizedSite.fromStack(s));
+  const tableKeys = (site: SynthesizedSite) => Object.keys(site.storeEntries).filter((k) => k !== 'new-checkout');
+
+  /** Runs a site's router on `uri` against the shared store; the keys it read, and the zone. */
+  async function routeIn(site: SynthesizedSite, shared: Record<string, string>, uri: string) {
+    const code = site.functionCode(site.behaviors.find((behavior) => behavior.pathPattern === '/checkout/*')!.viewerRequestFunction!);
+    const keys: string[] = [];
+    const outcome = await new FunctionSandbox(code).run(viewerRequestEvent(uri), (key) => {
+      keys.push(key);
+      return shared[key];
+    });
+    return { keys, zone: outcome.selectedOriginId && site.zoneOfOrigin(outcome.selectedOriginId) };
+  }
+
+  test('each site writes its table under a prefix of its own, and the tables do not overlap', () => {
+    const prefixOf = (site: SynthesizedSite) => new Set(tableKeys(site).map((k) => k.split(':').slice(0, 2).join(':')));
+    expect([...prefixOf(a)]).toEqual([expect.stringMatching(/^mz-site:[0-9a-f]{10}$/)]);
+    expect([...prefixOf(b)]).toEqual([expect.stringMatching(/^mz-site:[0-9a-f]{10}$/)]);
+    expect([...prefixOf(a)][0]).not.toBe([...prefixOf(b)][0]);
+    expect(tableKeys(a).filter((k) => tableKeys(b).includes(k))).toEqual([]);
+  });
+
+  test("each router reads only its own table and the shared flag, and routes by it with the other site's table beside it", async () => {
+    // Both tables, the shared flag, and a table of the earlier layout (`mz:<version>:`) left by an earlier release.
+    const shared = { ...a.storeEntries, ...b.storeEntries, 'new-checkout': 'on', 'mz:0badc0de:b0': '[0,{},{},[0,"/checkout/*",0,"new-checkout"]]' };
+    const inA = await routeIn(a, shared, '/checkout/pay');
+    const inB = await routeIn(b, shared, '/checkout/pay');
+    expect(inA.zone).toBe('blog');
+    expect(inB.zone).toBe('dashboard');
+    expect(inA.keys.filter((k) => k !== 'new-checkout').every((k) => tableKeys(a).includes(k))).toBe(true);
+    expect(inB.keys.filter((k) => k !== 'new-checkout').every((k) => tableKeys(b).includes(k))).toBe(true);
+    expect(inA.keys).toContain('new-checkout');
+    // Without its own table a router leaves the request to its behavior's origin, whatever the other site's table says.
+    const withoutA = Object.fromEntries(Object.entries(shared).filter(([k]) => !tableKeys(a).includes(k)));
+    expect((await routeIn(a, withoutA, '/checkout/pay')).zone).toBeUndefined();
   });
 });

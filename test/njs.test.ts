@@ -176,7 +176,7 @@ function cases(site: SynthesizedSite): NjsCase[] {
   const ipOut2 = viewerKey('blog-beta', false, 50, (i) => `203.0.113.${i}`);
   const ipIn2 = viewerKey('blog-beta', true, 50, (i) => `203.0.113.${i}`);
   const sidIn = viewerKey('blog-beta', true, 50, (i) => `session-${i}`);
-  const tableKeys = Object.keys(site.storeEntries).filter((k) => k.startsWith('mz:'));
+  const tableKeys = Object.keys(site.storeEntries).filter((k) => k.startsWith('mz-site:'));
   const secret = 'c'.repeat(64);
   const expiry = Math.floor(Date.now() / 1000) + 3600;
   const preview = (flag: string, value: 'on' | 'off', key = secret) => ({ [PREVIEW_COOKIE]: previewEntry(flag, value, expiry, key) });

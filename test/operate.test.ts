@@ -125,7 +125,7 @@ beforeEach(() => {
     return { Body: { transformToString: async () => assetObjects[input.Key] } };
   });
   kvs.on(ListKeysCommand).callsFake(async () => ({
-    Items: [...Object.entries(site.storeEntries).filter(([k]) => k.startsWith('mz:')), ...Object.entries(storeFlags)].map(([Key, Value]) => ({ Key, Value })),
+    Items: [...Object.entries(site.storeEntries).filter(([k]) => k.startsWith('mz-site:')), ...Object.entries(storeFlags)].map(([Key, Value]) => ({ Key, Value })),
   }));
   kvs.on(GetKeyCommand).callsFake(async (input) => {
     if (!(input.Key in storeFlags)) throw new ResourceNotFoundException({ message: 'Key not found', $metadata: {} });

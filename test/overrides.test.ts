@@ -124,14 +124,14 @@ describe('fail safe: the request goes where it would with the flag off', () => {
   });
 
   test('a missing flag key', async () => {
-    const withoutFlags = (key: string) => (key.startsWith('mz:') ? table(key) : undefined);
+    const withoutFlags = (key: string) => (key.startsWith('mz-site:') ? table(key) : undefined);
     expect(await runWithStore('/checkout', withoutFlags)).toBe('home');
     expect(await runWithStore('/blog/a', withoutFlags)).toBe('blog');
   });
 
   test('a store that fails on flag reads', async () => {
     const failing = (key: string) => {
-      if (!key.startsWith('mz:')) throw new Error('KVS unavailable');
+      if (!key.startsWith('mz-site:')) throw new Error('KVS unavailable');
       return table(key);
     };
     expect(await runWithStore('/blog/a', failing)).toBe('blog');
@@ -146,7 +146,7 @@ describe('fail safe: the request goes where it would with the flag off', () => {
   });
 
   test('a corrupt table value', async () => {
-    const corrupt = (key: string) => (key.startsWith('mz:') ? '{not json' : 'on');
+    const corrupt = (key: string) => (key.startsWith('mz-site:') ? '{not json' : 'on');
     expect(await runWithStore('/blog/a', corrupt)).toBe('blog');
   });
 

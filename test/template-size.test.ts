@@ -38,7 +38,7 @@ describe(`${OVERRIDES} overrides`, () => {
 
   test('give the sync custom resource properties of a few hundred bytes, so an update event (old and new) stays tiny', () => {
     const properties = syncProperties(big.template.toJSON());
-    expect(Object.keys(properties).sort()).toEqual(['KeyValueStoreArn', 'ServiceToken', 'TableBucket', 'TableKey', 'Version']);
+    expect(Object.keys(properties).sort()).toEqual(['Functions', 'KeyValueStoreArn', 'ServiceToken', 'Site', 'SiteName', 'TableBucket', 'TableKey', 'Version']);
     expect(json(properties)).toBeLessThan(4096);
   });
 

@@ -142,10 +142,10 @@ describe('decisions on every page request', () => {
         reads.push(key);
         return site.storeEntries[key];
       });
-      const flagReads = reads.filter((k) => !k.startsWith('mz:'));
+      const flagReads = reads.filter((k) => !k.startsWith('mz-site:'));
       expect(flagReads.sort()).toEqual(['beta', 'legacy', 'new-checkout', 'new-nav']);
       // The decider reads no routing table; the router its one bucket.
-      expect(reads.filter((k) => k.startsWith('mz:')).length).toBe(behavior.viewerRequestFunction!.includes('Router') ? 1 : 0);
+      expect(reads.filter((k) => k.startsWith('mz-site:')).length).toBe(behavior.viewerRequestFunction!.includes('Router') ? 1 : 0);
     }
   });
 });

@@ -38,7 +38,7 @@ export interface FlagDecisionOptions {
 export interface RoutesCodeOptions extends FlagDecisionOptions {
   /** The default zone's `[name, origin id]`; the table values carry the other zones. */
   readonly defaultZone: [string, string];
-  /** The table's versioned key prefix. */
+  /** The key prefix of the table's entries, the site's and the version's (KvsRoutingTable.keyPrefix). */
   readonly keyPrefix: string;
   /** The table's number of first-segment buckets (KvsRoutingTable.bucketCount). */
   readonly bucketCount: number;

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { MultiZoneValidationError } from '../errors';
-import { INTERNAL_KEY_PREFIX } from '../flags';
+import { tableKeyPrefix } from '../kvs-sync/table-file';
 import { limitValue } from '../limits';
 import { normalizePathPattern } from '../path-patterns';
 import { RoutingTable, routeKindMoves } from '../routing-plan';
@@ -39,11 +39,11 @@ const MAX_BUCKETS = 4096;
  */
 const SHARED_BUCKET_BYTES = 256;
 
-/** The routing table as KeyValueStore entries, under a versioned key prefix. */
+/** The routing table as KeyValueStore entries, under a site's versioned key prefix. */
 export interface KvsRoutingTable {
   /** Content hash of the table: a new table gets new keys, so a function still at the edge keeps reading its own. */
   readonly version: string;
-  /** The key prefix every entry starts with: `mz:<version>:`. */
+  /** The key prefix every entry starts with: `mz-site:<site>:<version>:`. */
   readonly keyPrefix: string;
   /** Key to value (a JSON string), each value within the store's limit. */
   readonly entries: Record<string, string>;
@@ -140,8 +140,10 @@ interface Cost {
  *   by the next segment; the parent value lists the segment and how many.
  * - `<key>|<n>`: the next chunk of a bucket too big for one value.
  *
- * Keys stay far below the store's 512 bytes: a literal path is part of a
- * pattern, at most 255 characters.
+ * Every key starts with the site's prefix for this version
+ * (`mz-site:<site>:<version>:`, 29 bytes), so sites sharing a store never
+ * read or write each other's tables. Keys stay far below the store's 512
+ * bytes: a literal path is part of a pattern, at most 255 characters.
  *
  * Each value is `[more, splits, zones, ...rows]`: `more` 1 when a chunk
  * follows, `splits` `{segment: bucket count}`, `zones` `{zone index:
@@ -150,7 +152,7 @@ interface Cost {
  * Refuses a table that would make some request read more than
  * MAX_TABLE_READS values, or take more than MAX_TABLE_STORE_BYTES.
  */
-export function encodeRoutingTable(table: RoutingTable, zones: readonly TableZone[]): KvsRoutingTable {
+export function encodeRoutingTable(table: RoutingTable, zones: readonly TableZone[], site: string): KvsRoutingTable {
   const zoneIndex = new Map(table.zones.map((z, i) => [z, i]));
   const zoneEntry = new Map(zones.map((z) => [zoneIndex.get(z.name)!, JSON.stringify([z.name, z.originId])]));
   const entry = (row: TableRow, owner: string): Entry => ({ row, segments: literalSegments(row[1]), bytes: Buffer.byteLength(JSON.stringify(row)), owner });
@@ -168,7 +170,7 @@ export function encodeRoutingTable(table: RoutingTable, zones: readonly TableZon
     .update(JSON.stringify([root.count, keys.map((k) => [k, values[k]])]))
     .digest('hex')
     .slice(0, 8);
-  const keyPrefix = `${INTERNAL_KEY_PREFIX}${version}:`;
+  const keyPrefix = tableKeyPrefix(site, version);
   const entries: Record<string, string> = {};
   let bytes = 0;
   for (const key of keys) {

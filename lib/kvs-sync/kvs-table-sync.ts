@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,18 +7,28 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { throwIfProblems } from '../errors';
-import { INTERNAL_KEY_PREFIX } from '../flags';
+import { isInternalKey } from '../flags';
 import { handlerAssetDir } from '../handler-assets';
 import { jsonFileAsset } from '../json-asset';
-import { SINCE_KEY_SEGMENT, TABLE_FILE_NAME, TableFile, sinceKey } from './table-file';
+import { SINCE_KEY_SEGMENT, SITE_ID, TABLE_FILE_NAME, TABLE_VERSION, TableFile, sinceKey, tableKeyPrefix } from './table-file';
 
 /** Properties for a KvsTableSync. */
 export interface KvsTableSyncProps {
   /** The store whose construct-owned keys are kept in sync. */
   readonly keyValueStore: cloudfront.IKeyValueStore;
-  /** The construct-owned keys and their values; every key starts with `mz:<version>:`. */
+  /** The site's id in the store, 10 hex characters (`siteKeyId`): every key the sync writes for the site is under `mz-site:<site>:`. */
+  readonly site: string;
+  /**
+   * The site's name, shown to the syncs of other sites sharing the store.
+   *
+   * @default - the site id
+   */
+  readonly siteName?: string;
+  /** How many of the site's functions are associated with the store, counted against the store's quota with the other sites'. */
+  readonly functionCount: number;
+  /** The construct-owned keys and their values; every key starts with `mz-site:<site>:<version>:`. */
   readonly entries: Record<string, string>;
-  /** Version of the routing table, 8 hex characters: the second segment of every entry key. */
+  /** Version of the routing table, 8 hex characters: the segment after the site in every entry key. */
   readonly version: string;
   /** Flag keys and their initial values, written only while the key is missing so runtime flips survive deploys. */
   readonly initialFlags: Record<string, string>;
@@ -31,27 +42,32 @@ export interface KvsTableSyncProps {
 }
 
 /**
- * Keeps a CloudFront KeyValueStore's construct-owned routing keys in sync
- * on every deploy.
+ * Keeps a site's routing keys in a CloudFront KeyValueStore in sync on
+ * every deploy.
  *
  * A KeyValueStore's `ImportSource` only seeds the store when it is created;
  * this custom resource writes `entries` on every deploy, creates the flags
- * of `initialFlags` that do not exist yet, records when each table version
- * became current (`mz:<version>:@since`), and deletes the internal keys of
- * versions replaced longer ago than the handler's retention window. With
- * `createPreviewSecret` it also creates the preview signing secret if
- * missing. On delete it removes this version's keys and leaves the flags
- * and the secret alone.
+ * of `initialFlags` that do not exist yet, records the site
+ * (`mz-site:<site>:@site`: its name and function count) and when each table
+ * version became current (`mz-site:<site>:<version>:@since`), and deletes
+ * the site's versions replaced longer ago than the handler's retention
+ * window. With `createPreviewSecret` it also creates the preview signing
+ * secret if missing. On delete it removes the site's keys and leaves the
+ * flags and the secret alone.
+ *
+ * Several sites may share a store: each sync writes and deletes only keys
+ * under its own `mz-site:<site>:`, and a deploy that would take the sites'
+ * functions past the store's quota fails before writing anything.
  *
  * The entries and flags travel as an S3 file asset (`tableAsset`, JSON
  * `{ "entries": {...}, "initialFlags": {...} }`), not in the template:
  * the resource's properties (`KeyValueStoreArn`, `Version`, `TableBucket`,
- * `TableKey`, `PreviewSecret`) stay a few hundred bytes whatever the table's
- * size, and so does the event CloudFormation sends the provider.
+ * `TableKey`, `PreviewSecret`, the site's `Site`, `SiteName` and
+ * `Functions`) stay a few hundred bytes whatever the table's size, and so
+ * does the event CloudFormation sends the provider.
  *
- * Use one KvsTableSync per store: each one treats every other version's
- * internal keys in the store as its own older versions. All instances in a
- * stack share one handler function and provider.
+ * Use one KvsTableSync per site and store. All instances in a stack share
+ * one handler function and provider.
  *
  * @resource Custom::MultiZoneKvsSync
  */
@@ -74,6 +90,9 @@ export class KvsTableSync extends Construct {
       resourceType: 'Custom::MultiZoneKvsSync',
       properties: {
         KeyValueStoreArn: props.keyValueStore.keyValueStoreArn,
+        Site: props.site,
+        SiteName: props.siteName ?? props.site,
+        Functions: props.functionCount,
         Version: props.version,
         TableBucket: this.tableAsset.s3BucketName,
         TableKey: this.tableAsset.s3ObjectKey,
@@ -87,23 +106,40 @@ export class KvsTableSync extends Construct {
 /** Why the props cannot be synced; the handler relies on each of these to never touch a key it does not own. */
 function propsProblems(id: string, props: KvsTableSyncProps): string[] {
   const problems: string[] = [];
-  if (!/^[0-9a-f]{8}$/i.test(props.version)) {
+  if (!TABLE_VERSION.test(props.version)) {
     problems.push(`KvsTableSync "${id}": version "${props.version}" must be 8 hex characters`);
   }
-  const entryPrefix = `${INTERNAL_KEY_PREFIX}${props.version}:`;
+  if (!SITE_ID.test(props.site)) {
+    problems.push(`KvsTableSync "${id}": site "${props.site}" must be 10 hex characters`);
+  }
+  const entryPrefix = tableKeyPrefix(props.site, props.version);
   for (const key of Object.keys(props.entries)) {
     if (!key.startsWith(entryPrefix)) {
       problems.push(`KvsTableSync "${id}": entry key "${key}" must start with "${entryPrefix}"`);
-    } else if (key === sinceKey(props.version)) {
+    } else if (key === sinceKey(props.site, props.version)) {
       problems.push(`KvsTableSync "${id}": entry key "${key}" is the handler's own record of when the version became current ("${SINCE_KEY_SEGMENT}")`);
     }
   }
   for (const key of Object.keys(props.initialFlags)) {
-    if (key.startsWith(INTERNAL_KEY_PREFIX)) {
-      problems.push(`KvsTableSync "${id}": flag key "${key}" must not start with "${INTERNAL_KEY_PREFIX}"`);
+    if (isInternalKey(key)) {
+      problems.push(`KvsTableSync "${id}": flag key "${key}" must not contain ":" (the construct's own keys have one)`);
     }
   }
   return problems;
+}
+
+/**
+ * A site's id in a store: 10 hex characters of the SHA-256 of its top-level
+ * stack's name and its construct path. Known at synth, the same on every
+ * deploy, and different for every site of an account and region; the same
+ * stack deployed in two regions on one store gets the same id, which the
+ * handler detects from the stack ARNs and refuses.
+ */
+export function siteKeyId(site: Construct): string {
+  let stack = Stack.of(site);
+  // A nested stack's name is a token: its parent's is not.
+  while (stack.nestedStackParent) stack = stack.nestedStackParent;
+  return createHash('sha256').update(`${stack.stackName}\n${site.node.path}`).digest('hex').slice(0, 10);
 }
 
 /** The handler function and provider, one per stack, shared by every KvsTableSync in it. */

@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeKeyValueStoreCommand, GetKeyCommand, PutKeyCommand, paginateListKeys } from '@aws-sdk/client-cloudfront-keyvaluestore';
-import { MultiZoneValidationError, INTERNAL_KEY_PREFIX, flagNameProblem, flagValueProblem, PREVIEW_SECRET_KEY } from 'multizone-distribution/internal';
+import { MultiZoneValidationError, isInternalKey, flagNameProblem, flagValueProblem, PREVIEW_SECRET_KEY } from 'multizone-distribution/internal';
 import { AwsClients, OperateError, awsCall, explainAwsError, isEtagConflict } from './aws';
 
 /** Writes tried when the ETag keeps going stale: conflicts come from a few writers, not a stampede. */
@@ -36,13 +36,13 @@ export async function getPreviewSecret(clients: AwsClients, kvsArn: string): Pro
   throw new OperateError(`Preview: the store has no "${PREVIEW_SECRET_KEY}"; deploy the site with preview: true on an override of the flag (the deploy creates the secret)`);
 }
 
-/** Every flag in the store (the construct's own `mz:` keys and the preview secret left out), sorted by name. */
+/** Every flag in the store (the construct's own keys, every site's, and the preview secret left out: they have a ":"), sorted by name. */
 export async function listFlags(clients: AwsClients, kvsArn: string): Promise<FlagValue[]> {
   return awsCall('ListKeys on the KeyValueStore', async () => {
     const flags: FlagValue[] = [];
     for await (const page of paginateListKeys({ client: clients.keyValueStore, pageSize: 50 }, { KvsARN: kvsArn })) {
       for (const item of page.Items ?? []) {
-        if (item.Key && !item.Key.startsWith(INTERNAL_KEY_PREFIX) && item.Key !== PREVIEW_SECRET_KEY) flags.push({ name: item.Key, value: item.Value ?? '' });
+        if (item.Key && !isInternalKey(item.Key)) flags.push({ name: item.Key, value: item.Value ?? '' });
       }
     }
     return flags.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
