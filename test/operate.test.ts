@@ -537,6 +537,31 @@ describe('verify', () => {
   });
 });
 
+describe('the README\'s local samples, on the example', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  const templateFile = path.join(exampleApp.outdir, 'readme-example.template.json');
+  fs.writeFileSync(templateFile, JSON.stringify(template));
+  const noFlagFile = path.join(exampleApp.outdir, 'absent', 'flags.json');
+
+  test('explain --visitor prints the bucket the README quotes, run after run; --ip, which the example\'s buckets ignore, is refused', async () => {
+    const sample = ['explain', '/checkout', '--flag', 'new-checkout=25%', '--visitor', '3f2a9c0d4b5e6f708192a3b4c5d6e7f8'];
+    expect(readme).toContain(`npx multizone ${sample.join(' ')}`);
+    const runs = [await run(...sample, '--template', templateFile, '--flags-file', noFlagFile), await run(...sample, '--template', templateFile, '--flags-file', noFlagFile)];
+    const quoted = runs.map((r) => r.out.find((l) => l.includes('new-checkout=25%'))!.replace(/^\s*flags\s+/, ''));
+    expect(quoted[1]).toBe(quoted[0]);
+    expect(readme).toContain(`\`${quoted[0]}\``);
+    expectOneLineError(await run('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', '203.0.113.7', '--template', templateFile), '--ip 203.0.113.7: this site buckets viewers by their mz-vid visitor id, not by IP');
+  });
+
+  test('flags preview of the example\'s zone flag prints the refusal the README quotes, and makes nothing', async () => {
+    const flagsFile = path.join(exampleApp.outdir, 'preview', 'flags.json');
+    const result = await run('flags', 'preview', 'new-nav', 'on', '--local', '--template', templateFile, '--flags-file', flagsFile);
+    expectOneLineError(result, 'flags preview new-nav: "new-nav" is a zone flag with no overrides');
+    expect(readme).toContain(`$ npx multizone flags preview new-nav on --local ${result.err[0]}`);
+    expect(fs.existsSync(path.dirname(flagsFile))).toBe(false);
+  });
+});
+
 describe('invalidate', () => {
   beforeEach(() => {
     cloudfront.on(CreateInvalidationCommand).resolves({ Location: 'x', Invalidation: { Id: 'I2EXAMPLE', Status: 'InProgress', CreateTime: new Date(0), InvalidationBatch: undefined } });
