@@ -813,6 +813,16 @@ describe('bin/multizone.js', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  test('an AWS command failing without credentials: exactly one line on stderr, no notice of the AWS SDK\'s', () => {
+    const home = fs.mkdtempSync(path.join(tmp, 'home-'));
+    // No credentials anywhere, no instance metadata, and an endpoint that answers nothing, should a request go out.
+    const env = { PATH: process.env.PATH, HOME: home, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' };
+    const kvsArn = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'flags', 'set', 'new-checkout', 'on', '--kvs-arn', kvsArn], { encoding: 'utf8', env });
+    expect([r.status, r.stdout]).toEqual([1, '']);
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^multizone: GetKey "new-checkout": no AWS credentials found; /), '']);
+  }, 120_000);
+
   test('dev serves the template until stopped', async () => {
     const port = await closedPort();
     const child = spawn(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'dev', '--template', templateFile, '--port', String(port), '--host', '127.0.0.1', '--flags-file', noFlagFile, ...zoneNames.flatMap((z) => ['--zone', `${z}=${zoneUrls[z]}`])], { stdio: ['ignore', 'pipe', 'pipe'] });
