@@ -832,6 +832,19 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     handling: '`multizone invalidate` batches at most 3,000 file paths an invalidation, one after another.',
   },
   {
+    id: 'invalidation-path-length',
+    title: 'Invalidations: length of one invalidation path',
+    value: 4000,
+    unit: 'characters',
+    scope: 'per invalidation path',
+    adjustable: false,
+    doc: {
+      title: 'Amazon CloudFront Developer Guide: What you need to know when invalidating paths (Invalidation paths)',
+      url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html#invalidation-specifying-objects-paths',
+    },
+    handling: '`multizone invalidate` refuses a longer path before anything is sent, naming the path and its length.',
+  },
+  {
     id: 'custom-resource-event-size',
     title: 'Lambda: asynchronous invocation payload (a custom resource event carries old and new properties)',
     value: 1_048_576,

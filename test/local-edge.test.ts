@@ -813,6 +813,16 @@ describe('bin/multizone.js', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  test('an AWS command failing without credentials: exactly one line on stderr, no notice of the AWS SDK\'s', () => {
+    const home = fs.mkdtempSync(path.join(tmp, 'home-'));
+    // No credentials anywhere, no instance metadata, and an endpoint that answers nothing, should a request go out.
+    const env = { PATH: process.env.PATH, HOME: home, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' };
+    const kvsArn = 'arn:aws:cloudfront::123456789012:key-value-store/0f6a1c2e-0000-4000-8000-000000000000';
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'flags', 'set', 'new-checkout', 'on', '--kvs-arn', kvsArn], { encoding: 'utf8', env });
+    expect([r.status, r.stdout]).toEqual([1, '']);
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^multizone: GetKey "new-checkout": no AWS credentials found; /), '']);
+  }, 120_000);
+
   test('dev serves the template until stopped', async () => {
     const port = await closedPort();
     const child = spawn(process.execPath, [path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js'), 'dev', '--template', templateFile, '--port', String(port), '--host', '127.0.0.1', '--flags-file', noFlagFile, ...zoneNames.flatMap((z) => ['--zone', `${z}=${zoneUrls[z]}`])], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -969,6 +979,41 @@ describe('CLI: explain, zone flags', () => {
     expect([bad.code, bad.err.trim()]).toEqual([1, 'multizone: --visitor not-hex: not a visitor id the edge writes (32 hex characters, the value of the mz-vid cookie)']);
     const byIp = await cli('explain', '/checkout', '--visitor', 'a'.repeat(32), '--template', ipTemplateFile, '--flags-file', noFlagFile);
     expect([byIp.code, byIp.err.trim()]).toEqual([1, `multizone: --visitor ${'a'.repeat(32)}: this site buckets viewers by IP (no bucketCookie, no mz-vid); pass --ip`]);
+  });
+
+  test('--ip where buckets follow mz-vid: refused in one line saying to pass --visitor, nothing printed', async () => {
+    const r = await explain('/checkout', '--flag', 'new-checkout=25%', '--ip', '203.0.113.7');
+    expect([r.code, r.out, r.err]).toEqual([
+      1,
+      '',
+      'multizone: --ip 203.0.113.7: this site buckets viewers by their mz-vid visitor id, not by IP (visitorCookie, the default); pass --visitor <id> instead (a returning viewer\'s mz-vid, 32 hex characters)\n',
+    ]);
+  });
+
+  test('--visitor gives the same bucket and zone on every run', async () => {
+    const runs = await Promise.all(Array.from({ length: 4 }, () => explain('/checkout', '--flag', 'new-checkout=25%', '--visitor', '3f2a9c0d4b5e6f708192a3b4c5d6e7f8')));
+    expect(runs[0].out).toMatch(/new-checkout=25% \(--flag\), bucket \d+ for mz-vid 3f2a9c0d4b5e6f708192a3b4c5d6e7f8: (on|off)/);
+    expect(new Set(runs.map((r) => r.out)).size).toBe(1);
+  });
+
+  test('--ip that is not an address: refused naming the value, on any site', async () => {
+    for (const file of [flaggedTemplateFile, ipTemplateFile]) {
+      const r = await cli('explain', '/checkout', '--ip', 'not-an-ip', '--template', file, '--flags-file', noFlagFile);
+      expect([r.code, r.out, r.err]).toEqual([1, '', 'multizone: --ip not-an-ip: not an IPv4 or IPv6 address\n']);
+    }
+    expect((await cli('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', '2001:db8::7', '--template', ipTemplateFile, '--flags-file', noFlagFile)).out).toMatch(/bucket \d+ for 2001:db8::7: (on|off)/);
+  });
+
+  test('with a bucketCookie, --ip decides for a viewer without the cookie, --visitor for one with it; both at once are refused', async () => {
+    const cookieFile = templateFileOf(
+      synth({ overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }], flags: { 'new-checkout': 'off' }, bucketCookie: 'uid' }),
+      'cookie-site',
+    );
+    const run = (...args: string[]) => cli('explain', '/checkout', '--flag', 'new-checkout=25%', ...args, '--template', cookieFile, '--flags-file', noFlagFile);
+    expect((await run('--ip', '203.0.113.7')).out).toMatch(/bucket \d+ for 203\.0\.113\.7, without a uid cookie \(pass --visitor VALUE\): (on|off)/);
+    expect((await run('--visitor', 'user-42')).out).toMatch(/bucket \d+ for uid user-42: (on|off)/);
+    const both = await run('--ip', '203.0.113.7', '--visitor', 'user-42');
+    expect([both.code, both.err]).toEqual([1, 'multizone: --ip 203.0.113.7: with --visitor, buckets follow the uid cookie, not the IP (the IP counts only for a viewer without the cookie); pass one of them\n']);
   });
 });
 

@@ -37,7 +37,7 @@ import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../lib/preview';
 import { STACK_OUTPUT_SUFFIXES } from '../lib/multi-zone-distribution';
 import { main } from '../packages/multizone-cli/src/cli';
 import { invalidationBatches } from '../packages/multizone-cli/src/operate/invalidate';
-import { DEFAULT_MAX_UTILIZATION, SPOOFED_FLAGS, SPOOFED_ZONE, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';
+import { DEFAULT_MAX_UTILIZATION, SPOOFED_FLAGS, SPOOFED_ZONE, VERIFY_IMAGE_ACCEPT, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';
 import { origin, seedZones } from './support/sites';
 
 const STACK = 'MultiZoneExample';
@@ -62,6 +62,8 @@ const functionIds = Object.keys(resources).filter((id) => resources[id].Type ===
 const routerId = functionIds.find((id) => id.startsWith('SiteRouter'))!;
 /** The function of pages no flag can move: with the example's zone flags, the zone-flag decider. */
 const pageFunctionId = site.behaviorFor('/blog/x').behavior.viewerRequestFunction!;
+/** The function of the next/image behaviors. */
+const imageFunctionId = site.behaviorFor('/_next/image').behavior.viewerRequestFunction!;
 /** Deployed function names: the logical ids, for readability. */
 const fnArn = (name: string) => `arn:aws:cloudfront::123456789012:function/${name}`;
 
@@ -343,14 +345,17 @@ describe('AWS failures are one line and a non-zero exit', () => {
 });
 
 describe('verify', () => {
-  test('the default cases come from the zone table: a page and an asset per zone, each override on and off', () => {
+  test('the default cases come from the zone table: a page, an asset and a next/image request per zone, each override on and off', () => {
     expect(defaultCases(site.table)).toEqual([
       { uri: '/', label: 'home page' },
       { uri: '/_next/static/multizone-verify.js', label: 'home asset' },
+      { uri: '/_next/image?url=%2Fmultizone-verify.png&w=640&q=75', label: 'home image' },
       { uri: '/blog/multizone-verify', label: 'blog page' },
       { uri: '/blog-static/multizone-verify.js', label: 'blog asset' },
+      { uri: '/blog-static/_next/image?url=%2Fblog-static%2Fmultizone-verify.png&w=640&q=75', label: 'blog image' },
       { uri: '/dashboard/multizone-verify', label: 'dashboard page' },
       { uri: '/dashboard-static/multizone-verify.js', label: 'dashboard asset' },
+      { uri: '/dashboard-static/_next/image?url=%2Fdashboard-static%2Fmultizone-verify.png&w=640&q=75', label: 'dashboard image' },
       { uri: '/checkout/multizone-verify', label: 'new-checkout on', flags: { 'new-checkout': 'on' } },
       { uri: '/checkout/multizone-verify', label: 'new-checkout off', flags: { 'new-checkout': 'off' } },
       { uri: '/checkout', label: 'new-checkout on', flags: { 'new-checkout': 'on' } },
@@ -376,14 +381,17 @@ describe('verify', () => {
     expect(row('/checkout/multizone-verify', 'new-checkout=off')).toMatch(new RegExp(`^ok\\s+\\S+\\s+\\S+\\s+home\\s+home\\s+/checkout/\\*\\s+${routerId}\\s+14$`));
     expect(row('/checkout/multizone-verify', 'new-checkout=on')).toMatch(/^skip\s.*needs new-checkout=on, the store has off; TestFunction reads the live store/);
     expect(row('/checkout', 'new-checkout=off')).toMatch(new RegExp(`^ok\\s+\\S+\\s+\\S+\\s+home\\s+home\\s+/checkout\\s+${routerId}\\s+14$`));
-    expect(result.out[result.out.length - 1]).toBe('8 passed, 0 failed, 2 skipped (utilization limit 70%)');
+    // Each zone's next/image route runs the deployed image behavior's function, which keeps the zone.
+    expect(row('/blog-static/_next/image?url=%2Fblog-static%2Fmultizone-verify.png&w=640&q=75')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+blog\\s+blog\\s+/blog-static/_next/image\\s+${imageFunctionId}\\s+14$`));
+    expect(row('/_next/image?url=%2Fmultizone-verify.png&w=640&q=75')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+home\\s+home\\s+/_next/image\\s+${imageFunctionId}\\s+14$`));
+    expect(result.out[result.out.length - 1]).toBe('11 passed, 0 failed, 2 skipped (utilization limit 70%)');
 
     // One DescribeFunction per function, for the LIVE stage's ETag; assets run no function.
     expect(cloudfront.commandCalls(DescribeFunctionCommand).map((c) => c.args[0].input).sort((a, b) => a.Name!.localeCompare(b.Name!))).toEqual(
-      [{ Name: pageFunctionId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }].sort((a, b) => a.Name.localeCompare(b.Name)),
+      [{ Name: pageFunctionId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }, { Name: imageFunctionId, Stage: 'LIVE' }].sort((a, b) => a.Name.localeCompare(b.Name)),
     );
     const tests = cloudfront.commandCalls(TestFunctionCommand).map((c) => c.args[0].input);
-    expect(tests).toHaveLength(5);
+    expect(tests).toHaveLength(8);
     const checkout = tests.find((t) => t.Name === routerId)!;
     expect(checkout).toEqual({ Name: routerId, IfMatch: `ETAG-${routerId}`, Stage: 'LIVE', EventObject: expect.any(Uint8Array) });
     expect(JSON.parse(Buffer.from(checkout.EventObject!).toString('utf8'))).toEqual({
@@ -425,7 +433,7 @@ describe('verify', () => {
       expect.stringMatching(/^FAIL\s+\/checkout\/multizone-verify\s.*routed to home, expected dashboard$/),
       expect.stringMatching(/^FAIL\s+\/checkout\s.*routed to home, expected dashboard$/),
     ]);
-    expectOneLineError(result, 'verify: 2 of 10 cases failed');
+    expectOneLineError(result, 'verify: 2 of 13 cases failed');
   });
 
   test('high compute utilization fails, under a threshold of the operator\'s choice', async () => {
@@ -435,8 +443,8 @@ describe('verify', () => {
       return { TestResult: { ComputeUtilization: '82', FunctionOutput: JSON.stringify({ request: outcome.result }) } };
     });
     const hot = await run('verify', '--stack', STACK);
-    expect(hot.out.filter((l) => l.endsWith('compute utilization 82 is above 70'))).toHaveLength(5);
-    expectOneLineError(hot, 'verify: 5 of 10 cases failed');
+    expect(hot.out.filter((l) => l.endsWith('compute utilization 82 is above 70'))).toHaveLength(8);
+    expectOneLineError(hot, 'verify: 8 of 13 cases failed');
     expect((await run('verify', '--stack', STACK, '--max-utilization', '90')).code).toBe(0);
     expectOneLineError(await run('verify', '--stack', STACK, '--max-utilization', 'lots'), '--max-utilization: "lots" must be a number from 0 to 100');
   });
@@ -453,6 +461,27 @@ describe('verify', () => {
       expect.stringMatching(/the function failed \(viewers get a 503\): TypeError: x is undefined$/),
     ]);
     expect(result.code).toBe(1);
+  });
+
+  test('an image event carries a browser\'s Accept and no internal header; an image function that does not reduce Accept fails', async () => {
+    const events: any[] = [];
+    cloudfront.on(TestFunctionCommand, { Name: imageFunctionId }).callsFake(async (input) => {
+      const event = JSON.parse(Buffer.from(input.EventObject).toString('utf8'));
+      events.push(event);
+      // A function that forwards Accept as the browser sent it.
+      return { TestResult: { ComputeUtilization: '5', FunctionOutput: JSON.stringify({ request: event.request }) } };
+    });
+    const result = await run('verify', '--stack', STACK);
+    expect(events.map((e) => `${e.request.uri} ${JSON.stringify(e.request.querystring)}`)).toEqual([
+      '/_next/image {"url":{"value":"%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
+      '/blog-static/_next/image {"url":{"value":"%2Fblog-static%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
+      '/dashboard-static/_next/image {"url":{"value":"%2Fdashboard-static%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
+    ]);
+    expect(events[0].request.headers).toEqual({ accept: { value: VERIFY_IMAGE_ACCEPT }, host: { value: DOMAIN } });
+    const failed = result.out.filter((l) => l.startsWith('FAIL'));
+    expect(failed.map((l) => l.split(/\s+/)[1])).toEqual(events.map((e) => `${e.request.uri}?url=${e.request.querystring.url.value}&w=640&q=75`));
+    expect(failed[0]).toMatch(/the function forwarded Accept "image\/avif,image\/webp,image\/apng,image\/svg\+xml,image\/\*,\*\/\*;q=0\.8", not "image\/avif,image\/webp": each browser's spelling would be an image cache entry of its own$/);
+    expectOneLineError(result, 'verify: 3 of 13 cases failed');
   });
 
   test('the zones get the function\'s flag decisions, never the viewer\'s spoofed header; a function that keeps it fails', async () => {
@@ -477,7 +506,7 @@ describe('verify', () => {
     const result = await run('verify', '--stack', STACK);
     const kept = result.out.filter((l) => l.endsWith(`the function kept the viewer's x-multizone-flags header (${SPOOFED_FLAGS}): zones would read the viewer's own flags`));
     expect(kept.map((l) => l.split(/\s+/)[1])).toEqual(['/', '/blog/multizone-verify', '/dashboard/multizone-verify']);
-    expectOneLineError(result, 'verify: 3 of 10 cases failed');
+    expectOneLineError(result, 'verify: 3 of 13 cases failed');
     // Without zone flags, no zone reads the header: the event carries none.
     expect(verifyEvent({ uri: '/a' }, '/a', {}, DIST_ID, DOMAIN).request.headers['x-multizone-flags']).toBeUndefined();
   });
@@ -505,6 +534,31 @@ describe('verify', () => {
     fs.writeFileSync(file, JSON.stringify([{ uri: '/checkout', zone: 'home', flags: { 'new-checkout': '50%' } }]));
     expectOneLineError(await run('verify', '--cases', file, '--distribution-id', DIST_ID), 'flag "new-checkout": value "50%" must be on or off here');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('the README\'s local samples, on the example', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  const templateFile = path.join(exampleApp.outdir, 'readme-example.template.json');
+  fs.writeFileSync(templateFile, JSON.stringify(template));
+  const noFlagFile = path.join(exampleApp.outdir, 'absent', 'flags.json');
+
+  test('explain --visitor prints the bucket the README quotes, run after run; --ip, which the example\'s buckets ignore, is refused', async () => {
+    const sample = ['explain', '/checkout', '--flag', 'new-checkout=25%', '--visitor', '3f2a9c0d4b5e6f708192a3b4c5d6e7f8'];
+    expect(readme).toContain(`npx multizone ${sample.join(' ')}`);
+    const runs = [await run(...sample, '--template', templateFile, '--flags-file', noFlagFile), await run(...sample, '--template', templateFile, '--flags-file', noFlagFile)];
+    const quoted = runs.map((r) => r.out.find((l) => l.includes('new-checkout=25%'))!.replace(/^\s*flags\s+/, ''));
+    expect(quoted[1]).toBe(quoted[0]);
+    expect(readme).toContain(`\`${quoted[0]}\``);
+    expectOneLineError(await run('explain', '/checkout', '--flag', 'new-checkout=25%', '--ip', '203.0.113.7', '--template', templateFile), '--ip 203.0.113.7: this site buckets viewers by their mz-vid visitor id, not by IP');
+  });
+
+  test('flags preview of the example\'s zone flag prints the refusal the README quotes, and makes nothing', async () => {
+    const flagsFile = path.join(exampleApp.outdir, 'preview', 'flags.json');
+    const result = await run('flags', 'preview', 'new-nav', 'on', '--local', '--template', templateFile, '--flags-file', flagsFile);
+    expectOneLineError(result, 'flags preview new-nav: "new-nav" is a zone flag with no overrides');
+    expect(readme).toContain(`$ npx multizone flags preview new-nav on --local ${result.err[0]}`);
+    expect(fs.existsSync(path.dirname(flagsFile))).toBe(false);
   });
 });
 
@@ -560,6 +614,20 @@ describe('invalidate', () => {
       { Quantity: 2, Items: ['/blog/*', '/'] },
     ]);
     expect(batch()[0].InvalidationBatch!.CallerReference).not.toBe(batch()[1].InvalidationBatch!.CallerReference);
+  });
+
+  test('a path of 4,000 characters is sent; one of 4,001 is refused before anything is sent, naming it', async () => {
+    const longest = `/long/${'a'.repeat(4000 - '/long/'.length)}`;
+    expect(longest).toHaveLength(4000);
+    expect((await run('invalidate', longest, '--distribution-id', DIST_ID, '--no-wait')).code).toBe(0);
+    expect(batch().map((b) => b.InvalidationBatch!.Paths)).toEqual([{ Quantity: 1, Items: [longest] }]);
+
+    cloudfront.resetHistory();
+    expectOneLineError(
+      await run('invalidate', `${longest}b`, '--distribution-id', DIST_ID, '--no-wait'),
+      `Invalidation path "${longest.slice(0, 40)}...": 4001 characters, CloudFront allows at most 4000`,
+    );
+    expect(awsCalls()).toBe(0);
   });
 
   test.each([

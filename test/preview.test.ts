@@ -287,6 +287,54 @@ describe('flags preview --local and the local edge', () => {
     expect(fs.existsSync(path.join(tmp, 'other'))).toBe(false);
   });
 
+  /** A template written where cdk synth leaves it, beside its assets. */
+  const templateFileOf = (synthesized: { template: Template; assemblyDir: string }, name: string) => {
+    const file = path.join(synthesized.assemblyDir, `${name}.template.json`);
+    fs.writeFileSync(file, JSON.stringify(synthesized.template.toJSON()));
+    return file;
+  };
+
+  test('a zone flag without overrides is refused in one line, with a remedy that works: flags set --local', async () => {
+    const exampleApp = new App();
+    const exampleStack = new ExampleSiteStack(exampleApp, 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS });
+    const exampleFile = templateFileOf({ template: Template.fromStack(exampleStack), assemblyDir: exampleApp.outdir }, 'example');
+    const file = path.join(tmp, 'zone-flag', 'flags.json');
+    const r = await cli('flags', 'preview', 'new-nav', 'on', '--local', '--template', exampleFile, '--flags-file', file);
+    expect([r.code, r.out, r.err]).toEqual([
+      1,
+      [],
+      [
+        'multizone: flags preview new-nav: "new-nav" is a zone flag with no overrides, and a preview cookie covers only flags whose overrides set preview: true (previewable here: new-checkout); ' +
+          'to try it on the local edge, set it there for everyone: multizone flags set new-nav on --local',
+      ],
+    ]);
+    // Nothing made: no secret, no flag file.
+    expect(fs.existsSync(path.join(tmp, 'zone-flag'))).toBe(false);
+
+    // The remedy, as printed: the zones get new-nav on from the next request.
+    expect((await cli('flags', 'set', 'new-nav', 'on', '--local', '--template', exampleFile, '--flags-file', file)).code).toBe(0);
+    const explained = await cli('explain', '/blog/post-1', '--template', exampleFile, '--flags-file', file);
+    expect(explained.out).toContain('  zone flags x-multizone-flags: new-nav=on (set by the function, forwarded to the zone)');
+  });
+
+  test('a flag whose overrides do not set preview: true is refused, saying to set it; an unknown flag, naming the flags', async () => {
+    const file = templateFileOf(synth(previewProps()), 'previews');
+    const plain = await cli('flags', 'preview', 'plain', 'off', '--local', '--template', file, '--flags-file', path.join(tmp, 'plain', 'flags.json'));
+    expect([plain.code, plain.err]).toEqual([
+      1,
+      [
+        'multizone: flags preview plain: the overrides of "plain" do not set preview: true (previewable here: members, new-checkout); ' +
+          'set it on them and synthesize again, or set the flag for everyone on the local edge: multizone flags set plain off --local',
+      ],
+    ]);
+    const unknown = await cli('flags', 'preview', 'new-chekout', 'on', '--local', '--template', file, '--flags-file', path.join(tmp, 'plain', 'flags.json'));
+    expect([unknown.code, unknown.err]).toEqual([1, ['multizone: flags preview new-chekout: the template has no flag "new-chekout" (its flags: new-checkout, members, plain)']]);
+    expect(fs.existsSync(path.join(tmp, 'plain'))).toBe(false);
+    const members = await cli('flags', 'preview', 'members', 'on', '--local', '--template', file, '--flags-file', path.join(tmp, 'plain', 'flags.json'));
+    expect([members.code, members.err]).toEqual([0, []]);
+    expect(members.out[0]).toMatch(/^mz-preview=members\.on\./);
+  });
+
   test('the local edge serves previews with the local secret', async () => {
     const zoneServer = http.createServer((_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => zoneServer.listen(0, '127.0.0.1', resolve));

@@ -9,6 +9,13 @@
 const fs = require('fs');
 const path = require('path');
 
+// Every failure is one line. The AWS SDK's notice that its later versions
+// need a newer Node is nine more on stderr: off by the SDK's own switch
+// (aws/aws-sdk-js-v3#7983), unless the user set it.
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+}
+
 const root = path.resolve(__dirname, '..');
 const source = path.join(root, 'src', 'cli', 'index.ts');
 const built = path.join(root, 'dist', 'cli', 'index.js');

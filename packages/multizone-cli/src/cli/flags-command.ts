@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { MultiZoneValidationError, flagNameProblem, MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry } from 'multizone-distribution/internal';
+import { MultiZoneValidationError, flagNameProblem, MAX_PREVIEW_TTL_SECONDS, PREVIEW_COOKIE, parsePreviewTtl, previewEntry, RoutingTable } from 'multizone-distribution/internal';
 import { DEFAULT_FLAG_FILE, ensureLocalPreviewSecret, previewSecretFile, readFlagFile, writeFlag } from '../local-edge/flag-file';
 import { CliError, CliIO } from './io';
 import { findSiteTemplates, readSite } from './site-loader';
@@ -58,7 +58,7 @@ function templateFlags(opts: FlagsCommandOptions): Record<string, string> {
 }
 
 /** The local template's routing table: `--template`'s, else that of the one template in cdk.out, if there is exactly one. */
-function localTable(opts: FlagsCommandOptions): { flags: Record<string, string>; previewFlags?: string[] } | undefined {
+function localTable(opts: FlagsCommandOptions): RoutingTable | undefined {
   if (typeof opts.template === 'string') return readSite(opts.template).table;
   const found = findSiteTemplates();
   if (found.length !== 1) return undefined;
@@ -79,6 +79,33 @@ export function previewRequest(name: string, value: string, ttl: string): { valu
     throw new MultiZoneValidationError(`--ttl: "${ttl}" must be a duration such as 30m, 1h or 7d, at most 30d`);
   }
   return { value, ttlSeconds };
+}
+
+/** A flag the template does not have, in the words `flags set` and `flags preview` refuse it with. */
+function unknownFlag(command: string, table: RoutingTable, name: string): string | undefined {
+  if (name in table.flags) return undefined;
+  const known = Object.keys(table.flags);
+  return `${command}: the template has no flag "${name}" (${known.length ? `its flags: ${known.join(', ')}` : 'it has no overrides'})`;
+}
+
+/**
+ * Why a preview cookie for a flag would do nothing on the site of `table`,
+ * with what to do instead; undefined when the flag is previewable. The
+ * function honors a cookie only for flags whose overrides say
+ * `preview: true`; a flag without overrides (a zone flag alone) has none
+ * to say it.
+ */
+export function previewRefusal(table: RoutingTable, name: string, value: 'on' | 'off'): string | undefined {
+  if ((table.previewFlags ?? []).includes(name)) return undefined;
+  const unknown = unknownFlag(`flags preview ${name}`, table, name);
+  if (unknown) return unknown;
+  const previewable = `previewable here: ${(table.previewFlags ?? []).join(', ') || 'none'}`;
+  const instead = `multizone flags set ${name} ${value} --local`;
+  if (!table.overrides.some((o) => o.flag === name)) {
+    const what = (table.zoneFlags ?? []).includes(name) ? 'a zone flag with no overrides' : 'a flag with no overrides';
+    return `flags preview ${name}: "${name}" is ${what}, and a preview cookie covers only flags whose overrides set preview: true (${previewable}); to try it on the local edge, set it there for everyone: ${instead}`;
+  }
+  return `flags preview ${name}: the overrides of "${name}" do not set preview: true (${previewable}); set it on them and synthesize again, or set the flag for everyone on the local edge: ${instead}`;
 }
 
 /**
@@ -161,10 +188,8 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
       const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
       const table = localTable(opts);
       // As `explain --flag` does: a flag no override uses is a typo, not a setting.
-      if (table && !(name in table.flags)) {
-        const known = Object.keys(table.flags);
-        throw new CliError(`flags set ${name}: the template has no flag "${name}" (${known.length ? `its flags: ${known.join(', ')}` : 'it has no overrides'})`);
-      }
+      const unknown = table && unknownFlag(`flags set ${name}`, table, name);
+      if (unknown) throw new CliError(unknown);
       writeFlag(name, value, file);
       io.out(`${name}=${value} in ${file}: a running local edge uses it from its next request`);
       if (!table) io.err(`note: no template at hand (none in cdk.out, no --template) to check flag "${name}" against`);
@@ -187,13 +212,14 @@ export function addFlagsCommand(program: Command, io: CliIO): Command {
         return handler.preview(name, request.value, request.ttlSeconds, opts);
       }
       if (!/^\d{1,5}$/.test(String(opts.port)) || Number(opts.port) > 65535) throw new CliError(`--port ${opts.port}: not a port number`);
+      const table = localTable(opts);
+      // A cookie the function would ignore is refused before any secret is made.
+      const refusal = table && previewRefusal(table, name, request.value);
+      if (refusal) throw new CliError(refusal);
       const file = opts.flagsFile ?? DEFAULT_FLAG_FILE;
       const secret = ensureLocalPreviewSecret(file);
       for (const line of previewCookieLines(name, request.value, request.ttlSeconds, secret, `http://localhost:${opts.port}/`)) io.out(line);
-      const table = localTable(opts);
-      if (table && !(table.previewFlags ?? []).includes(name)) {
-        io.err(`note: the template does not let flag "${name}" be previewed (previewable: ${(table.previewFlags ?? []).join(', ') || 'none'}); set preview: true on its overrides`);
-      }
+      if (!table) io.err(`note: no template at hand (none in cdk.out, no --template) to check that flag "${name}" can be previewed`);
     });
   return group;
 }

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { isIP } from 'net';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import { MultiZoneValidationError, VISITOR_COOKIE, ZONE_FLAGS_HEADER, flagNameProblem, flagValueProblem, isVisitorId } from 'multizone-distribution/internal';
@@ -138,22 +139,20 @@ export function buildProgram(io: CliIO = processIO): Command {
       .option('--flag <name=value>', 'flag value for this request (repeatable)', keyValue('--flag'))
       .option('--flags-file <file>', `local flag file whose values apply (default: ${DEFAULT_FLAG_FILE}, if present)`)
       .option('--method <method>', 'HTTP method', 'GET')
-      .option('--ip <address>', 'viewer IP (decides percentage rollouts when the site buckets by IP)')
+      .option('--ip <address>', `viewer IP (decides percentage rollouts on a site that buckets by IP: visitorCookie off, or a bucketCookie the viewer lacks; refused where buckets follow ${VISITOR_COOKIE})`)
       .option('--visitor <id>', `the viewer's bucket cookie value (bucketCookie's, else the edge's ${VISITOR_COOKIE} visitor id), which decides percentage rollouts`)
       .option('--host <host>', 'viewer\'s Host header (default: the distribution\'s first alias, else its cloudfront.net domain)')
       .option('--json', 'machine-readable output'),
   ).action(async (uri: string, opts: SiteOptions & { flag?: Record<string, string>; flagsFile?: string; method: string; ip?: string; visitor?: string; host?: string; json?: boolean }) => {
     if (!uri.startsWith('/')) throw new CliError(`explain ${uri}: the path must start with "/"`);
+    if (opts.ip !== undefined && !isIP(opts.ip)) throw new CliError(`--ip ${opts.ip}: not an IPv4 or IPv6 address`);
     const { site } = loadSite(opts, io);
     const flags = flagValues(site, opts.flagsFile, opts.flag ?? {});
     const method = opts.method.toUpperCase();
     const host = opts.host ?? defaultViewerHost(site);
     const viewer = { ip: opts.ip, visitor: opts.visitor };
     const bucketCookie = bucketCookieOf(site);
-    if (opts.visitor !== undefined && !bucketCookie) throw new CliError(`--visitor ${opts.visitor}: this site buckets viewers by IP (no bucketCookie, no ${VISITOR_COOKIE}); pass --ip`);
-    if (opts.visitor !== undefined && bucketCookie === VISITOR_COOKIE && !isVisitorId(opts.visitor)) {
-      throw new CliError(`--visitor ${opts.visitor}: not a visitor id the edge writes (32 hex characters, the value of the ${VISITOR_COOKIE} cookie)`);
-    }
+    checkExplainedViewer(bucketCookie, viewer);
     const served = await site.serve(uri, { flags: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v.value])), method, ip: opts.ip, host, cookies: viewerCookies(site, viewer) });
     if (opts.json) {
       io.out(
@@ -216,6 +215,27 @@ export function buildProgram(io: CliIO = processIO): Command {
 
   registerOperateCommands(program);
   return program;
+}
+
+/**
+ * Refuses a viewer option the site's bucketing would ignore: `--ip` where
+ * buckets follow the edge's visitor id, or a cookie `--visitor` also gives,
+ * and `--visitor` where they follow the IP or the id is not one the edge writes.
+ */
+function checkExplainedViewer(bucketCookie: string | undefined, viewer: { ip?: string; visitor?: string }): void {
+  const { ip, visitor } = viewer;
+  if (ip !== undefined && bucketCookie === VISITOR_COOKIE) {
+    throw new CliError(
+      `--ip ${ip}: this site buckets viewers by their ${VISITOR_COOKIE} visitor id, not by IP (visitorCookie, the default); pass --visitor <id> instead (a returning viewer's ${VISITOR_COOKIE}, 32 hex characters)`,
+    );
+  }
+  if (ip !== undefined && bucketCookie && visitor !== undefined) {
+    throw new CliError(`--ip ${ip}: with --visitor, buckets follow the ${bucketCookie} cookie, not the IP (the IP counts only for a viewer without the cookie); pass one of them`);
+  }
+  if (visitor !== undefined && !bucketCookie) throw new CliError(`--visitor ${visitor}: this site buckets viewers by IP (no bucketCookie, no ${VISITOR_COOKIE}); pass --ip`);
+  if (visitor !== undefined && bucketCookie === VISITOR_COOKIE && !isVisitorId(visitor)) {
+    throw new CliError(`--visitor ${visitor}: not a visitor id the edge writes (32 hex characters, the value of the ${VISITOR_COOKIE} cookie)`);
+  }
 }
 
 function portNumber(text: string): number {

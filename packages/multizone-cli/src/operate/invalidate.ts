@@ -10,7 +10,7 @@ import { MultiZoneValidationError, flagNameProblem, limitValue, normalizePathPat
 import { AwsClients, OperateError, awsCall } from './aws';
 
 /** CloudFront's limit on one invalidation path, in characters. */
-const MAX_PATH_LENGTH = 4096;
+const MAX_PATH_LENGTH = limitValue('invalidation-path-length');
 
 /** CloudFront's quota of file paths in progress at once per distribution ("Concurrent invalidation request maximum"). */
 const MAX_PATHS = limitValue('invalidation-file-paths-in-progress');
@@ -129,7 +129,9 @@ export function checkInvalidationPaths(paths: string[]): void {
   if (paths.length > MAX_PATHS) throw new MultiZoneValidationError(`Invalidation: ${paths.length} paths, CloudFront allows at most ${MAX_PATHS} in progress`);
   for (const path of paths) {
     if (!path.startsWith('/')) throw new MultiZoneValidationError(`Invalidation path "${path}": must start with "/"`);
-    if (path.length > MAX_PATH_LENGTH) throw new MultiZoneValidationError(`Invalidation path "${path.slice(0, 40)}...": longer than ${MAX_PATH_LENGTH} characters`);
+    if (path.length > MAX_PATH_LENGTH) {
+      throw new MultiZoneValidationError(`Invalidation path "${path.slice(0, 40)}...": ${path.length} characters, CloudFront allows at most ${MAX_PATH_LENGTH}`);
+    }
     if (path.slice(0, -1).includes('*')) throw new MultiZoneValidationError(`Invalidation path "${path}": "*" is only allowed at the end`);
   }
 }

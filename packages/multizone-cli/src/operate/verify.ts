@@ -20,10 +20,15 @@
  *   the function's own decisions.
  * - A flag at a percentage between 0% and 100% makes the zone depend on
  *   the viewer; cases it affects are skipped.
+ * - A next/image behavior's function only reduces `Accept` to the image
+ *   formats it names (the image cache key); it chooses no zone, and the
+ *   behavior forwards no internal header. Its events carry a browser's
+ *   `Accept` instead of spoofed headers, and the case fails unless the
+ *   output holds the reduced one.
  */
 import * as fs from 'fs';
 import { DescribeFunctionCommand, GetDistributionConfigCommand, TestFunctionCommand } from '@aws-sdk/client-cloudfront';
-import { ZONE_FLAGS_HEADER, ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
+import { IMAGE_OPTIMIZER_PATH, ZONE_FLAGS_HEADER, ZONE_HEADER, MultiZoneValidationError, flagNameProblem, flagPercent, flagValueProblem, normalizePathPattern, pathPatternMatches, RoutingTable, resolveRoute } from 'multizone-distribution/internal';
 import { ViewerRequestEvent, splitUri, viewerRequestEvent } from '../edge-function/sandbox';
 import { AwsClients, OperateError, awsCall } from './aws';
 import { listFlags } from './flags';
@@ -44,6 +49,12 @@ export const SPOOFED_FLAGS = 'spoofed-by-verify=on';
 
 /** The viewer address of verify's events. */
 export const VERIFY_VIEWER_IP = '198.51.100.7';
+
+/** The `Accept` of verify's image events: Chrome's for an `<img>`. */
+export const VERIFY_IMAGE_ACCEPT = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
+
+/** What the image function must reduce {@link VERIFY_IMAGE_ACCEPT} to: its AVIF and WebP entries, in order. */
+export const VERIFY_IMAGE_ACCEPT_KEY = 'image/avif,image/webp';
 
 /** One request to check and where it should go. */
 export interface RouteCase {
@@ -98,8 +109,19 @@ export function samplePath(pattern: string, asset: boolean): string {
 }
 
 /**
- * The default cases of a routing table: one page and one asset per zone,
- * and each override pattern with its flag on and with it off.
+ * A next/image request to an image route (`<assetPrefix>/_next/image`):
+ * `url` names an image under the same prefix, as a zone's `next/image`
+ * asks for one, with a width and quality Next.js allows by default.
+ */
+export function sampleImageUri(pattern: string): string {
+  const src = `${pattern.slice(0, -IMAGE_OPTIMIZER_PATH.length)}/multizone-verify.png`;
+  return `${pattern}?url=${encodeURIComponent(src)}&w=640&q=75`;
+}
+
+/**
+ * The default cases of a routing table: one page, one asset and one
+ * next/image request per zone, and each override pattern with its flag on
+ * and with it off.
  */
 export function defaultCases(table: RoutingTable): RouteCase[] {
   const cases: RouteCase[] = [];
@@ -121,6 +143,8 @@ export function defaultCases(table: RoutingTable): RouteCase[] {
     if (page) add({ uri: page, label: `${zone} page` });
     const asset = table.routes.find((r) => r.zone === zone && r.kind === 'asset');
     if (asset) add({ uri: samplePath(asset.pattern, true), label: `${zone} asset` });
+    const image = table.routes.find((r) => r.zone === zone && r.kind === 'image');
+    if (image) add({ uri: sampleImageUri(image.pattern), label: `${zone} image` });
   }
   for (const o of table.overrides) {
     const uri = samplePath(o.pattern, false);
@@ -245,7 +269,8 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
     if (!behavior.functionName) {
       return judge({ ...base, chosen: targetZone });
     }
-    const event = verifyEvent(c, path, query, distributionId, options.host ?? site.domainName, spoofFlags);
+    const spoof: EventSpoofing = isImageBehavior(behavior.pattern) ? 'image' : spoofFlags ? 'zone-and-flags' : 'zone';
+    const event = verifyEvent(c, path, query, distributionId, options.host ?? site.domainName, spoof);
     const etag = await etagOf(behavior.functionName);
     const response = await awsCall(`TestFunction "${behavior.functionName}"`, () =>
       clients.cloudFront.send(
@@ -266,14 +291,10 @@ export async function verifySite(clients: AwsClients, site: DeployedSite, cases:
     if (output?.response) {
       return { ...base, utilization, status: 'fail', chosen: `response ${output.response.statusCode}`, note: 'the function answered instead of forwarding' };
     }
-    const zoneHeader = output?.request?.headers?.[ZONE_HEADER]?.value;
-    if (zoneHeader === SPOOFED_ZONE) {
-      return { ...base, utilization, status: 'fail', chosen: SPOOFED_ZONE, note: `the function kept the viewer's ${ZONE_HEADER} header` };
-    }
-    const flagsHeader = output?.request?.headers?.[ZONE_FLAGS_HEADER]?.value;
-    if (spoofFlags && typeof flagsHeader === 'string' && flagsHeader.split(',').includes(SPOOFED_FLAGS)) {
-      return { ...base, utilization, status: 'fail', note: `the function kept the viewer's ${ZONE_FLAGS_HEADER} header (${flagsHeader}): zones would read the viewer's own flags` };
-    }
+    const headers = output?.request?.headers ?? {};
+    const zoneHeader = headers[ZONE_HEADER]?.value;
+    const problem = outputProblem(headers, spoof, c);
+    if (problem) return { ...base, utilization, status: 'fail', ...problem };
     return judge({ ...base, utilization, chosen: typeof zoneHeader === 'string' ? zoneHeader : targetZone });
   }
 
@@ -306,13 +327,49 @@ function zoneOfOrigin(template: SiteTemplate | undefined, originId: string): str
   return match ? match[1] : originId;
 }
 
-/** The viewer-request event of a case, as CloudFront would build it, with a spoofed zone header (and zone-flags header, with `spoofFlags`). */
-export function verifyEvent(c: RouteCase, path: string, querystring: Record<string, string>, distributionId: string, host?: string, spoofFlags = false): ViewerRequestEvent {
+/**
+ * What an event carries for the function to deal with: the spoofed zone
+ * header (and zone-flags header) of a page or asset, or, on a next/image
+ * behavior (whose policies forward no internal header), a browser's Accept.
+ */
+export type EventSpoofing = 'zone' | 'zone-and-flags' | 'image';
+
+/** Whether a deployed behavior is a next/image one: the construct gives each its exact `<assetPrefix>/_next/image` pattern. */
+function isImageBehavior(pattern: string): boolean {
+  return pattern.endsWith(IMAGE_OPTIMIZER_PATH);
+}
+
+/** Whether a case sets its own Accept, which verify then leaves as given and does not check. */
+function hasOwnAccept(c: RouteCase): boolean {
+  return Object.keys(c.headers ?? {}).some((name) => name.toLowerCase() === 'accept');
+}
+
+/** What is wrong with the request the function forwards, given what the event carried; undefined: nothing. */
+function outputProblem(headers: Record<string, { value?: string }>, spoof: EventSpoofing, c: RouteCase): Pick<CaseResult, 'chosen' | 'note'> | undefined {
+  if (spoof === 'image') {
+    const accept = headers.accept?.value;
+    if (hasOwnAccept(c) || accept === VERIFY_IMAGE_ACCEPT_KEY) return undefined;
+    return { note: `the function forwarded Accept ${accept === undefined ? '(none)' : `"${accept}"`}, not "${VERIFY_IMAGE_ACCEPT_KEY}": each browser's spelling would be an image cache entry of its own` };
+  }
+  if (headers[ZONE_HEADER]?.value === SPOOFED_ZONE) return { chosen: SPOOFED_ZONE, note: `the function kept the viewer's ${ZONE_HEADER} header` };
+  const flagsHeader = headers[ZONE_FLAGS_HEADER]?.value;
+  if (spoof === 'zone-and-flags' && typeof flagsHeader === 'string' && flagsHeader.split(',').includes(SPOOFED_FLAGS)) {
+    return { note: `the function kept the viewer's ${ZONE_FLAGS_HEADER} header (${flagsHeader}): zones would read the viewer's own flags` };
+  }
+  return undefined;
+}
+
+/** The viewer-request event of a case, as CloudFront would build it, carrying what `spoof` says. */
+export function verifyEvent(c: RouteCase, path: string, querystring: Record<string, string>, distributionId: string, host?: string, spoof: EventSpoofing = 'zone'): ViewerRequestEvent {
+  const extra =
+    spoof === 'image'
+      ? { ...(!hasOwnAccept(c) && { accept: VERIFY_IMAGE_ACCEPT }) }
+      : { [ZONE_HEADER]: SPOOFED_ZONE, ...(spoof === 'zone-and-flags' && { [ZONE_FLAGS_HEADER]: SPOOFED_FLAGS }) };
   const event = viewerRequestEvent(path, {
     host: host ?? 'www.example.com',
     ip: VERIFY_VIEWER_IP,
     method: c.method,
-    headers: { ...c.headers, [ZONE_HEADER]: SPOOFED_ZONE, ...(spoofFlags && { [ZONE_FLAGS_HEADER]: SPOOFED_FLAGS }) },
+    headers: { ...c.headers, ...extra },
     cookies: c.cookies,
     querystring,
   });
