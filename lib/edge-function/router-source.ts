@@ -9,16 +9,27 @@
  * only comments are dropped from the generated code.
  */
 
-/** Headers and cookies of the viewer: strips spoofed internal headers, forwards the viewer's host. */
+/**
+ * The request header carrying a copy of the viewer's `Authorization`: an
+ * origin access control that signs overwrites `Authorization` itself, and
+ * CloudFront drops it from GET and HEAD requests unless the cache key holds it.
+ */
+export const VIEWER_AUTHORIZATION_HEADER = 'x-viewer-authorization';
+
+/** Headers and cookies of the viewer: strips spoofed internal headers, copies Authorization, forwards the viewer's host. */
 export const PRELUDE = `
 var ZH = 'x-multizone-zone';
 var FL = __FLAGS_HEADER__;
+var VA = '${VIEWER_AUTHORIZATION_HEADER}';
 var FH = __FORWARD_HOST__;
 function prepare(req) {
   var h = req.headers;
-  // The zone and zone-flags headers are ours alone: a viewer must not set them, or pick a cache entry with them.
+  // The zone, zone-flags and Authorization-copy headers are ours alone: a viewer must not set them, or pick a cache entry with them.
   delete h[ZH];
   delete h[FL];
+  delete h[VA];
+  // Origin access control signing overwrites Authorization: the zone reads the viewer's own in VA.
+  if (h.authorization) h[VA] = { value: h.authorization.value };
   // Next.js server actions compare Origin with x-forwarded-host; the origin sees its own Host.
   if (FH && h.host) h['x-forwarded-host'] = { value: h.host.value };
   return h;
