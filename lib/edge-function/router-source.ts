@@ -276,14 +276,19 @@ async function handler(event) {
 }
 `;
 
-/** Viewer response: gives a viewer that came without a valid visitor id the one its request was decided with. */
+/**
+ * Viewer response: the visitor id the request was decided with, on every
+ * response, so the cookie's lifetime starts again at each visit: a viewer
+ * that came with a valid one gets it back unchanged, one that came without
+ * gets the id its request was bucketed by.
+ */
 export const VISITOR_COOKIE = `
 var crypto = require('crypto');
 ${VISITOR_ID}
 function handler(event) {
   var res = event.response;
   try {
-    var id = held(event.request) ? '' : fresh(event);
+    var id = held(event.request) || fresh(event);
     if (id) {
       if (!res.cookies) res.cookies = {};
       res.cookies[VC] = { value: id, attributes: __VISITOR_COOKIE_ATTRIBUTES__ };
