@@ -17,10 +17,13 @@ export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor' | 'speculation-
  * The viewer-request function a behavior runs: `router` decides the zone
  * (overrides, overflow) from the KeyValueStore, and the zone flags on a
  * site with them; `decide-flags` decides only the zone flags, on pages no
- * flag can move; `forward-host` only passes the viewer's host on and never
- * reads the store; `image-accept` reduces `Accept` to the image formats it
- * names, for the image cache key; `speculation-rules` answers with the
- * rules file; `none` runs nothing.
+ * flag can move; `forward-host` (the host forwarder) only prepares the
+ * headers every page request gets, and never reads the store; every page
+ * function drops the viewer's copies of the edge's own headers, copies
+ * `Authorization` and passes the viewer's host on (`forwardViewerHost`).
+ * `image-accept` reduces `Accept` to the image formats it names, for the
+ * image cache key; `speculation-rules` answers with the rules file; `none`
+ * runs nothing (assets and anchors, which pass no viewer header on).
  */
 export type EdgeFunctionRole = 'router' | 'decide-flags' | 'forward-host' | 'image-accept' | 'speculation-rules' | 'none';
 
@@ -78,8 +81,6 @@ export interface BehaviorPlanOptions {
   readonly maxCacheBehaviors: number;
   /** Whether routes past the quota may be routed by the function instead of refusing to synthesize. */
   readonly overflowToFunction: boolean;
-  /** Whether page behaviors pass the viewer's host as x-forwarded-host (which takes a function). */
-  readonly forwardViewerHost: boolean;
   /**
    * Whether the site has zone flags: every page behavior then decides them.
    *
@@ -204,7 +205,8 @@ export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions)
     if (routes) return 'router';
     if (kind === 'image') return 'image-accept';
     if (kind !== 'page') return 'none';
-    return zoneFlags ? 'decide-flags' : options.forwardViewerHost ? 'forward-host' : 'none';
+    // Every page request passes viewer headers on (AllViewerExceptHostHeader): a function drops the edge's own.
+    return zoneFlags ? 'decide-flags' : 'forward-host';
   };
   // A request is bucketed only where some flag is decided for it: a flag that can move it, or the zone flags of a page.
   const buckets = (kind: BehaviorKind, zoneMayChange: boolean) => options.visitorCookie === true && (zoneMayChange || (zoneFlags && kind === 'page'));

@@ -367,7 +367,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 4.9 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (10 zone flags of 128 characters: 6.2 KB). Refused at synth past the limit for every generated function; checked on the template.',
+      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 5.0 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (10 zone flags of 128 characters: 6.3 KB). Refused at synth past the limit for every generated function; checked on the template.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
         const code = literal(r.properties.FunctionCode);
@@ -749,7 +749,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: COOKIE_AGE_LIMIT,
     handling:
-      'The visitor cookie `mz-vid` asks for exactly this (`Max-Age=34560000`): longer would be cut to it by Chromium and Firefox, as the draft requires, so the cookie says what browsers keep.',
+      'The visitor cookie `mz-vid` asks for exactly this (`Max-Age=34560000`): longer would be cut to it by Chromium and Firefox, as the draft requires, so the cookie says what browsers keep. It is re-sent, unchanged, on every response where flags are decided, so a viewer returning within 400 days keeps its id past them.',
   },
   {
     id: 'lambda-edge-triggers-per-distribution',

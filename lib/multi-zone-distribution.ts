@@ -375,7 +375,12 @@ export class MultiZoneDistribution extends Construct {
   public readonly behaviorPlan: BehaviorPlan;
   /** The viewer-request function that routes by flags and overflow, when any behavior needs it. */
   public readonly routerFunction?: cloudfront.Function;
-  /** The viewer-request function of pages no flag can move, passing the viewer's host on. */
+  /**
+   * The viewer-request function of pages no flag can move, on a site
+   * without zone flags: drops the viewer's copies of the edge's headers,
+   * copies `Authorization` to `x-viewer-authorization`, and passes the
+   * viewer's host on (`forwardViewerHost`). It never reads the store.
+   */
   public readonly hostForwarderFunction?: cloudfront.Function;
   /** The viewer-request function of pages no flag can move on a site with zone flags: it decides them, reading no routing table. */
   public readonly flagDeciderFunction?: cloudfront.Function;
@@ -424,7 +429,6 @@ export class MultiZoneDistribution extends Construct {
       planBehaviors(this.routingTable, {
         maxCacheBehaviors: props.maxCacheBehaviors ?? limitValue('cache-behaviors-per-distribution'),
         overflowToFunction: props.overflowToFunction ?? true,
-        forwardViewerHost,
         zoneFlags: zoneFlags.length > 0,
         visitorCookie,
         speculationRules,
@@ -450,6 +454,9 @@ export class MultiZoneDistribution extends Construct {
     const distributionId = Lazy.string({ produce: () => this.distribution.distributionId });
     this.zoneOrigins = [props.defaultZone, ...zones].map((z) => new ZoneOrigin(z.name, z.origin, originScope, distributionId, verifyHeader));
     const bodyHashing = this.planBodyHashing([props.defaultZone, ...zones]);
+    for (const problem of this.zoneOrigins.map((z) => z.authorizationProblem)) {
+      if (problem) Annotations.of(this).addWarningV2('multizone:functionUrlAuthorization', problem);
+    }
     if (bodyHashing.size > 0) this.bodyHashFunction = bodyHashFunction(this);
 
     // The router's code and table name the zones' origin ids, known once the distribution has bound every origin.
@@ -487,7 +494,7 @@ export class MultiZoneDistribution extends Construct {
     if (this.behaviorPlan.needsHostForwarder) {
       // Pages no flag can move run this one: it never reads the store.
       this.hostForwarderFunction = new cloudfront.Function(this, 'HostForwarder', {
-        comment: 'MultiZoneDistribution viewer-request: viewer host as x-forwarded-host',
+        comment: `MultiZoneDistribution viewer-request: ${forwardViewerHost ? 'viewer host as x-forwarded-host, ' : ''}edge headers dropped, Authorization copied`,
         runtime: cloudfront.FunctionRuntime.JS_2_0,
         code: cloudfront.FunctionCode.fromInline(generateRouterCode({ forwardViewerHost })),
       });
@@ -877,6 +884,9 @@ class BehaviorPolicies {
     switch (b.kind) {
       case 'asset':
         return { cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED };
+      case 'anchor':
+        // An anchor only carries an origin: nothing of the viewer's (headers, cookies, query) reaches the zone, nothing is cached.
+        return { cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED };
       case 'speculation-rules':
         // Its function answers before the cache, and CloudFront never caches what a viewer-request function answers.
         return { cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED };

@@ -1,8 +1,11 @@
 import { SecretValue, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ZONE_HEADER } from './edge-function/generate';
+import { VIEWER_AUTHORIZATION_HEADER } from './edge-function/router-source';
 import { MultiZoneValidationError } from './errors';
+import { ZONE_FLAGS_HEADER } from './zone-flags';
 
 /** The header name `originVerifyHeader` uses unless told otherwise. */
 export const DEFAULT_ORIGIN_VERIFY_HEADER = 'x-origin-verify';
@@ -33,7 +36,7 @@ const RESERVED_ORIGIN_HEADERS = new Set([
   'accept-encoding', 'cache-control', 'connection', 'content-length', 'cookie', 'host', 'if-match', 'if-modified-since',
   'if-none-match', 'if-range', 'if-unmodified-since', 'max-forwards', 'pragma', 'proxy-authorization', 'proxy-connection',
   'range', 'request-range', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via', 'x-real-ip', 'x-forwarded-for',
-  'x-forwarded-host', ZONE_HEADER,
+  'x-forwarded-host', ZONE_HEADER, ZONE_FLAGS_HEADER, VIEWER_AUTHORIZATION_HEADER,
 ]);
 
 /** Problems with the originVerifyHeader prop, naming the field. */
@@ -99,7 +102,33 @@ export class ZoneOrigin implements cloudfront.IOrigin {
    * a POST or PUT must carry `x-amz-content-sha256`.
    */
   public get signsForFunctionUrl(): boolean {
-    return signsForFunctionUrl(this.bindInner().originProperty, this.scope);
+    const signing = functionUrlSigning(this.bindInner().originProperty, this.scope);
+    return signing !== undefined && signing !== cloudfront.SigningBehavior.NEVER;
+  }
+
+  /**
+   * Why the viewer's `Authorization` cannot reach a Lambda function URL
+   * zone the way its origin access control signs, if it cannot. Signing
+   * `always` overwrites the header and the zone reads the viewer's in
+   * `x-viewer-authorization`; `no-override` leaves a request that carries one
+   * unsigned, and `never` leaves them all unsigned, which a function URL
+   * of auth type AWS_IAM refuses ("OriginAccessControlConfig" API reference).
+   */
+  public get authorizationProblem(): string | undefined {
+    const origin = this.bindInner().originProperty;
+    const signing = functionUrlSigning(origin, this.scope);
+    const authType = origin ? functionUrlAuthType(origin.domainName, this.scope) : undefined;
+    const remedy = `sign always (Signing.SIGV4_ALWAYS, the default): the zone then reads the viewer's Authorization in ${VIEWER_AUTHORIZATION_HEADER}`;
+    if (signing === cloudfront.SigningBehavior.NO_OVERRIDE && authType !== lambda.FunctionUrlAuthType.NONE) {
+      return (
+        `Zone "${this.zone}": its origin access control signs with no-override, so a request carrying Authorization (Basic or Bearer credentials) ` +
+        `reaches the Lambda function URL unsigned, and a function URL of auth type AWS_IAM refuses it (403); ${remedy}`
+      );
+    }
+    if (signing === cloudfront.SigningBehavior.NEVER && authType === lambda.FunctionUrlAuthType.AWS_IAM) {
+      return `Zone "${this.zone}": its origin access control never signs, and its function URL of auth type AWS_IAM refuses every unsigned request (403); ${remedy}`;
+    }
+    return undefined;
   }
 
   public bind(_scope: Construct, _options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
@@ -126,23 +155,39 @@ export class ZoneOrigin implements cloudfront.IOrigin {
 }
 
 /**
- * Whether a bound origin is signed by an origin access control for a
- * Lambda function URL. The bind result names the origin access control
- * by id; its configuration is read from the CloudFormation resource of
- * that id in the app (public L1 attributes only). An origin access control
- * named by a literal id (`originAccessControlId` of an `HttpOrigin`) has no
- * such resource: an HTTP origin with one is then
- * taken as a function URL that signs, since hashing a body the origin
- * does not check is harmless and a missing hash is a 403 on every POST.
- * Signing `never` turns origin access control off: no hash is needed.
+ * How the origin access control of a bound Lambda function URL origin
+ * signs (`always`, `no-override` or `never`); undefined for any other
+ * origin. The bind result names the origin access control by id; its
+ * configuration is read from the CloudFormation resource of that id in the
+ * app (public L1 attributes only). An origin access control named by a
+ * literal id (`originAccessControlId` of an `HttpOrigin`) has no such
+ * resource: an HTTP origin with one is then taken as a function URL that
+ * signs `always`, since hashing a body the origin does not check is
+ * harmless and a missing hash is a 403 on every POST. Signing `never` turns
+ * origin access control off: no hash is needed.
  */
-function signsForFunctionUrl(origin: cloudfront.CfnDistribution.OriginProperty | undefined, scope: Construct): boolean {
+function functionUrlSigning(origin: cloudfront.CfnDistribution.OriginProperty | undefined, scope: Construct): string | undefined {
   const oacId = origin?.originAccessControlId;
-  if (oacId === undefined || !origin?.customOriginConfig) return false;
+  if (oacId === undefined || !origin?.customOriginConfig) return undefined;
   const oac = scope.node.root.node
     .findAll()
     .find((c): c is cloudfront.CfnOriginAccessControl => c instanceof cloudfront.CfnOriginAccessControl && (c.attrId === oacId || c.ref === oacId));
-  if (!oac) return true;
+  if (!oac) return cloudfront.SigningBehavior.ALWAYS;
   const config = Stack.of(oac).resolve(oac.originAccessControlConfig) as cloudfront.CfnOriginAccessControl.OriginAccessControlConfigProperty;
-  return config.originAccessControlOriginType === cloudfront.OriginAccessControlOriginType.LAMBDA && config.signingBehavior !== cloudfront.SigningBehavior.NEVER;
+  return config.originAccessControlOriginType === cloudfront.OriginAccessControlOriginType.LAMBDA ? config.signingBehavior : undefined;
+}
+
+/**
+ * The auth type (`AWS_IAM` or `NONE`) of the Lambda function URL an
+ * origin's domain is taken from (`FunctionUrlOrigin` takes it from the
+ * URL's `FunctionUrl` attribute), when the app defines that URL; undefined
+ * for an imported one or any other domain.
+ */
+function functionUrlAuthType(domainName: string, scope: Construct): string | undefined {
+  const url = scope.node.root.node.findAll().find((c): c is lambda.CfnUrl => {
+    if (!(c instanceof lambda.CfnUrl)) return false;
+    const stack = Stack.of(c);
+    return JSON.stringify(stack.resolve(domainName)).includes(JSON.stringify(stack.resolve(c.attrFunctionUrl)));
+  });
+  return url?.authType;
 }

@@ -22,6 +22,7 @@ import * as path from 'path';
 import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, ViewerResponseEvent, setCookieHeaders, viewerRequestEvent, viewerResponseEvent } from 'multizone-cli';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry } from '../lib/preview';
 import { flagIsOnFor, rolloutBucket } from '../lib/flags';
+import { VIEWER_AUTHORIZATION_HEADER } from '../lib/edge-function/router-source';
 import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from '../lib/zone-flags';
 import { origin, seedZones, synth } from './support/sites';
 
@@ -138,6 +139,14 @@ interface NjsReport {
 
 const FEATURE_PAGES = 40;
 
+/** A viewer's Authorization, and its own copies of every header the edge sets. */
+const SPOOFED_WITH_AUTHORIZATION = {
+  authorization: 'Basic dXNlcjpwdw==',
+  [VIEWER_AUTHORIZATION_HEADER]: 'Basic Zm9yZ2Vk',
+  [ZONE_FLAGS_HEADER]: 'forged=on',
+  'x-multizone-zone': 'blog',
+};
+
 /**
  * A site that sends nearly everything through the function: overrides of
  * every kind, a bucket split into deeper buckets, a bucket chunked over
@@ -225,6 +234,7 @@ function cases(site: SynthesizedSite): NjsCase[] {
     { name: 'unrelated path', uri: '/about', overlay: {}, zone: 'home' },
     { name: 'unrelated path, prefix of a zone', uri: '/blogger', overlay: {}, zone: 'home' },
     { name: 'root', uri: '/', overlay: {}, zone: 'home' },
+    { name: 'Authorization copied, edge headers spoofed', uri: '/checkout', overlay: {}, headers: SPOOFED_WITH_AUTHORIZATION, zone: 'shop' },
     { name: 'routing table unreachable', uri: '/checkout', overlay: Object.fromEntries(tableKeys.map((k) => [k, null])), zone: '(no selection)' },
   ];
 }
@@ -335,6 +345,18 @@ if (!NJS) {
     });
   });
 
+  describe('the router under njs', () => {
+    test('copies Authorization and writes the zone header over the viewer\'s copies', () => {
+      const site = overrideSite();
+      const c = cases(site);
+      const i = c.findIndex((x) => x.name === 'Authorization copied, edge headers spoofed');
+      const routerId = site.behaviorFor('/checkout').behavior.viewerRequestFunction!;
+      const headers = runNjs(site.functionCode(routerId), site.storeEntries, [c[i]]).report.results[0].verbatim.returned!.headers;
+      expect(headers[VIEWER_AUTHORIZATION_HEADER]).toEqual({ value: SPOOFED_WITH_AUTHORIZATION.authorization });
+      expect(headers['x-multizone-zone']).toEqual({ value: 'shop' });
+    });
+  });
+
   describe('a site without overrides', () => {
     const site = SynthesizedSite.fromStack(synth().stack);
     const functionIds = [...new Set(site.behaviors.map((b) => b.viewerRequestFunction).filter((id): id is string => id !== undefined))];
@@ -346,10 +368,20 @@ if (!NJS) {
         'image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5',
         'image/webp;q=0.9, IMAGE/AVIF ;q=0.5',
       ].map((accept) => ({ name: `/_next/image, Accept ${accept}`, uri: '/_next/image', overlay: {}, headers: { accept }, zone: '(no selection)' })),
+      { name: '/blog/post, Authorization and spoofed edge headers', uri: '/blog/post', overlay: {}, headers: SPOOFED_WITH_AUTHORIZATION, zone: '(no selection)' },
     ];
 
     test('has functions that read no store: the host forwarder, the next/image Accept reducer and the Speculation Rules answer', () => {
       expect(functionIds).toHaveLength(3);
+    });
+
+    test('the host forwarder under njs: the edge\'s headers only as the edge writes them, Authorization copied', () => {
+      const id = site.behaviorFor('/blog/post').behavior.viewerRequestFunction!;
+      const run = runNjs(site.functionCode(id), site.storeEntries, plain);
+      const headers = run.report.results[plain.length - 1].verbatim.returned!.headers;
+      expect(headers[VIEWER_AUTHORIZATION_HEADER]).toEqual({ value: SPOOFED_WITH_AUTHORIZATION.authorization });
+      expect(headers[ZONE_FLAGS_HEADER]).toBeUndefined();
+      expect(headers['x-multizone-zone']).toBeUndefined();
     });
 
     test.each(functionIds)('%s: njs leaves the same request as Node, without error or origin choice', async (id) => {
@@ -454,8 +486,14 @@ if (!NJS) {
       }
       // Every new visitor got an id of its own.
       expect(seen.size).toBe(requestIds.length);
-      expect(setCookieHeaders(cookie.report.results[requestIds.length].verbatim.returned as any)).toEqual([]);
-      expect(setCookieHeaders(cookie.report.results[requestIds.length + 1].verbatim.returned as any)).toHaveLength(1);
+      // A valid cookie is re-sent unchanged (its lifetime starts again); a foreign one is replaced.
+      expect(setCookieHeaders(cookie.report.results[requestIds.length].verbatim.returned as any)).toEqual([`${VISITOR_COOKIE}=${idOf(5)}; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=34560000`]);
+      const replaced = setCookieHeaders(cookie.report.results[requestIds.length + 1].verbatim.returned as any);
+      expect(replaced).toEqual([expect.stringMatching(/^mz-vid=[0-9a-f]{32}; /)]);
+      for (const i of [requestIds.length, requestIds.length + 1]) {
+        const node = await new FunctionSandbox(cookieCode).run(eventFor(responses[i]));
+        expect(cookie.report.results[i].verbatim.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+      }
     });
   });
 }

@@ -74,8 +74,9 @@ describe('the most specific pattern wins, whatever order zones are listed in', (
 
   test('without a routing function: CloudFront behaviors alone do it', () => {
     const site = served({ zones: [feeds, blog, admin], forwardViewerHost: false, crossZonePrefetch: CrossZonePrefetch.none() });
-    // Only the image behavior runs a function, and that one never chooses an origin.
-    expect(site.behaviors.filter((b) => b.viewerRequestFunction !== undefined).map((b) => b.pathPattern)).toEqual(['/_next/image']);
+    // No function can choose an origin: pages run the host forwarder, images the Accept reducer.
+    const chooses = site.behaviors.filter((b) => b.viewerRequestFunction && site.functionCode(b.viewerRequestFunction).includes('selectRequestOriginById'));
+    expect(chooses).toEqual([]);
     expect(site.behaviors.map((b) => b.pathPattern)).toEqual(['/_next/static/*', '/_next/image', '/blog/admin/*', '/blog/*.xml', '/blog/*', '/blog', '/blog*', '*']);
   });
 });
@@ -128,14 +129,14 @@ describe('the viewer host reaches the zone', () => {
     expect(asset.functionRan).toBe(false);
   });
 
-  test('not at all when forwardViewerHost is false: no function runs on pages', async () => {
+  test('not at all when forwardViewerHost is false: the page function leaves x-forwarded-host alone', async () => {
     const { template, stack, site: construct } = synth({ forwardViewerHost: false, crossZonePrefetch: CrossZonePrefetch.none() });
-    // The one function left is the image behaviors' Accept reducer.
-    template.resourceCountIs('AWS::CloudFront::Function', 1);
-    expect(construct.hostForwarderFunction).toBeUndefined();
+    // Pages still run the store-free host forwarder (it drops the edge's own headers), images the Accept reducer.
+    template.resourceCountIs('AWS::CloudFront::Function', 2);
+    expect(construct.hostForwarderFunction).toBeDefined();
     expect(construct.imageAcceptFunction).toBeDefined();
     const page = await SynthesizedSite.fromStack(stack).serve('/blog/a', { host: 'www.shop.example' });
-    expect(page.functionRan).toBe(false);
+    expect(page.functionRan).toBe(true);
     expect(page.request.headers['x-forwarded-host']).toBeUndefined();
   });
 });

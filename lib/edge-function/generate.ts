@@ -93,9 +93,10 @@ export function generateRouterCode(options: RouterCodeOptions): string {
 
 /**
  * Generates the viewer-response function that sets the visitor cookie
- * (`mz-vid`) on the response to a request that came without a valid one:
- * the id the viewer-request function bucketed that request with. It never
- * reads the store.
+ * (`mz-vid`) on every response it runs on: the id the viewer-request
+ * function bucketed that request with (the viewer's own, or a new one), so
+ * a returning viewer's cookie lives on past the 400 days a browser keeps
+ * it. It never reads the store.
  */
 export function generateVisitorCookieCode(): string {
   return minified(

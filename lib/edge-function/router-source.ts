@@ -9,16 +9,27 @@
  * only comments are dropped from the generated code.
  */
 
-/** Headers and cookies of the viewer: strips spoofed internal headers, forwards the viewer's host. */
+/**
+ * The request header carrying a copy of the viewer's `Authorization`: an
+ * origin access control that signs overwrites `Authorization` itself, and
+ * CloudFront drops it from GET and HEAD requests unless the cache key holds it.
+ */
+export const VIEWER_AUTHORIZATION_HEADER = 'x-viewer-authorization';
+
+/** Headers and cookies of the viewer: strips spoofed internal headers, copies Authorization, forwards the viewer's host. */
 export const PRELUDE = `
 var ZH = 'x-multizone-zone';
 var FL = __FLAGS_HEADER__;
+var VA = '${VIEWER_AUTHORIZATION_HEADER}';
 var FH = __FORWARD_HOST__;
 function prepare(req) {
   var h = req.headers;
-  // The zone and zone-flags headers are ours alone: a viewer must not set them, or pick a cache entry with them.
+  // The zone, zone-flags and Authorization-copy headers are ours alone: a viewer must not set them, or pick a cache entry with them.
   delete h[ZH];
   delete h[FL];
+  delete h[VA];
+  // Origin access control signing overwrites Authorization: the zone reads the viewer's own in VA.
+  if (h.authorization) h[VA] = { value: h.authorization.value };
   // Next.js server actions compare Origin with x-forwarded-host; the origin sees its own Host.
   if (FH && h.host) h['x-forwarded-host'] = { value: h.host.value };
   return h;
@@ -265,14 +276,19 @@ async function handler(event) {
 }
 `;
 
-/** Viewer response: gives a viewer that came without a valid visitor id the one its request was decided with. */
+/**
+ * Viewer response: the visitor id the request was decided with, on every
+ * response, so the cookie's lifetime starts again at each visit: a viewer
+ * that came with a valid one gets it back unchanged, one that came without
+ * gets the id its request was bucketed by.
+ */
 export const VISITOR_COOKIE = `
 var crypto = require('crypto');
 ${VISITOR_ID}
 function handler(event) {
   var res = event.response;
   try {
-    var id = held(event.request) ? '' : fresh(event);
+    var id = held(event.request) || fresh(event);
     if (id) {
       if (!res.cookies) res.cookies = {};
       res.cookies[VC] = { value: id, attributes: __VISITOR_COOKIE_ATTRIBUTES__ };
