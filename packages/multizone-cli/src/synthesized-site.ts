@@ -1,6 +1,9 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError, TableFile, BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata, pathPatternMatches, SiteAssetSource, readSiteAsset, RoutingTable } from 'multizone-distribution/internal';
-import { FunctionResponse, FunctionSandbox, KvsLookup, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
+import { EdgeHandler, EdgeRequest, edgeHeaders, includedBody, isEdgeResponse, loadEdgeHandler, nodeHeaders } from './edge-function/lambda-edge';
+import { EXAMPLE_DISTRIBUTION_DOMAIN, FunctionResponse, FunctionSandbox, KvsLookup, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
 
 /** One cache behavior as the template states it. */
 export interface TemplateBehavior {
@@ -12,8 +15,74 @@ export interface TemplateBehavior {
   readonly viewerRequestFunction?: string;
   /** Logical id of its viewer-response CloudFront Function (the visitor cookie), if any. */
   readonly viewerResponseFunction?: string;
+  /**
+   * Its origin-request Lambda@Edge association, if any: the body hash
+   * (`x-amz-content-sha256`), on the behaviors a Lambda function URL zone
+   * behind origin access control takes request bodies on.
+   */
+  readonly originRequestLambda?: TemplateEdgeLambda;
   /** The raw CloudFormation behavior. */
   readonly raw: Record<string, any>;
+}
+
+/** A behavior's Lambda@Edge association, as the template states it. */
+export interface TemplateEdgeLambda {
+  /**
+   * Logical id the association's ARN references: the function's version,
+   * or, in a stack outside us-east-1, the custom resource reading the
+   * version's ARN from CDK's us-east-1 edge-lambda stack.
+   */
+  readonly reference: string;
+  /** Whether CloudFront hands the function the request body (IncludeBody). */
+  readonly includeBody: boolean;
+}
+
+/** Options of {@link SynthesizedSite.originRequest}: the request as it leaves for the zone. */
+export interface OriginRequestOptions {
+  /**
+   * The body as the viewer sent it; the function sees at most its first
+   * 1 MB, with `inputTruncated` past that, as on CloudFront.
+   *
+   * @default - an empty body
+   */
+  readonly body?: Buffer | string;
+  /**
+   * The headers CloudFront sends the zone (lower-case name to value).
+   *
+   * @default - the headers as the viewer-request function left them
+   */
+  readonly headers?: Record<string, string | string[] | undefined>;
+  /**
+   * The path and query string the zone is asked for.
+   *
+   * @default - the URI the viewer-request function left, with the viewer's query string
+   */
+  readonly path?: string;
+  /**
+   * The zone's URL (`https://abc.lambda-url.eu-west-1.on.aws`).
+   *
+   * @default - the origin's as the template states it, else an example function URL
+   */
+  readonly originUrl?: string;
+  /**
+   * The origin's custom headers: the event carries them beside the
+   * request's, and CloudFront adds them after the function.
+   *
+   * @default - none
+   */
+  readonly originHeaders?: Record<string, string>;
+}
+
+/** What a behavior's origin-request function made of a request. */
+export interface OriginRequestOutcome {
+  /** Whether the behavior has an origin-request function, which ran. */
+  readonly ran: boolean;
+  /** The path and query string the zone is asked for. */
+  readonly path: string;
+  /** The headers the zone receives, the origin's custom headers included (`x-amz-content-sha256` from the body hash). */
+  readonly headers: Record<string, string | string[]>;
+  /** The function's own answer, when it gave one instead of forwarding (the body hash's 413 past 1 MB). */
+  readonly response?: { status: number; statusDescription?: string; headers: Record<string, string | string[]>; body: Buffer };
 }
 
 /** How CloudFront would serve one request. */
@@ -121,7 +190,7 @@ export class SynthesizedSite {
           : 'Template: no MultiZoneDistribution found (no AWS::CloudFront::Distribution with MultiZone metadata)',
       );
     }
-    return new SynthesizedSite(resources, candidates[0][0], (location) => readSiteAsset(location.path, options));
+    return new SynthesizedSite(resources, candidates[0][0], (location) => readSiteAsset(location.path, options), options.assetDirectory);
   }
 
   /** Synthesizes the stack's app (or reuses its last synthesis) and reads the stack's MultiZoneDistribution. */
@@ -147,12 +216,15 @@ export class SynthesizedSite {
   /** The store's contents at deploy: routing table entries and initial flag values. */
   public readonly storeEntries: Record<string, string>;
   private readonly sandboxes = new Map<string, FunctionSandbox>();
+  private readonly edgeHandlers = new Map<string, EdgeHandler>();
 
   private constructor(
     private readonly resources: Record<string, any>,
     /** Logical id of the distribution. */
     public readonly logicalId: string,
     asset: (location: SiteAssetLocation) => any,
+    /** The cloud assembly, where the Lambda@Edge code is. */
+    private readonly assetDirectory?: string,
   ) {
     const resource = resources[logicalId];
     const config = resource.Properties.DistributionConfig;
@@ -168,6 +240,7 @@ export class SynthesizedSite {
       targetOriginId: raw.TargetOriginId,
       viewerRequestFunction: functionOf(raw, 'viewer-request'),
       viewerResponseFunction: functionOf(raw, 'viewer-response'),
+      originRequestLambda: edgeLambdaOf(raw, 'origin-request'),
       raw,
     });
     this.behaviors = [...(config.CacheBehaviors ?? []).map((b: any) => read(b, b.PathPattern)), read(config.DefaultCacheBehavior, '*')];
@@ -264,6 +337,96 @@ export class SynthesizedSite {
     return code;
   }
 
+  /**
+   * Runs the served request's origin-request Lambda@Edge function (the
+   * body hash), on its own code from the cloud assembly, the way
+   * CloudFront runs it before asking the zone: the body included (base64,
+   * cut at 1 MB with `inputTruncated`) when the association says so. The
+   * request unchanged when the behavior has none, or when the viewer-request
+   * function answered.
+   */
+  public async originRequest(served: ServedRequest, options: OriginRequestOptions = {}): Promise<OriginRequestOutcome> {
+    const query = Object.entries(served.request.querystring).map(([k, v]) => `${k}=${v.value}`).join('&');
+    const path = options.path ?? `${served.request.uri}${query ? `?${query}` : ''}`;
+    const headers = { ...(options.headers ?? served.forwardedHeaders) };
+    const origin = options.originHeaders ?? {};
+    const association = served.behavior.originRequestLambda;
+    const withOrigin = (h: Record<string, string | string[] | undefined>) => ({ ...dropUndefined(h), ...lowerKeys(origin) });
+    if (!association || served.response) return { ran: false, path, headers: withOrigin(headers) };
+    // The origin's custom headers travel apart in the event, and CloudFront adds them after the function.
+    for (const name of Object.keys(lowerKeys(origin))) delete headers[name];
+    const request = originRequestOf(served, path, headers, options, association.includeBody);
+    const result = await this.edgeHandler(association)({
+      Records: [{ cf: { config: { distributionDomainName: EXAMPLE_DISTRIBUTION_DOMAIN, distributionId: 'EDFDVBD6EXAMPLE', eventType: 'origin-request', requestId: served.requestId }, request } }],
+    });
+    if (isEdgeResponse(result)) {
+      const body = Buffer.from(result.body ?? '', result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+      return { ran: true, path, headers: withOrigin(headers), response: { status: Number(result.status), statusDescription: result.statusDescription, headers: nodeHeaders(result.headers), body } };
+    }
+    return { ran: true, path: `${result.uri}${result.querystring ? `?${result.querystring}` : ''}`, headers: withOrigin(nodeHeaders(result.headers)) };
+  }
+
+  /**
+   * The name of the Lambda@Edge function an association runs: its logical
+   * id without CDK's hash, or, for one in CDK's us-east-1 edge-lambda stack,
+   * the construct id its ARN is stored under.
+   */
+  public edgeFunctionName(association: TemplateEdgeLambda): string {
+    const ref = this.resources[association.reference];
+    if (ref?.Type === 'AWS::Lambda::Version' && typeof ref.Properties?.FunctionName?.Ref === 'string') return withoutHash(ref.Properties.FunctionName.Ref);
+    if (ref?.Type === CROSS_REGION_READER && typeof ref.Properties?.ParameterName === 'string') return ref.Properties.ParameterName.split('/').pop();
+    return withoutHash(association.reference);
+  }
+
+  /** The handler of an association's function, loaded once from its code asset in the cloud assembly. */
+  private edgeHandler(association: TemplateEdgeLambda): EdgeHandler {
+    let handler = this.edgeHandlers.get(association.reference);
+    if (!handler) {
+      const name = this.edgeFunctionName(association);
+      const fn = this.edgeFunctionResource(association, name);
+      handler = loadEdgeHandler(this.codeDirectory(fn.resource, fn.directory, name), fn.resource.Properties.Handler, name);
+      this.edgeHandlers.set(association.reference, handler);
+    }
+    return handler;
+  }
+
+  /** The AWS::Lambda::Function an association runs, and the assembly directory of the template holding it. */
+  private edgeFunctionResource(association: TemplateEdgeLambda, name: string): { resource: Record<string, any>; directory: string } {
+    const directory = this.assetDirectory;
+    if (directory === undefined) {
+      throw new MultiZoneValidationError(`Template: Lambda@Edge function "${name}": its code is read from the cloud assembly; read the template with it (SynthesizedSite.fromTemplate(template, { assetDirectory }))`);
+    }
+    const ref = this.resources[association.reference];
+    let resources: Record<string, any> = this.resources;
+    let version = ref;
+    if (ref?.Type === CROSS_REGION_READER) {
+      // CDK's edge-lambda stack, a template of the same assembly, stores the version's ARN under this parameter name.
+      const holder = assemblyTemplates(directory).find((t) =>
+        Object.values<any>(t.Resources ?? {}).some((r) => r.Type === 'AWS::SSM::Parameter' && r.Properties?.Name === ref.Properties.ParameterName),
+      );
+      resources = holder?.Resources ?? {};
+      version = resources[ref.Properties.RefreshToken];
+    }
+    const fn = resources[version?.Properties?.FunctionName?.Ref];
+    if (version?.Type !== 'AWS::Lambda::Version' || fn?.Type !== 'AWS::Lambda::Function') {
+      throw new MultiZoneValidationError(`Template: Lambda@Edge function "${name}": no function version found for ${association.reference} in the templates of ${directory}`);
+    }
+    return { resource: fn, directory };
+  }
+
+  /** The directory of a function's code asset in the cloud assembly: from the asset metadata, else the asset manifests' object keys. */
+  private codeDirectory(fn: Record<string, any>, directory: string, name: string): string {
+    const key = fn.Properties?.Code?.S3Key;
+    const staged = fn.Metadata?.['aws:asset:path'] ?? assetManifestSources(directory)[key];
+    const found = staged && path.resolve(directory, staged);
+    if (!found || !fs.existsSync(found)) {
+      throw new MultiZoneValidationError(
+        `Template: Lambda@Edge function "${name}": its code asset (${staged ?? key ?? 'no S3 key'}) is not in ${directory}; synthesize with cdk synth and read the template from the same cloud assembly`,
+      );
+    }
+    return found;
+  }
+
   private sandbox(logicalId: string): FunctionSandbox {
     let sandbox = this.sandboxes.get(logicalId);
     if (!sandbox) {
@@ -272,4 +435,77 @@ export class SynthesizedSite {
     }
     return sandbox;
   }
+}
+
+/** The resource type CDK's `experimental.EdgeFunction` reads a us-east-1 function's ARN with, from a stack in another region. */
+const CROSS_REGION_READER = 'Custom::CrossRegionStringParameterReader';
+
+/** A behavior's Lambda@Edge association for one event type, if any. */
+function edgeLambdaOf(raw: Record<string, any>, eventType: string): TemplateEdgeLambda | undefined {
+  const a = (raw.LambdaFunctionAssociations ?? []).find((x: any) => x.EventType === eventType);
+  if (!a) return undefined;
+  const arn = a.LambdaFunctionARN;
+  const reference = arn?.Ref ?? arn?.['Fn::GetAtt']?.[0];
+  return { reference: String(reference ?? arn), includeBody: a.IncludeBody === true };
+}
+
+/** The origin-request event's request: the request as it leaves for the zone. */
+function originRequestOf(served: ServedRequest, requestPath: string, headers: Record<string, string | string[] | undefined>, options: OriginRequestOptions, includeBody: boolean): EdgeRequest {
+  const at = requestPath.indexOf('?');
+  const url = new URL(options.originUrl ?? 'https://function-url.lambda-url.us-east-1.on.aws');
+  const https = url.protocol === 'https:';
+  const body = typeof options.body === 'string' ? Buffer.from(options.body) : (options.body ?? Buffer.alloc(0));
+  return {
+    clientIp: served.viewerRequest.viewer?.ip ?? '',
+    method: served.request.method,
+    uri: at < 0 ? requestPath : requestPath.slice(0, at),
+    querystring: at < 0 ? '' : requestPath.slice(at + 1),
+    headers: edgeHeaders(headers),
+    origin: {
+      custom: {
+        domainName: url.hostname,
+        port: Number(url.port) || (https ? 443 : 80),
+        protocol: https ? 'https' : 'http',
+        path: url.pathname.replace(/\/+$/, ''),
+        customHeaders: edgeHeaders(options.originHeaders ?? {}),
+        sslProtocols: ['TLSv1.2'],
+        readTimeout: 30,
+        keepaliveTimeout: 5,
+      },
+    },
+    ...(includeBody ? { body: includedBody(body) } : {}),
+  };
+}
+
+/** The parsed `*.template.json` files of a cloud assembly directory. */
+function assemblyTemplates(directory: string): Array<Record<string, any>> {
+  return fs
+    .readdirSync(directory)
+    .filter((f) => f.endsWith('.template.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(directory, f), 'utf8')));
+}
+
+/** Object key to staged path, from the asset manifests (`*.assets.json`) of a cloud assembly directory. */
+function assetManifestSources(directory: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(directory).filter((n) => n.endsWith('.assets.json'))) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(directory, f), 'utf8'));
+    for (const asset of Object.values<any>(manifest.files ?? {})) {
+      for (const d of Object.values<any>(asset.destinations ?? {})) out[d.objectKey] = asset.source?.path;
+    }
+  }
+  return out;
+}
+
+/** A logical id without CDK's hash suffix (8 hex digits, and a version's 32 more). */
+function withoutHash(logicalId: string): string {
+  return logicalId.replace(/CurrentVersion[0-9A-F]{8}[0-9a-f]{32}$/, '').replace(/[0-9A-F]{8}$/, '');
+}
+
+function lowerKeys(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function dropUndefined(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  return Object.fromEntries(Object.entries(h).filter((e): e is [string, string | string[]] => e[1] !== undefined));
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN, compileFunction, requireRuntimeModule, viewerRequestEvent } from '../edge-function/sandbox';
 import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX, METADATA_KEY, SiteMetadata, VISITOR_COOKIE, ZONE_FLAGS_HEADER, SPECULATION_RULES_HEADER, SPECULATION_RULES_PATH, ZonePrefetchTargets, prefetchTargets } from 'multizone-distribution/internal';
+import { MAX_INCLUDED_BODY } from '../edge-function/lambda-edge';
 import { forwardPolicy, selects } from '../local-edge/policies';
 import { templateOriginUrl } from '../local-edge/zones';
 import { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
@@ -23,6 +24,8 @@ export interface BehaviorRow {
   readonly originId: string;
   /** The viewer-request function's logical id, if one runs. */
   readonly function?: string;
+  /** The Lambda@Edge function run at origin request (the body hash), if any. */
+  readonly originRequestLambda?: OriginRequestLambda;
   /** Overrides the function applies on this behavior's paths. */
   readonly overrides: OverrideRoute[];
   /** Table routes no behavior carries, which the function routes here (the default behavior only). */
@@ -48,10 +51,31 @@ export function behaviorRows(site: SynthesizedSite): BehaviorRow[] {
       zone: site.zoneOfOrigin(b.targetOriginId) ?? `(origin ${b.targetOriginId})`,
       originId: b.targetOriginId,
       function: b.viewerRequestFunction,
+      originRequestLambda: originRequestLambdaOf(site, b),
       overrides,
       overflow,
     };
   });
+}
+
+/** A behavior's origin-request Lambda@Edge association, for output. */
+export interface OriginRequestLambda {
+  /** The function's name (its logical id without CDK's hash). */
+  readonly function: string;
+  readonly eventType: 'origin-request';
+  /** Whether CloudFront hands it the request body. */
+  readonly includeBody: boolean;
+}
+
+/** The behavior's origin-request Lambda@Edge association, if it has one. */
+export function originRequestLambdaOf(site: SynthesizedSite, b: TemplateBehavior): OriginRequestLambda | undefined {
+  const a = b.originRequestLambda;
+  return a && { function: site.edgeFunctionName(a), eventType: 'origin-request', includeBody: a.includeBody };
+}
+
+/** `MultiZoneBodyHashFn (body)`: an origin-request association in a table cell. */
+function lambdaCell(l: OriginRequestLambda | undefined): string {
+  return l ? `${l.function}${l.includeBody ? ' (body)' : ''}` : '-';
 }
 
 function behaviorKind(site: SynthesizedSite, b: TemplateBehavior, isDefault: boolean): BehaviorRow['kind'] {
@@ -81,9 +105,18 @@ export function routesText(site: SynthesizedSite, file: string, flags: Record<st
   const lines: string[] = [];
   lines.push(`${file}: distribution ${site.logicalId}, ${site.zones.length} zones, ${rows.length} cache behaviors (first match wins, default last)`);
   lines.push('');
+  // The origin-request column only on sites that run Lambda@Edge (the body hash of a function URL zone).
+  const hashing = rows.some((r) => r.originRequestLambda);
   const table = [
-    ['#', 'path pattern', 'zone', 'kind', 'viewer-request function'],
-    ...rows.map((r) => [String(r.position), r.pathPattern === '*' ? '* (default)' : r.pathPattern, r.zone, r.kind, r.function ? shortFunctionName(r.function) : '-']),
+    ['#', 'path pattern', 'zone', 'kind', 'viewer-request function', ...(hashing ? ['origin-request Lambda@Edge'] : [])],
+    ...rows.map((r) => [
+      String(r.position),
+      r.pathPattern === '*' ? '* (default)' : r.pathPattern,
+      r.zone,
+      r.kind,
+      r.function ? shortFunctionName(r.function) : '-',
+      ...(hashing ? [lambdaCell(r.originRequestLambda)] : []),
+    ]),
   ];
   lines.push(...columns(table, [true]).map((l) => `  ${l}`));
 
@@ -112,7 +145,7 @@ export function routesText(site: SynthesizedSite, file: string, flags: Record<st
   lines.push('Zones:');
   lines.push(...columns(site.zones.map((z) => [z.name, z.originId, originLocation(site, z.originId)]), []).map((l) => `  ${l}`));
   lines.push('');
-  lines.push('Picture (f = the viewer-request function runs):');
+  lines.push(`Picture (f = the viewer-request function runs${hashing ? '; h = the origin-request Lambda@Edge runs before the zone is asked' : ''}):`);
   lines.push(...picture(rows).map((l) => `  ${l}`));
   return lines.join('\n') + '\n';
 }
@@ -135,13 +168,15 @@ function picture(rows: BehaviorRow[]): string[] {
     ...r.overflow.map((o) => ({ text: o.pattern, zone: o.zone })),
   ];
   const altWidth = Math.max(0, ...rows.flatMap((r) => alternativesOf(r).map((a) => a.text.length)));
+  // A column for the origin-request mark, only on sites that have one.
+  const lambdaMark = (r: BehaviorRow) => (!rows.some((x) => x.originRequestLambda) ? '' : r.originRequestLambda ? ' h ' : '---');
   // Every "> zone" starts in the same column.
   const run = Math.max(altWidth + 5, 8);
   const out: string[] = [];
   rows.forEach((r, i) => {
     const lastRow = i === rows.length - 1;
     const lead = i === 0 ? 'viewer -+-' : lastRow ? '        `-' : '        +-';
-    const head = `${lead} ${label(r).padEnd(width)} --${r.function ? ' f ' : '---'}-`;
+    const head = `${lead} ${label(r).padEnd(width)} --${r.function ? ' f ' : '---'}${lambdaMark(r)}-`;
     const alternatives = alternativesOf(r);
     if (alternatives.length === 0) {
       // The rules file never reaches its behavior's zone: the function answers it.
@@ -328,6 +363,7 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
     lines.push(`  response   ${served.response.statusCode} from the function, no zone is asked`);
   } else {
     lines.push(`  zone       ${served.zone} (origin ${served.originId}, ${originLocation(site, served.originId)})`);
+    lines.push(...originRequestLines(site, b, method));
   }
   const table = site.table;
   const route = table.routes.find((r) => pathPatternMatches(r.pattern, path));
@@ -349,6 +385,22 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
     lines.push(...zoneFlagLines(site, served, flags, viewer));
   }
   return lines.join('\n') + '\n';
+}
+
+/** Methods that carry no body: the body hash passes them untouched. */
+const BODYLESS_METHODS = ['GET', 'HEAD', 'OPTIONS'];
+
+/** `explain`'s line on the behavior's origin-request Lambda@Edge function (the body hash), if it has one. */
+function originRequestLines(site: SynthesizedSite, b: TemplateBehavior, method: string): string[] {
+  const l = originRequestLambdaOf(site, b);
+  if (!l) return [];
+  const head = `  lambda     ${l.function} (Lambda@Edge, origin-request${l.includeBody ? ', body included' : ''}) runs before the zone is asked: `;
+  if (BODYLESS_METHODS.includes(method)) return [`${head}a ${method} has no body and passes untouched`];
+  const limit = MAX_INCLUDED_BODY.toLocaleString('en-US');
+  return [
+    `${head}the body's SHA-256 goes in x-amz-content-sha256, which the zone's function URL signature requires`,
+    `             a body past 1 MB (${limit} bytes, all the function sees) is refused with 413 Payload Too Large, unless the viewer sent its own x-amz-content-sha256`,
+  ];
 }
 
 /** `explain`'s zone-flag lines: the decisions header the zone gets, and each zone flag's value and bucket. */

@@ -8,7 +8,7 @@ import { LocalEdge, startLocalEdge } from '../local-edge/server';
 import { zoneTargets } from '../local-edge/zones';
 import { SynthesizedSite } from '../synthesized-site';
 import { ZONE_PACKAGE, zoneFlagTypes } from './flag-types';
-import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText, prefetchSummary, routesText, viewerCookies, zoneFlagDecisions } from './describe';
+import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText, originRequestLambdaOf, prefetchSummary, routesText, viewerCookies, zoneFlagDecisions } from './describe';
 import { DEFAULT_EDGE_PORT, addFlagsCommand } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { registerOperateCommands } from './operate';
@@ -164,6 +164,7 @@ export function buildProgram(io: CliIO = processIO): Command {
             behavior: { position: served.behaviorIndex < 0 ? site.behaviors.length : served.behaviorIndex + 1, pathPattern: served.behavior.pathPattern, originId: served.behavior.targetOriginId },
             functionRan: served.functionRan,
             function: served.behavior.viewerRequestFunction,
+            originRequestLambda: served.response ? undefined : originRequestLambdaOf(site, served.behavior),
             zone: served.response ? undefined : served.zone,
             originId: served.response ? undefined : served.originId,
             response: served.response,

@@ -1,6 +1,7 @@
 /** The answers the local edge gives itself instead of a zone's: its error pages, and a viewer-request function's own response. */
 import * as http from 'http';
 import type { Duplex } from 'stream';
+import type { OriginRequestOutcome } from '../synthesized-site';
 import { viewerHeaders } from './viewer-response';
 import type { ZoneTarget } from './zones';
 
@@ -22,6 +23,16 @@ export function sendFunctionResponse(res: http.ServerResponse, response: Record<
   if (body === undefined || body === null) res.end();
   else if (typeof body === 'string') res.end(body);
   else res.end(Buffer.from(String(body.data ?? ''), body.encoding === 'base64' ? 'base64' : 'utf8'));
+}
+
+/**
+ * An origin-request Lambda@Edge function's own answer, as it gave it: the
+ * body hash answers only 413, and CloudFront runs no viewer-response
+ * function on a status of 400 or more.
+ */
+export function sendLambdaResponse(res: http.ServerResponse, response: NonNullable<OriginRequestOutcome['response']>): void {
+  res.writeHead(response.status, response.statusDescription, { ...response.headers, 'content-length': response.body.length });
+  res.end(response.body);
 }
 
 export function noUrlPage(zone: string, target: ZoneTarget | undefined): Failure {

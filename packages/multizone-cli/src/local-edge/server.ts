@@ -8,7 +8,8 @@ import { flagNameProblem, PREVIEW_SECRET_KEY } from 'multizone-distribution/inte
 import type { ServedRequest, SynthesizedSite, TemplateBehavior } from '../synthesized-site';
 import { DEFAULT_FLAG_FILE, readFlagFile, readLocalPreviewSecret } from './flag-file';
 import { Routed, originRequest } from './origin-request';
-import { Failure, escapeHtml, failure, noUrlPage, sendFunctionResponse, sendPage, unreachablePage, writeRawPage } from './pages';
+import { AfterOriginRequest, throughOriginRequestLambda } from './origin-request-lambda';
+import { Failure, escapeHtml, failure, noUrlPage, sendFunctionResponse, sendLambdaResponse, sendPage, unreachablePage, writeRawPage } from './pages';
 import { forwardPolicy } from './policies';
 import { ResponseHeadersPolicy, applyResponseHeaders, responseHeadersPolicy } from './response-headers';
 import { viewerRequest } from './viewer-request';
@@ -219,14 +220,23 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       sendPage(res, noUrlPage(served.zone, target));
       return;
     }
-    const outgoing = originRequest(routed, target.url, false);
-    req.url = outgoing.path;
-    req.headers = outgoing.headers;
+    const after = await originRequestStep(served, req, originRequest(routed, target.url, false), target);
+    if ('status' in after) {
+      sendPage(res, after);
+      return;
+    }
+    const { outcome, body } = after;
+    if (outcome.response) {
+      sendLambdaResponse(res, outcome.response);
+      return;
+    }
+    req.url = outcome.path;
+    req.headers = outcome.headers;
     const viewerResponse = served.behavior.viewerResponseFunction !== undefined;
     routeOf.set(req, { header: routeHeader(served), policy: responsePolicyOf(served.behavior), served, viewerResponse });
     const url = target.url;
     // With a viewer-response function, the headers wait for it: this server writes them (throughViewerResponse).
-    proxy.web(req, res, { target: url, agent: url.startsWith('https:') ? agents.https : agents.http, selfHandleResponse: viewerResponse }, (err) => {
+    proxy.web(req, res, { target: url, agent: url.startsWith('https:') ? agents.https : agents.http, selfHandleResponse: viewerResponse, buffer: body }, (err) => {
       log(`zone ${served.zone} at ${url}: ${err.message}`);
       if (res.headersSent) {
         res.destroy();
@@ -234,6 +244,16 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
         sendPage(res, unreachablePage(served.zone, url, err));
       }
     });
+  };
+
+  /** The behavior's origin-request Lambda@Edge function on the outgoing request; a 502 page when it fails, as CloudFront answers a Lambda error. */
+  const originRequestStep = async (served: ServedRequest, req: http.IncomingMessage, outgoing: ReturnType<typeof originRequest>, target: ZoneTarget): Promise<AfterOriginRequest | Failure> => {
+    try {
+      return await throughOriginRequestLambda(site, served, req, outgoing, target);
+    } catch (e) {
+      const name = site.edgeFunctionName(served.behavior.originRequestLambda!);
+      return failure(502, 'Lambda function error', `<p>The origin-request Lambda@Edge function ${escapeHtml(name)} of behavior <code>${escapeHtml(served.behavior.pathPattern)}</code> failed: ${escapeHtml((e as Error).message)}</p>`);
+    }
   };
 
   const onUpgrade = async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -250,6 +270,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       writeRawPage(socket, served.response ? failure(Number(served.response.statusCode) || 502, 'Answered by the function', '') : noUrlPage(served.zone, target));
       return;
     }
+    // An upgrade is a GET without a body, which the body hash (the only origin-request function) passes untouched.
     const outgoing = originRequest(routed, target.url, true);
     req.url = outgoing.path;
     req.headers = outgoing.headers;

@@ -1,0 +1,81 @@
+/**
+ * A behavior's origin-request Lambda@Edge function (the body hash), run on
+ * the template's own bundled code before the request leaves for the zone,
+ * as CloudFront runs it: with the body included, CloudFront reads the body
+ * first (the function sees at most 1 MB of it), then forwards all of it.
+ */
+import type * as http from 'http';
+import { PassThrough, Readable } from 'stream';
+import { MAX_INCLUDED_BODY } from '../edge-function/lambda-edge';
+import type { OriginRequestOutcome, ServedRequest, SynthesizedSite } from '../synthesized-site';
+import type { ZoneTarget } from './zones';
+
+/** The request the zone gets after the function: path, headers, and the body stream to send (the viewer's, replayed). */
+export interface AfterOriginRequest {
+  readonly outcome: OriginRequestOutcome;
+  /** The body to forward, when the function read it; undefined: the viewer's request streams as is. */
+  readonly body?: Readable;
+}
+
+/**
+ * Runs the behavior's origin-request function on the request the zone
+ * would get (`outgoing`), reading the body first when the association
+ * includes it. The outcome is the request unchanged when there is none.
+ */
+export async function throughOriginRequestLambda(
+  site: SynthesizedSite,
+  served: ServedRequest,
+  req: http.IncomingMessage,
+  outgoing: { path: string; headers: http.IncomingHttpHeaders },
+  target: ZoneTarget,
+): Promise<AfterOriginRequest> {
+  const association = served.behavior.originRequestLambda;
+  const read = association?.includeBody ? await readUpTo(req, MAX_INCLUDED_BODY) : undefined;
+  const outcome = await site.originRequest(served, {
+    body: read && Buffer.concat(read.chunks),
+    headers: outgoing.headers,
+    path: outgoing.path,
+    originUrl: target.url,
+    originHeaders: target.originHeaders,
+  });
+  return { outcome, body: read && replay(req, read) };
+}
+
+/** What was read of a body: its first chunks, past `limit` bytes or to its end. */
+interface ReadBody {
+  readonly chunks: Buffer[];
+  readonly ended: boolean;
+}
+
+/** Reads a request body until it ends or passes `limit` bytes, then pauses it: the rest stays in the stream. */
+function readUpTo(req: http.IncomingMessage, limit: number): Promise<ReadBody> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (ended: boolean) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', reject);
+      req.pause();
+      resolve({ chunks, ended });
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) done(false);
+    };
+    const onEnd = () => done(true);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+}
+
+/** The whole body again: the chunks read, then the rest of the viewer's stream. */
+function replay(req: http.IncomingMessage, read: ReadBody): Readable {
+  const body = new PassThrough();
+  for (const chunk of read.chunks) body.write(chunk);
+  if (read.ended) body.end();
+  else req.pipe(body);
+  return body;
+}
