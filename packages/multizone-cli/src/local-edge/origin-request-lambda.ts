@@ -52,13 +52,23 @@ function readUpTo(req: http.IncomingMessage, limit: number): Promise<ReadBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = (ended: boolean) => {
+    const stop = () => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', reject);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const done = (ended: boolean) => {
+      stop();
       req.pause();
       resolve({ chunks, ended });
     };
+    const onError = (e: Error) => {
+      stop();
+      reject(e);
+    };
+    // A viewer that goes away mid-body leaves nothing to forward.
+    const onClose = () => onError(new Error('the viewer closed the connection before sending the whole body'));
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
@@ -67,7 +77,8 @@ function readUpTo(req: http.IncomingMessage, limit: number): Promise<ReadBody> {
     const onEnd = () => done(true);
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('error', reject);
+    req.once('error', onError);
+    req.once('close', onClose);
   });
 }
 
