@@ -307,8 +307,8 @@ if (!NJS) {
     test('the site routes with a function, deeper and chunked buckets and overflowed routes', () => {
       expect(routerId).toBeDefined();
       // A bucket chunked over two values (`|1`), and /feature's deeper rows in buckets of their own.
-      expect(Object.keys(store).some((k) => /^mz:[0-9a-f]{8}:b[0-9]+\|1$/.test(k))).toBe(true);
-      expect(Object.keys(store).some((k) => /^mz:[0-9a-f]{8}:s:feature#[0-9]+$/.test(k))).toBe(true);
+      expect(Object.keys(store).some((k) => /^mz-site:[0-9a-f]{10}:[0-9a-f]{8}:b[0-9]+\|1$/.test(k))).toBe(true);
+      expect(Object.keys(store).some((k) => /^mz-site:[0-9a-f]{10}:[0-9a-f]{8}:s:feature#[0-9]+$/.test(k))).toBe(true);
       expect(site.behaviors.length).toBeLessThanOrEqual(6);
     });
 
