@@ -556,7 +556,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per key',
     adjustable: false,
     doc: KVS_FILE_FORMAT,
-    handling: 'Table keys are `mz:<version>:` and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the store\'s table asset.',
+    handling: 'Table keys are `mz-site:<site>:<version>:` (29 bytes) and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the store\'s table asset.',
     check: (_t, max, site) => site.storeKeys.flatMap((k) => over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.key), max, 'bytes')),
   },
   {
