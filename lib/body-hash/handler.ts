@@ -16,8 +16,8 @@ export const CONTENT_SHA256_HEADER = 'x-amz-content-sha256';
 /**
  * How much of a body an origin-request function sees: Lambda@Edge
  * truncates included bodies past 1 MB (CloudFront Developer Guide,
- * "Quotas on Lambda@Edge", size quotas on request body with the include
- * body option).
+ * "Restrictions on Lambda@Edge", request body with the include body
+ * option).
  */
 export const MAX_HASHED_BODY = '1 MB';
 
