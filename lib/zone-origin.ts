@@ -52,7 +52,7 @@ export function originVerifyHeaderProblems(header: OriginVerifyHeader | undefine
   }
   if (!SecretValue.isSecretValue(header.value)) {
     problems.push('originVerifyHeader.value: must be a SecretValue (e.g. SecretValue.secretsManager(...))');
-  } else if (JSON.stringify(stack.resolve(header.value)).includes('{{resolve:ssm-secure:')) {
+  } else if (JSON.stringify(resolvedSecret(header.value, stack)).includes('{{resolve:ssm-secure:')) {
     problems.push('originVerifyHeader.value: CloudFront distributions do not take ssm-secure references; use SecretValue.secretsManager(...)');
   } else if (isPlainText(header.value, stack)) {
     problems.push(
@@ -62,9 +62,18 @@ export function originVerifyHeaderProblems(header: OriginVerifyHeader | undefine
   return problems;
 }
 
+/**
+ * What a secret puts into the template. Resolved through its unwrapped
+ * value: resolving the SecretValue itself throws under the
+ * `@aws-cdk/core:checkSecretUsage` flag, which `cdk init` turns on.
+ */
+function resolvedSecret(value: SecretValue, stack: Stack): unknown {
+  return stack.resolve(value.unsafeUnwrap());
+}
+
 /** Whether a secret resolves to a literal string (rather than a reference CloudFormation resolves at deploy). */
 function isPlainText(value: SecretValue, stack: Stack): boolean {
-  const resolved = stack.resolve(value);
+  const resolved = resolvedSecret(value, stack);
   return typeof resolved === 'string' && !resolved.includes('{{resolve:');
 }
 

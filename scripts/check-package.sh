@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds and packs both packages as npm would publish them, then checks them
-# the way a user meets them:
+# Packs the three packages with scripts/pack-all.sh (`npm run pack:all`, the
+# README's Install section), then checks them the way a user meets them:
 #   1. the construct package (repository root) compiles with jsii, no errors
 #      or warnings; pacmak generates its Python code; API.md is current;
-#   2. both tarballs hold what they must (and no inline source maps);
+#   2. the tarballs hold what they must (and no inline source maps);
 #   3. the construct tarball ALONE (with aws-cdk-lib and constructs) goes into a
 #      fresh CDK app outside the repository, which synthesizes a stack with
 #      resources of its own, and its node_modules hold no AWS SDK;
-#   4. the CLI tarball joins it: `multizone routes` reads that app's cdk.out,
-#      and SynthesizedSite answers which zone serves a path with a flag on.
+#   4. in a second fresh CDK app, the README's install line (the construct's
+#      and the CLI's tarballs in one npm install): `multizone routes` reads
+#      that app's cdk.out, and SynthesizedSite answers which zone serves a
+#      path with a flag on;
+#   5. the zone package's tarball installs alone and reads a flags header.
 # Needs the npm registry (aws-cdk-lib, constructs), no AWS account.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,31 +35,31 @@ node -e '
   if (peers !== "aws-cdk-lib,constructs") throw new Error(`multizone-distribution peers: ${peers}`);
 '
 
-# Packing runs prepack: jsii --fail-on-warnings (any jsii error or warning fails here) and the handler bundles.
-# Its logs go to stderr: stdout is the JSON report alone.
-npm pack --json --pack-destination "$work" > "$work/construct.json"
-step "construct package compiled by jsii and packed"
-npm pack --json --pack-destination "$work" -w multizone-cli > "$work/cli.json"
-step "CLI package built and packed"
+# Packing runs each prepack: jsii --fail-on-warnings (any jsii error or warning fails here), the
+# handler bundles, tsc for the CLI and the zone package. Tarball paths on stdout, logs on stderr.
+bash scripts/pack-all.sh "$work/packs" > "$work/tarballs"
+mapfile -t tarballs < "$work/tarballs"
+construct_tgz="${tarballs[0]}"
+cli_tgz="${tarballs[1]}"
+flags_tgz="${tarballs[2]}"
+step "all three packed by scripts/pack-all.sh"
 node -e '
-  const fs = require("fs");
-  const [construct] = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-  const [cli] = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const check = (report, want, never) => {
-    const files = report.files.map((f) => f.path);
-    for (const f of want) if (!files.includes(f)) throw new Error(`${report.name}: ${f} is not in the package`);
-    for (const re of never) for (const f of files) if (re.test(f)) throw new Error(`${report.name}: ${f} must not be in the package`);
+  const { execFileSync } = require("child_process");
+  const check = (file, want, never) => {
+    const files = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+    const name = require("path").basename(file);
+    for (const f of want) if (!files.includes(f)) throw new Error(`${name}: ${f} is not in the package`);
+    for (const re of never) for (const f of files) if (re.test(f)) throw new Error(`${name}: ${f} must not be in the package`);
   };
+  const [construct, cli, flags] = process.argv.slice(1);
   check(construct, ["LICENSE", ".jsii", "dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/internal.js", "dist/handlers/kvs-sync/index.js", "dist/handlers/body-hash/index.js"],
     [/^bin\//, /cli|local-edge|operate|sandbox|synthesized-site/, /^dist\/lib\/.*\/handler\.js$/, /^dist\/pacmak/]);
   check(cli, ["LICENSE", "bin/multizone.js", "dist/index.js", "dist/index.d.ts", "dist/cli/index.js", "dist/local-edge/server.js", "dist/synthesized-site.js"], [/^src\//, /\.ts$(?<!\.d\.ts)/]);
-  fs.writeFileSync(process.argv[3], `${construct.filename}\n${cli.filename}\n`);
-' "$work/construct.json" "$work/cli.json" "$work/tarballs"
-construct_tgz="$(sed -n 1p "$work/tarballs")"
-cli_tgz="$(sed -n 2p "$work/tarballs")"
+  check(flags, ["README.md", "dist/index.js", "dist/index.d.ts", "dist/openfeature.js", "dist/flags-sdk.js"], [/^src\//, /^test\//, /\.ts$(?<!\.d\.ts)/]);
+' "$construct_tgz" "$cli_tgz" "$flags_tgz"
 mkdir -p "$work/unpacked/construct" "$work/unpacked/cli"
-tar -xzf "$work/$construct_tgz" -C "$work/unpacked/construct"
-tar -xzf "$work/$cli_tgz" -C "$work/unpacked/cli"
+tar -xzf "$construct_tgz" -C "$work/unpacked/construct"
+tar -xzf "$cli_tgz" -C "$work/unpacked/cli"
 # The CLI reaches the construct through its package entries, never a path into the construct's files.
 if grep -rlE "require\(\"(\.\./)+lib/|multizone-distribution/dist" "$work/unpacked/cli/package/dist"; then
   echo "package check failed: the CLI reaches into the construct package's files above" >&2
@@ -94,7 +97,7 @@ cli_version="$(node -p "require('./packages/multizone-cli/package.json').version
 mkdir "$work/app"
 cd "$work/app"
 echo '{ "name": "consumer-check", "private": true }' > package.json
-npm install --silent --no-audit --no-fund "../$construct_tgz" "aws-cdk-lib@$cdk_version" "constructs@$constructs_version"
+npm install --silent --no-audit --no-fund "$construct_tgz" "aws-cdk-lib@$cdk_version" "constructs@$constructs_version"
 step "construct tarball installed in a fresh app"
 # aws-cdk-lib brings no AWS SDK of its own (its dependencies are bundled CDK tooling), so any
 # @aws-sdk or @smithy package here, at any depth, would be ours.
@@ -138,8 +141,15 @@ test -f "node_modules/multizone-distribution/dist/lib/index.d.ts"
 test -f "node_modules/multizone-distribution/.jsii"
 step "the fresh app synthesized"
 
-npm install --silent --no-audit --no-fund "../$cli_tgz"
-step "CLI tarball installed beside it"
+# A second fresh CDK app, and the README's install line: both tarballs in one command.
+mkdir "$work/app2"
+cp app.js "$work/app2/"
+cd "$work/app2"
+echo '{ "name": "consumer-check-cli", "private": true }' > package.json
+npm install --silent --no-audit --no-fund "aws-cdk-lib@$cdk_version" "constructs@$constructs_version"
+npm install --silent --no-audit --no-fund "$construct_tgz" "$cli_tgz"
+step "the construct and CLI tarballs installed together in a second fresh app"
+node app.js
 npx --no-install multizone routes --template cdk.out/ConsumerStack.template.json > routes.txt
 grep -q "blog" routes.txt
 test "$(npx --no-install multizone --version)" = "$cli_version"
@@ -155,4 +165,16 @@ node -e '
   })().catch((e) => { console.error(e); process.exit(1); });
 '
 step "multizone routes and SynthesizedSite ran from the CLI tarball"
-echo "package check passed: $construct_tgz, $cli_tgz"
+
+# The zone package, alone, as a Next.js zone installs it.
+mkdir "$work/zone"
+cd "$work/zone"
+echo '{ "name": "zone-check", "private": true }' > package.json
+npm install --silent --no-audit --no-fund "$flags_tgz"
+node -e '
+  const { isZoneFlagOn } = require("multizone-flags");
+  const headers = { "x-multizone-flags": "new-checkout=off,new-nav=on" };
+  if (!isZoneFlagOn(headers, "new-nav") || isZoneFlagOn(headers, "new-checkout")) throw new Error("multizone-flags: the header reads wrong");
+'
+step "the zone package installed alone and read a flags header"
+echo "package check passed: $(basename "$construct_tgz"), $(basename "$cli_tgz"), $(basename "$flags_tgz")"

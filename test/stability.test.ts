@@ -1,10 +1,15 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { origin, seedZones, synth } from './support/sites';
 
+/** The example app's context (cdk.json): its feature flags, as `cdk synth` gives them to the app. */
+const exampleContext = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context;
+
 const exampleTemplate = () => {
-  const app = new App();
+  const app = new App({ context: exampleContext });
   const stack = new ExampleSiteStack(app, 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS });
   return Template.fromStack(stack).toJSON();
 };

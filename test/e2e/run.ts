@@ -51,10 +51,13 @@ function log(line: string): void {
   process.stdout.write(`[e2e ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 }
 
+/** Where a started process's output goes. */
+const logFile = (name: string) => path.join(ARTIFACTS, `${name}.log`);
+
 /** Starts a long-running process in its own process group, output to a log file. */
 function start(name: string, cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const out = fs.openSync(path.join(ARTIFACTS, `${name}.log`), 'w');
+  const out = fs.openSync(logFile(name), 'w');
   const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', out, out], env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env } });
   fs.closeSync(out);
   children.push(child);
@@ -88,11 +91,18 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Polls a URL until it answers (any status), or fails after `ms`. */
-async function waitForHttp(url: string, child: ChildProcess, ms = 60_000): Promise<void> {
+/**
+ * Polls a URL until it answers (any status), or fails after `ms`, naming
+ * the server (`name`, its log in test-artifacts/) and quoting the end of its log.
+ */
+async function waitForHttp(name: string, url: string, child: ChildProcess, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
+  const failure = (what: string) => {
+    const tail = fs.existsSync(logFile(name)) ? fs.readFileSync(logFile(name), 'utf8').trim().split('\n').slice(-8).join('\n    ') : '';
+    return new Error(`${name} did not start: ${what}; the end of ${path.relative(ROOT, logFile(name))}:\n    ${tail || '(empty)'}`);
+  };
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: its server exited (${child.exitCode}); see test-artifacts/*.log`);
+    if (child.exitCode !== null) throw failure(`it exited with code ${child.exitCode} before ${url} answered`);
     try {
       await fetch(url, { redirect: 'manual' });
       return;
@@ -100,7 +110,7 @@ async function waitForHttp(url: string, child: ChildProcess, ms = 60_000): Promi
       await sleep(200);
     }
   }
-  throw new Error(`${url}: no answer within ${ms / 1000}s`);
+  throw failure(`${url} gave no answer within ${ms / 1000} s`);
 }
 
 /** The outcome of one check. */
@@ -249,7 +259,7 @@ async function main(): Promise<void> {
     log('starting the zones (next start) and the local edge');
     const zoneProcs = ZONES.map((z) => ({ z, child: start(`zone-${z.name}`, 'npx', ['next', 'start', '-p', String(z.port)], path.join(ZONES_DIR, z.name)) }));
     const edge = start('local-edge', process.execPath, [CLI, 'dev', '--template', template, '--port', String(EDGE_PORT), '--flags-file', flagsFile], ROOT);
-    await Promise.all([...zoneProcs.map(({ z, child }) => waitForHttp(`http://localhost:${z.port}/`, child)), waitForHttp(`${EDGE}/`, edge)]);
+    await Promise.all([...zoneProcs.map(({ z, child }) => waitForHttp(`zone-${z.name}`, `http://localhost:${z.port}/`, child)), waitForHttp('local-edge', `${EDGE}/`, edge)]);
     log('zones and edge are up');
 
     browser = await chromium.launch({

@@ -29,11 +29,20 @@ function fromSource() {
     return undefined;
   }
   // The checkout's tsconfig for tests and tooling maps multizone-distribution(/internal) to its sources.
+  // Its paths are given explicitly: a lookup would follow a TS_NODE_PROJECT inherited from an npm script
+  // (relative to another directory), find nothing and fall back to the unbuilt dist/ without a word.
   const tests = path.join(root, '..', '..', 'test');
-  tsConfigPaths.register({ cwd: tests });
+  const { compilerOptions } = JSON.parse(fs.readFileSync(path.join(tests, 'tsconfig.json'), 'utf8'));
+  tsConfigPaths.register({ baseUrl: path.resolve(tests, compilerOptions.baseUrl), paths: compilerOptions.paths });
   // Transpile only: type checking is the build's job, and would cost seconds on every run.
   tsNode.register({ transpileOnly: true, project: path.join(tests, 'tsconfig.json'), compilerOptions: { inlineSourceMap: false, sourceMap: true } });
   return require(source);
+}
+
+/** What to do about a module that did not load: a package to install, or a file missing from an installed one. */
+function cannotLoad(request) {
+  if (!path.isAbsolute(request) && !request.startsWith('.')) return `cannot load ${request}: install it (npm install ${request})`;
+  return `cannot load ${request}: a file of an installed package is missing; reinstall the package (in a checkout of its repository: npm run build)`;
 }
 
 let cli;
@@ -49,7 +58,7 @@ try {
 } catch (e) {
   // A missing dependency or a broken install: one line, not a stack trace.
   const missing = e && e.code === 'MODULE_NOT_FOUND' ? / '([^']+)'/.exec(String(e.message)) : null;
-  process.stderr.write(`multizone: ${missing ? `cannot load ${missing[1]}: install it (npm install ${missing[1]})` : e && e.message ? e.message : e}\n`);
+  process.stderr.write(`multizone: ${missing ? cannotLoad(missing[1]) : e && e.message ? e.message : e}\n`);
   if (process.env.MULTIZONE_DEBUG) process.stderr.write(`${e && e.stack}\n`);
   process.exit(1);
 }
