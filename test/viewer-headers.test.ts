@@ -189,6 +189,16 @@ describe('local edge: what reaches the zone', () => {
     for (const method of ['GET', 'POST']) {
       const got = await through(site, '/blog/post', { method, headers: { host: 'www.shop.example', authorization: 'Bearer t0k3n', [VIEWER_AUTHORIZATION_HEADER]: 'Bearer forged' } });
       expect([method, got.headers[VIEWER_AUTHORIZATION_HEADER], got.headers['x-forwarded-host']]).toEqual([method, 'Bearer t0k3n', 'www.shop.example']);
+      // Signing always: CloudFront's signature takes the Authorization header's place, on every method.
+      expect([method, got.headers.authorization]).toEqual([method, undefined]);
+    }
+  });
+
+  test('an HTTP zone, as CloudFront forwards Authorization: dropped on GET and HEAD (not in the page cache key), passed on POST', async () => {
+    const site = served({});
+    for (const [method, expected] of [['GET', undefined], ['HEAD', undefined], ['POST', 'Basic dTpw']] as const) {
+      const got = await through(site, '/blog/post', { method, headers: { authorization: 'Basic dTpw' } });
+      expect([method, got.headers.authorization, got.headers[VIEWER_AUTHORIZATION_HEADER]]).toEqual([method, expected, 'Basic dTpw']);
     }
   });
 });

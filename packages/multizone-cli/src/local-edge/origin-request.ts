@@ -40,7 +40,7 @@ export function originRequest(routed: Routed, zoneUrl: string, websocket: boolea
   const headers: http.IncomingHttpHeaders = {};
   for (const [name, h] of Object.entries(req.headers)) {
     const value = h.multiValue && h.multiValue.length > 0 ? h.multiValue.map((m) => m.value).join(', ') : h.value;
-    if (name === 'host' || name === 'cookie') continue;
+    if (name === 'host' || name === 'cookie' || name === 'authorization') continue;
     if (websocket && WEBSOCKET_HEADERS.has(name)) {
       headers[name] = value;
       continue;
@@ -52,6 +52,8 @@ export function originRequest(routed: Routed, zoneUrl: string, websocket: boolea
     }
     if (ALWAYS_FORWARDED.has(name) || selects(policy.headers, name, true)) headers[name] = value;
   }
+  const authorization = forwardedAuthorization(routed);
+  if (authorization !== undefined) headers.authorization = authorization;
   // CloudFront replaces the User-Agent it does not forward.
   if (!selects(policy.headers, 'user-agent', true)) headers['user-agent'] = 'Amazon CloudFront';
   headers.host = policy.viewerHost ? (req.headers.host?.value ?? viewer.host) : new URL(zoneUrl).host;
@@ -74,6 +76,22 @@ export function originRequest(routed: Routed, zoneUrl: string, websocket: boolea
   // The origin's custom headers, over any the viewer sent, as CloudFront does.
   for (const [name, value] of Object.entries(routed.target?.originHeaders ?? {})) headers[name] = value;
   return { path: `${req.uri}${queryText ? `?${queryText}` : ''}`, headers };
+}
+
+/** Methods on which CloudFront drops the viewer's Authorization unless the cache key holds it. */
+const AUTHORIZATION_KEYED_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The viewer's Authorization as CloudFront passes it on: dropped on GET,
+ * HEAD and OPTIONS unless the cache key holds it, and overwritten by the
+ * signature of an origin access control that signs always (locally: not
+ * sent, since nothing here signs).
+ */
+function forwardedAuthorization(routed: Routed): string | undefined {
+  const value = routed.served.request.headers.authorization?.value;
+  if (value === undefined || routed.target?.signing === 'always') return undefined;
+  const method = routed.served.request.method.toUpperCase();
+  return AUTHORIZATION_KEYED_METHODS.has(method) && !routed.policy.authorizationInKey ? undefined : value;
 }
 
 type EventMap = Record<string, { value: string; multiValue?: Array<{ value: string }> }>;

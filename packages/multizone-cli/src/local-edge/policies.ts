@@ -18,6 +18,12 @@ export interface ForwardPolicy {
   readonly query: Selection;
   /** Whether Accept-Encoding is passed on. */
   readonly acceptEncoding: boolean;
+  /**
+   * Whether the cache key holds Authorization: CloudFront passes the
+   * viewer's Authorization on GET, HEAD and OPTIONS only then (an origin
+   * request policy cannot forward it), and on other methods always.
+   */
+  readonly authorizationInKey: boolean;
   /** Set when the policy is not one this server knows; everything is forwarded then. */
   readonly note?: string;
 }
@@ -32,6 +38,7 @@ interface PolicyPart {
   readonly cookies: Selection;
   readonly query: Selection;
   readonly acceptEncoding?: boolean;
+  readonly authorizationInKey?: boolean;
 }
 
 /** AWS managed origin request policies, by id. */
@@ -102,7 +109,7 @@ export function forwardPolicy(site: SynthesizedSite, behavior: TemplateBehavior)
   read(raw.OriginRequestPolicyId, MANAGED_ORIGIN_REQUEST_POLICIES, (p) => originRequestPolicyPart(p.OriginRequestPolicyConfig), 'origin request policy');
   if (raw.CachePolicyId === undefined && raw.ForwardedValues) parts.push(forwardedValuesPart(raw.ForwardedValues));
   if (notes.length > 0) {
-    return { headers: ALL, viewerHost: false, cookies: ALL, query: ALL, acceptEncoding: true, note: `${notes.join('; ')}: forwarding every viewer header but Host, every cookie and query string` };
+    return { headers: ALL, viewerHost: false, cookies: ALL, query: ALL, acceptEncoding: true, authorizationInKey: true, note: `${notes.join('; ')}: forwarding every viewer header but Host, every cookie and query string` };
   }
   return parts.reduce<ForwardPolicy>(
     (acc, p) => ({
@@ -111,8 +118,9 @@ export function forwardPolicy(site: SynthesizedSite, behavior: TemplateBehavior)
       cookies: union(acc.cookies, p.cookies),
       query: union(acc.query, p.query),
       acceptEncoding: acc.acceptEncoding || (p.acceptEncoding ?? false),
+      authorizationInKey: acc.authorizationInKey || (p.authorizationInKey ?? false),
     }),
-    { headers: NONE, viewerHost: false, cookies: NONE, query: NONE, acceptEncoding: false },
+    { headers: NONE, viewerHost: false, cookies: NONE, query: NONE, acceptEncoding: false, authorizationInKey: false },
   );
 }
 
@@ -140,6 +148,7 @@ function cachePolicyPart(config: Record<string, any> | undefined): PolicyPart | 
     cookies: selection(p.CookiesConfig?.CookieBehavior, p.CookiesConfig?.Cookies, ['all']),
     query: selection(p.QueryStringsConfig?.QueryStringBehavior, p.QueryStringsConfig?.QueryStrings, ['all']),
     acceptEncoding: Boolean(p.EnableAcceptEncodingGzip || p.EnableAcceptEncodingBrotli),
+    authorizationInKey: selects(h.sel, 'authorization', true),
   };
 }
 
@@ -164,6 +173,7 @@ function forwardedValuesPart(fv: Record<string, any>): PolicyPart {
     cookies: selection(fv.Cookies?.Forward, fv.Cookies?.WhitelistedNames, ['all']),
     query: fv.QueryString ? ALL : NONE,
     acceptEncoding: true,
+    authorizationInKey: selects(h.sel, 'authorization', true),
   };
 }
 

@@ -17,6 +17,8 @@ export interface ZoneTarget {
   readonly originHeaders: Record<string, string>;
   /** Custom headers of the origin whose value is a CloudFormation reference (a secret, say): not sent unless given as options. */
   readonly unresolvedOriginHeaders: string[];
+  /** How the origin's origin access control signs requests, when it has one: `always` overwrites the viewer's Authorization. */
+  readonly signing?: string;
 }
 
 /**
@@ -50,7 +52,8 @@ export function zoneTargets(site: SynthesizedSite, overrides: Record<string, str
       if (typeof h.HeaderValue === 'string') headers[name] = h.HeaderValue;
       else if (!(name in given)) unresolved.push(name);
     }
-    const common = { zone: z.name, originId: z.originId, originHeaders: { ...headers, ...given }, unresolvedOriginHeaders: unresolved };
+    const signing = originSigning(site, site.originConfigs[z.originId]);
+    const common = { zone: z.name, originId: z.originId, originHeaders: { ...headers, ...given }, unresolvedOriginHeaders: unresolved, signing };
     const url = overrides[z.name];
     if (url) return { ...common, url: url.replace(/\/+$/, ''), source: 'option' as const };
     const fromTemplate = templateOriginUrl(site.originConfigs[z.originId]);
@@ -58,6 +61,14 @@ export function zoneTargets(site: SynthesizedSite, overrides: Record<string, str
       ? { ...common, url: fromTemplate, source: 'template' as const }
       : { ...common, source: 'none' as const, problem: fromTemplate.problem };
   });
+}
+
+/** The signing behavior of the origin access control an origin names (`always`, `no-override`, `never`), read from the template. */
+function originSigning(site: SynthesizedSite, origin: Record<string, any> | undefined): string | undefined {
+  const ref = origin?.OriginAccessControlId;
+  const logicalId = ref?.['Fn::GetAtt']?.[0] ?? ref?.Ref;
+  if (typeof logicalId !== 'string') return undefined;
+  return site.resource(logicalId)?.Properties?.OriginAccessControlConfig?.SigningBehavior;
 }
 
 /** The URL a CloudFormation origin points at, or why it has none that can be read offline. */
