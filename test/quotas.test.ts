@@ -43,7 +43,7 @@ describe('CloudFront quotas', () => {
       expect(site.table.routes).toHaveLength(202);
       expect(overflowed).toBe(true);
       const viaFunction = await site.serve('/zone-39/page');
-      expect(viaFunction.behaviorIndex).toBe(-1);
+      expect(viaFunction.behaviorPosition).toBe(site.behaviors.length);
       expect(viaFunction.functionRan).toBe(true);
       expect(viaFunction.zone).toBe('zone-39');
     });

@@ -11,6 +11,8 @@ export interface TemplateBehavior {
   readonly pathPattern: string;
   /** The origin id it forwards to. */
   readonly targetOriginId: string;
+  /** The methods CloudFront accepts on it (`AllowedMethods`; GET and HEAD when the template omits it); others get a 403. */
+  readonly allowedMethods: string[];
   /** Logical id of its viewer-request CloudFront Function, if any. */
   readonly viewerRequestFunction?: string;
   /** Logical id of its viewer-response CloudFront Function (the visitor cookie), if any. */
@@ -89,8 +91,13 @@ export interface OriginRequestOutcome {
 export interface ServedRequest {
   /** The behavior that matched. */
   readonly behavior: TemplateBehavior;
-  /** Its position among the behaviors; -1 for the default behavior. */
-  readonly behaviorIndex: number;
+  /**
+   * Where the behavior stands in CloudFront's order, counted from 1, the
+   * default behavior last (`behaviors.length`): `behaviors[behaviorPosition - 1]`
+   * is `behavior`. The CLI's `#N of M` (`explain`, `routes`) and its JSON
+   * `position` count the same way.
+   */
+  readonly behaviorPosition: number;
   /** Whether a viewer-request function ran. */
   readonly functionRan: boolean;
   /** The origin that serves the request (after the function's choice). */
@@ -238,6 +245,7 @@ export class SynthesizedSite {
     const read = (raw: Record<string, any>, pathPattern: string): TemplateBehavior => ({
       pathPattern,
       targetOriginId: raw.TargetOriginId,
+      allowedMethods: raw.AllowedMethods ?? ['GET', 'HEAD'],
       viewerRequestFunction: functionOf(raw, 'viewer-request'),
       viewerResponseFunction: functionOf(raw, 'viewer-response'),
       originRequestLambda: edgeLambdaOf(raw, 'origin-request'),
@@ -250,11 +258,16 @@ export class SynthesizedSite {
     this.storeEntries = { ...store?.initialFlags, ...store?.entries };
   }
 
-  /** The behavior CloudFront picks for a URI path: the first match in listed order, else the default. */
-  public behaviorFor(uriPath: string): { behavior: TemplateBehavior; index: number } {
+  /**
+   * The behavior CloudFront picks for a URI path: the first match in listed
+   * order, else the default; with its position, counted from 1 (see
+   * {@link ServedRequest.behaviorPosition}).
+   */
+  public behaviorFor(uriPath: string): { behavior: TemplateBehavior; position: number } {
     const additional = this.behaviors.slice(0, -1);
     const index = additional.findIndex((b) => pathPatternMatches(b.pathPattern, uriPath));
-    return index < 0 ? { behavior: this.behaviors[this.behaviors.length - 1], index: -1 } : { behavior: additional[index], index };
+    const at = index < 0 ? this.behaviors.length - 1 : index;
+    return { behavior: this.behaviors[at], position: at + 1 };
   }
 
   /** The zone that owns an origin id. */
@@ -272,7 +285,7 @@ export class SynthesizedSite {
     const [path, query] = splitUri(uri);
     const event = viewerRequestEvent(path, { ...options, querystring: options.querystring ?? query });
     const asSent = structuredClone(event);
-    const { behavior, index } = this.behaviorFor(event.request.uri);
+    const { behavior, position } = this.behaviorFor(event.request.uri);
     let originId = behavior.targetOriginId;
     let response: Record<string, any> | undefined;
     const storeValues = { ...options.flags };
@@ -284,7 +297,7 @@ export class SynthesizedSite {
     const viewerResponse = response || options.skipViewerResponse ? undefined : await this.respondTo(behavior, asSent, storeValues, {});
     return {
       behavior,
-      behaviorIndex: index,
+      behaviorPosition: position,
       functionRan: behavior.viewerRequestFunction !== undefined,
       originId,
       zone: this.zoneOfOrigin(originId) ?? `(unknown origin ${originId})`,

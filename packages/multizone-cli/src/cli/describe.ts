@@ -16,7 +16,7 @@ export interface FlagValue {
 
 /** One row of the routing table as the template states it. */
 export interface BehaviorRow {
-  /** 1-based position in CloudFront's order; the default behavior is last. */
+  /** Position in CloudFront's order, counted from 1, the default behavior last (as SynthesizedSite's `behaviorPosition`). */
   readonly position: number;
   readonly pathPattern: string;
   readonly kind: 'asset' | 'image' | 'page' | 'override' | 'anchor' | 'speculation-rules' | 'default' | 'other';
@@ -332,7 +332,6 @@ export function zoneFlagDecisions(site: SynthesizedSite, served: ServedRequest):
 export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, viewer: ExplainedViewer = {}): string {
   const path = uri.split('?')[0];
   const total = site.behaviors.length;
-  const position = served.behaviorIndex < 0 ? total : served.behaviorIndex + 1;
   const b = served.behavior;
   const behaviorZone = site.zoneOfOrigin(b.targetOriginId) ?? '?';
   const lines: string[] = [];
@@ -341,11 +340,10 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
   const usedFlags = [...new Set(relevant.map((o) => o.flag))];
   if (usedFlags.length > 0) lines.push(`  flags      ${usedFlags.map((f) => `${f}=${flagForViewer(site, f, flags[f], viewer)}`).join('; ')}`);
   lines.push(
-    `  behavior   #${position} of ${total}: ${b.pathPattern === '*' ? '* (default, no other pattern matches)' : `${b.pathPattern} (first match in CloudFront's order)`} -> origin ${b.targetOriginId} (${behaviorZone})`,
+    `  behavior   #${served.behaviorPosition} of ${total}: ${b.pathPattern === '*' ? '* (default, no other pattern matches)' : `${b.pathPattern} (first match in CloudFront's order)`} -> origin ${b.targetOriginId} (${behaviorZone})`,
   );
-  const allowed: string[] = b.raw.AllowedMethods ?? ['GET', 'HEAD'];
-  if (!allowed.includes(method)) {
-    lines.push(`  refused    403: this behavior allows ${allowed.join(', ')} only (CloudFront answers before any function or zone)`);
+  if (!b.allowedMethods.includes(method)) {
+    lines.push(`  refused    403: this behavior allows ${b.allowedMethods.join(', ')} only (CloudFront answers before any function or zone)`);
     return lines.join('\n') + '\n';
   }
   if (served.functionRan) {

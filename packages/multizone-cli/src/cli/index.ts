@@ -161,7 +161,7 @@ export function buildProgram(io: CliIO = processIO): Command {
             uri,
             method,
             host,
-            behavior: { position: served.behaviorIndex < 0 ? site.behaviors.length : served.behaviorIndex + 1, pathPattern: served.behavior.pathPattern, originId: served.behavior.targetOriginId },
+            behavior: { position: served.behaviorPosition, pathPattern: served.behavior.pathPattern, originId: served.behavior.targetOriginId },
             functionRan: served.functionRan,
             function: served.behavior.viewerRequestFunction,
             originRequestLambda: served.response ? undefined : originRequestLambdaOf(site, served.behavior),

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MultiZoneValidationError, flagNameProblem, flagValueProblem, LOCAL_PREVIEW_SECRET_FILE, newPreviewSecret } from 'multizone-distribution/internal';
+import { MultiZoneValidationError, flagNameProblem, flagValueProblem, LOCAL_PREVIEW_SECRET_FILE, newPreviewSecret, PREVIEW_SECRET_KEY } from 'multizone-distribution/internal';
 
 /** Where the local edge keeps flag values unless told otherwise. */
 export const DEFAULT_FLAG_FILE = path.join('.multizone', 'flags.json');
@@ -55,4 +55,47 @@ export function ensureLocalPreviewSecret(flagsFile: string = DEFAULT_FLAG_FILE):
   const secret = newPreviewSecret();
   fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/**
+ * The store values the local edge's functions read over the template's:
+ * the flag file's flags, read again only when the file changes, and the
+ * local preview secret when the site has previewable flags.
+ */
+export class FlagSource {
+  private stamp = '';
+  private values: Record<string, string> = {};
+
+  constructor(
+    private readonly file: string,
+    private readonly log: (line: string) => void,
+    /** Whether a flag is previewable: preview cookies are signed with the local secret (`multizone flags preview --local` creates it). */
+    private readonly previews: boolean,
+  ) {}
+
+  /** The values a request's functions read; throws when the flag file cannot be read. */
+  public storeValues(): Record<string, string> {
+    const flags = this.flags();
+    const secret = this.previews ? readLocalPreviewSecret(this.file) : undefined;
+    return secret ? { ...flags, [PREVIEW_SECRET_KEY]: secret } : flags;
+  }
+
+  private flags(): Record<string, string> {
+    const s = fs.statSync(this.file, { throwIfNoEntry: false });
+    const stamp = s ? `${s.ino}:${s.mtimeMs}:${s.size}` : 'absent';
+    if (stamp !== this.stamp) {
+      const read = readFlagFile(this.file);
+      const values: Record<string, string> = {};
+      for (const [name, value] of Object.entries(read)) {
+        // Only flag names: the store's internal keys (routing table) are not the flag file's to change.
+        if (flagNameProblem(name)) this.log(`flag file ${this.file}: ignoring "${name}" (not a flag name)`);
+        else values[name] = value;
+      }
+      this.values = values;
+      this.stamp = stamp;
+      const shown = Object.entries(values).map(([k, v]) => `${k}=${v}`);
+      this.log(`flags from ${this.file}: ${shown.length > 0 ? shown.join(', ') : '(none set: the template\'s initial values apply)'}`);
+    }
+    return this.values;
+  }
 }

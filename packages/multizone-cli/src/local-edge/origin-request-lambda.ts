@@ -8,6 +8,8 @@ import type * as http from 'http';
 import { PassThrough, Readable } from 'stream';
 import { MAX_INCLUDED_BODY } from '../edge-function/lambda-edge';
 import type { OriginRequestOutcome, ServedRequest, SynthesizedSite } from '../synthesized-site';
+import type { OutgoingRequest } from './origin-request';
+import { Failure, escapeHtml, failure } from './pages';
 import type { ZoneTarget } from './zones';
 
 /** The request the zone gets after the function: path, headers, and the body stream to send (the viewer's, replayed). */
@@ -18,15 +20,29 @@ export interface AfterOriginRequest {
 }
 
 /**
+ * The origin-request step: the behavior's origin-request function on the
+ * request the zone would get, or CloudFront's 502 page when it fails, as
+ * CloudFront answers a Lambda error.
+ */
+export async function originRequestLambdaStep(site: SynthesizedSite, served: ServedRequest, req: http.IncomingMessage, outgoing: OutgoingRequest, target: ZoneTarget): Promise<AfterOriginRequest | Failure> {
+  try {
+    return await throughOriginRequestLambda(site, served, req, outgoing, target);
+  } catch (e) {
+    const name = site.edgeFunctionName(served.behavior.originRequestLambda!);
+    return failure(502, 'Lambda function error', `<p>The origin-request Lambda@Edge function ${escapeHtml(name)} of behavior <code>${escapeHtml(served.behavior.pathPattern)}</code> failed: ${escapeHtml((e as Error).message)}</p>`);
+  }
+}
+
+/**
  * Runs the behavior's origin-request function on the request the zone
  * would get (`outgoing`), reading the body first when the association
  * includes it. The outcome is the request unchanged when there is none.
  */
-export async function throughOriginRequestLambda(
+async function throughOriginRequestLambda(
   site: SynthesizedSite,
   served: ServedRequest,
   req: http.IncomingMessage,
-  outgoing: { path: string; headers: http.IncomingHttpHeaders },
+  outgoing: OutgoingRequest,
   target: ZoneTarget,
 ): Promise<AfterOriginRequest> {
   const association = served.behavior.originRequestLambda;

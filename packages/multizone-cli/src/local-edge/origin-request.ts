@@ -1,17 +1,7 @@
 import type * as http from 'http';
-import type { ServedRequest } from '../synthesized-site';
-import { ForwardPolicy, selects } from './policies';
+import { selects } from './policies';
 import { Pair, pairs } from '../edge-function/sandbox';
-import { ViewerRequest } from './viewer-request';
-import type { ZoneTarget } from './zones';
-
-/** A request routed to its zone: the viewer's request, what the behavior's function made of it, and what the behavior forwards. */
-export interface Routed {
-  readonly served: ServedRequest;
-  readonly viewer: ViewerRequest;
-  readonly target?: ZoneTarget;
-  readonly policy: ForwardPolicy;
-}
+import type { Routed } from './viewer-request';
 
 /** Headers CloudFront passes on whatever the policies say: the body's, ranges and conditional requests. */
 const ALWAYS_FORWARDED = new Set([
@@ -33,8 +23,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
 
+/** The request as it leaves for the zone. */
+export interface OutgoingRequest {
+  /** Path and query string. */
+  readonly path: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
 /** The request the zone receives: path and query as the function left them, headers as the policies forward them. */
-export function originRequest(routed: Routed, zoneUrl: string, websocket: boolean): { path: string; headers: http.IncomingHttpHeaders } {
+export function originRequest(routed: Routed, zoneUrl: string, websocket: boolean): OutgoingRequest {
   const { served, viewer, policy } = routed;
   const req = served.request;
   const headers: http.IncomingHttpHeaders = {};

@@ -1,8 +1,8 @@
 /** The answers the local edge gives itself instead of a zone's: its error pages, and a viewer-request function's own response. */
 import * as http from 'http';
 import type { Duplex } from 'stream';
+import { FunctionResponse, setCookieHeaders } from '../edge-function/sandbox';
 import type { OriginRequestOutcome } from '../synthesized-site';
-import { viewerHeaders } from './viewer-response';
 import type { ZoneTarget } from './zones';
 
 export interface Failure {
@@ -13,6 +13,18 @@ export interface Failure {
 
 export function failure(status: number, title: string, html: string): Failure {
   return { status, title, html };
+}
+
+/** The viewer's headers from a response a function returned (a viewer-response result, or a viewer-request's own answer). */
+export function viewerHeaders(response: Record<string, any>): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [name, h] of Object.entries<any>(response.headers ?? {})) {
+    const values = h?.multiValue?.length ? h.multiValue.map((m: any) => String(m.value)) : [String(h?.value ?? '')];
+    out[name.toLowerCase()] = values.length === 1 ? values[0] : values;
+  }
+  const cookies = setCookieHeaders(response as Pick<FunctionResponse, 'cookies'>);
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  return out;
 }
 
 export function sendFunctionResponse(res: http.ServerResponse, response: Record<string, any>): void {

@@ -5,7 +5,9 @@
  * viewer's status and headers. The body passes through untouched.
  */
 import type * as http from 'http';
-import { FunctionResponse, setCookieHeaders } from '../edge-function/sandbox';
+import { FunctionResponse } from '../edge-function/sandbox';
+import type { ServedRequest, SynthesizedSite } from '../synthesized-site';
+import { escapeHtml, failure, sendPage, viewerHeaders } from './pages';
 
 /** Headers that frame the body the local edge streams on: the zone's stay, whatever the function returns. */
 const FRAMING = ['content-length', 'transfer-encoding', 'content-encoding', 'connection', 'keep-alive'];
@@ -44,18 +46,6 @@ export function functionResponse(statusCode: number, statusMessage: string | und
   return out;
 }
 
-/** The viewer's headers from a response a function returned (a viewer-response result, or a viewer-request's own answer). */
-export function viewerHeaders(response: Record<string, any>): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [name, h] of Object.entries<any>(response.headers ?? {})) {
-    const values = h?.multiValue?.length ? h.multiValue.map((m: any) => String(m.value)) : [String(h?.value ?? '')];
-    out[name.toLowerCase()] = values.length === 1 ? values[0] : values;
-  }
-  const cookies = setCookieHeaders(response as Pick<FunctionResponse, 'cookies'>);
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  return out;
-}
-
 /** The headers the viewer gets after a viewer-response function: what it returned, with the zone's framing headers kept. */
 export function afterViewerResponse(zoneHeaders: http.IncomingHttpHeaders, returned: Record<string, any>): http.OutgoingHttpHeaders {
   const out = viewerHeaders(returned);
@@ -64,4 +54,33 @@ export function afterViewerResponse(zoneHeaders: http.IncomingHttpHeaders, retur
     if (zoneHeaders[name] !== undefined) out[name] = zoneHeaders[name];
   }
   return out;
+}
+
+/**
+ * The viewer-response step: the zone's response through the behavior's
+ * viewer-response function (when its status lets CloudFront run it), then
+ * its body streamed: the function decides the status and headers the
+ * viewer gets; CloudFront's 503 page when it fails.
+ */
+export async function viewerResponseStep(site: SynthesizedSite, served: ServedRequest, zoneRes: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  zoneRes.on('error', () => res.destroy());
+  let statusCode = zoneRes.statusCode ?? 502;
+  let message = zoneRes.statusMessage;
+  let headers: http.OutgoingHttpHeaders = zoneRes.headers;
+  if (runsOnStatus(statusCode)) {
+    try {
+      const returned = await site.respond(served, functionResponse(statusCode, message, zoneRes.headers));
+      headers = afterViewerResponse(zoneRes.headers, returned);
+      if (Number(returned.statusCode) !== statusCode) {
+        statusCode = Number(returned.statusCode);
+        message = returned.statusDescription;
+      }
+    } catch (e) {
+      zoneRes.resume();
+      sendPage(res, failure(503, 'Function error', `<p>The viewer-response function of behavior <code>${escapeHtml(served.behavior.pathPattern)}</code> failed: ${escapeHtml((e as Error).message)}</p>`));
+      return;
+    }
+  }
+  res.writeHead(statusCode, message, headers);
+  zoneRes.pipe(res);
 }
