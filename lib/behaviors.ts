@@ -1,6 +1,6 @@
 import { MultiZoneValidationError } from './errors';
 import { compareSpecificity, literalPrefix, pathPatternsIntersect } from './path-patterns';
-import { RouteKind, RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
+import { OverrideRoute, RouteKind, RoutingTable, ZoneRoute, resolveRoute } from './routing-plan';
 import { SPECULATION_RULES_PATH } from './speculation-rules';
 import { RESERVED_PATH_PREFIX } from './zones';
 
@@ -132,122 +132,132 @@ interface Candidate {
  */
 export function planBehaviors(table: RoutingTable, options: BehaviorPlanOptions): BehaviorPlan {
   const candidates = orderedCandidates(table);
+  const kept = keptCandidates(table, candidates, options);
+  const moving = movingOverrides(table, candidates, kept);
+  const behaviors: PlannedBehavior[] = [
+    ...(options.speculationRules ? [fixedBehavior(SPECULATION_RULES_PATH, table.defaultZone, 'speculation-rules', 'speculation-rules')] : []),
+    ...anchoredZones(table, kept).map((zone) => fixedBehavior(anchorPath(zone), zone, 'anchor', 'none')),
+    ...candidates.flatMap((c, i) => {
+      if (!kept.has(c)) return [];
+      const moves = c.kind === 'page' ? moving(i, c.pattern) : [];
+      return [routedBehavior(c, moves.length > 0, moves.length > 0, servedBy(c.zone, moves), options)];
+    }),
+  ];
+  const overflow = candidates.filter((c) => !kept.has(c) && !c.isOverride);
+  const defaultMoves = moving(Infinity, '*');
+  const defaultBehavior = routedBehavior(
+    { pattern: '*', zone: table.defaultZone, kind: 'page' },
+    defaultMoves.length > 0,
+    defaultMoves.length > 0 || overflow.length > 0,
+    servedBy(table.defaultZone, defaultMoves, overflow),
+    options,
+  );
+  return {
+    behaviors,
+    defaultBehavior,
+    overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
+    ...needsOf([...behaviors, defaultBehavior]),
+  };
+}
+
+/**
+ * The candidates that keep a behavior of their own: images first, then the
+ * most specific. Refuses a quota that cannot give every zone a behavior,
+ * and routes past the quota when they may not overflow to the function.
+ */
+function keptCandidates(table: RoutingTable, candidates: Candidate[], options: BehaviorPlanOptions): Set<Candidate> {
   const keepOrder = [...candidates.filter((c) => c.kind === 'image'), ...candidates.filter((c) => c.kind !== 'image')];
   const rulesBehaviors = options.speculationRules ? 1 : 0;
   const budget = options.maxCacheBehaviors - 1 - rulesBehaviors;
   const otherZones = table.zones.filter((z) => z !== table.defaultZone);
-  const anchorsFor = (kept: number) => {
-    const carried = new Set(keepOrder.slice(0, kept).map((c) => c.zone));
-    return otherZones.filter((z) => !carried.has(z));
-  };
-
-  const kept = mostKept(keepOrder, otherZones, budget);
-  if (kept + anchorsFor(kept).length > budget) {
+  const count = mostKept(keepOrder, otherZones, budget);
+  const kept = new Set(keepOrder.slice(0, count));
+  if (count + anchoredZones(table, kept).length > budget) {
     throw new MultiZoneValidationError(
       `maxCacheBehaviors: ${options.maxCacheBehaviors} leaves room for ${Math.max(budget, 0)} behaviors besides the default${rulesBehaviors ? ' and the Speculation Rules file (crossZonePrefetch)' : ''}, but ${otherZones.length} zones need at least one each`,
     );
   }
-  if (kept < candidates.length && !options.overflowToFunction) {
+  if (count < candidates.length && !options.overflowToFunction) {
     throw new MultiZoneValidationError(
       `maxCacheBehaviors: the zones need ${candidates.length + 1 + rulesBehaviors} cache behaviors (default${rulesBehaviors ? ' and the Speculation Rules file' : ''} included) but only ${options.maxCacheBehaviors} are allowed; ` +
         `raise maxCacheBehaviors (after a quota increase) or enable overflowToFunction${rulesBehaviors ? ', or set crossZonePrefetch: CrossZonePrefetch.none()' : ''}`,
     );
   }
+  return kept;
+}
 
-  const isKept = new Set(keepOrder.slice(0, kept));
+/** The zones other than the default that no kept candidate carries: each needs an anchor. */
+function anchoredZones(table: RoutingTable, kept: Set<Candidate>): string[] {
+  const carried = new Set([...kept].map((c) => c.zone));
+  return table.zones.filter((z) => z !== table.defaultZone && !carried.has(z));
+}
+
+/**
+ * The overrides that can move requests of the behavior at `position` (in
+ * candidate order; Infinity for the default behavior): those whose own
+ * behavior is listed at or after it, or that have none; an override listed
+ * earlier catches its requests first.
+ */
+function movingOverrides(table: RoutingTable, candidates: Candidate[], kept: Set<Candidate>): (position: number, pattern: string) => OverrideRoute[] {
   const positions = new Map<string, number>();
   candidates.forEach((c, i) => {
-    if (isKept.has(c) && !positions.has(c.pattern)) positions.set(c.pattern, i);
+    if (kept.has(c) && !positions.has(c.pattern)) positions.set(c.pattern, i);
   });
-  const overrides = table.overrides.map((o) => ({ ...o, position: positions.get(o.pattern) ?? Infinity, prefix: literalPrefix(o.pattern) }));
-  // Overrides that can move requests of the behavior at `position`: those listed earlier catch their requests first.
-  // Two patterns can only share a path when one's literal prefix starts the other's: a cheap test before the full one.
-  const movingOverrides = (position: number, pattern: string) => {
+  const overrides = table.overrides.map((o) => ({ override: o, position: positions.get(o.pattern) ?? Infinity, prefix: literalPrefix(o.pattern) }));
+  return (position, pattern) => {
     const prefix = literalPrefix(pattern);
-    return overrides.filter(
-      (o) => o.position >= position && (o.prefix.startsWith(prefix) || prefix.startsWith(o.prefix)) && pathPatternsIntersect(o.pattern, pattern),
-    );
+    // Two patterns can only share a path when one's literal prefix starts the other's: a cheap test before the full one.
+    return overrides
+      .filter((o) => o.position >= position && (o.prefix.startsWith(prefix) || prefix.startsWith(o.prefix)) && pathPatternsIntersect(o.override.pattern, pattern))
+      .map((o) => o.override);
   };
-  const overridesFrom = (position: number, pattern: string) => movingOverrides(position, pattern).length > 0;
-  const servedBy = (zone: string, position: number, pattern: string, routed: ReadonlyArray<{ readonly zone: string }> = []) => [
-    ...new Set([zone, ...movingOverrides(position, pattern).map((o) => o.zone), ...routed.map((r) => r.zone)]),
-  ];
+}
 
-  const rules: PlannedBehavior[] = options.speculationRules
-    ? [
-        {
-          pattern: SPECULATION_RULES_PATH,
-          zone: table.defaultZone,
-          kind: 'speculation-rules',
-          edgeFunction: 'speculation-rules',
-          zoneMayChange: false,
-          forwardsZoneFlags: false,
-          setsVisitorCookie: false,
-          servedBy: [table.defaultZone],
-        },
-      ]
-    : [];
-  const behaviors: PlannedBehavior[] = [
-    ...rules,
-    ...anchorsFor(kept).map((zone): PlannedBehavior => ({
-      pattern: anchorPath(zone),
-      zone,
-      kind: 'anchor',
-      edgeFunction: 'none',
-      zoneMayChange: false,
-      forwardsZoneFlags: false,
-      setsVisitorCookie: false,
-      servedBy: [zone],
-    })),
-  ];
+/** Every zone that can answer a behavior's requests: its own first, then those the function may route them to. */
+function servedBy(zone: string, ...routedTo: ReadonlyArray<{ readonly zone: string }>[]): string[] {
+  return [...new Set([zone, ...routedTo.flat().map((r) => r.zone)])];
+}
+
+/** A behavior of the construct's own (the rules file, an anchor): one zone, no flag, nothing bucketed. */
+function fixedBehavior(pattern: string, zone: string, kind: BehaviorKind, edgeFunction: EdgeFunctionRole): PlannedBehavior {
+  return { pattern, zone, kind, edgeFunction, zoneMayChange: false, forwardsZoneFlags: false, setsVisitorCookie: false, servedBy: [zone] };
+}
+
+/** The behavior of a route: `routes` when the router must decide its zone (a flag may move it, or routes overflowed to it). */
+function routedBehavior(route: ZoneRoute, zoneMayChange: boolean, routes: boolean, zones: string[], options: BehaviorPlanOptions): PlannedBehavior {
   const zoneFlags = options.zoneFlags === true;
-  const role = (kind: BehaviorKind, routes: boolean): EdgeFunctionRole => {
-    if (routes) return 'router';
-    if (kind === 'image') return 'image-accept';
-    if (kind !== 'page') return 'none';
-    // Every page request passes viewer headers on (AllViewerExceptHostHeader): a function drops the edge's own.
-    return zoneFlags ? 'decide-flags' : 'forward-host';
-  };
-  // A request is bucketed only where some flag is decided for it: a flag that can move it, or the zone flags of a page.
-  const buckets = (kind: BehaviorKind, zoneMayChange: boolean) => options.visitorCookie === true && (zoneMayChange || (zoneFlags && kind === 'page'));
-  candidates.forEach((c, i) => {
-    if (!isKept.has(c)) return;
-    const zoneMayChange = c.kind === 'page' && overridesFrom(i, c.pattern);
-    behaviors.push({
-      pattern: c.pattern,
-      zone: c.zone,
-      kind: c.kind,
-      edgeFunction: role(c.kind, zoneMayChange),
-      zoneMayChange,
-      forwardsZoneFlags: zoneFlags && c.kind === 'page',
-      setsVisitorCookie: buckets(c.kind, zoneMayChange),
-      servedBy: zoneMayChange ? servedBy(c.zone, i, c.pattern) : [c.zone],
-    });
-  });
-
-  const overflow = candidates.filter((c) => !isKept.has(c) && !c.isOverride);
-  const defaultZoneMayChange = overridesFrom(Infinity, '*');
-  const defaultBehavior: PlannedBehavior = {
-    pattern: '*',
-    zone: table.defaultZone,
-    kind: 'page',
-    edgeFunction: role('page', defaultZoneMayChange || overflow.length > 0),
-    zoneMayChange: defaultZoneMayChange,
-    forwardsZoneFlags: zoneFlags,
-    setsVisitorCookie: buckets('page', defaultZoneMayChange),
-    servedBy: servedBy(table.defaultZone, Infinity, '*', overflow),
-  };
-  const all = [...behaviors, defaultBehavior];
+  const page = route.kind === 'page';
   return {
-    behaviors,
-    defaultBehavior,
-    overflow: overflow.map((c) => ({ pattern: c.pattern, zone: c.zone, kind: c.kind })),
-    needsRouter: all.some((b) => b.edgeFunction === 'router'),
-    needsFlagDecider: all.some((b) => b.edgeFunction === 'decide-flags'),
-    needsHostForwarder: all.some((b) => b.edgeFunction === 'forward-host'),
+    pattern: route.pattern,
+    zone: route.zone,
+    kind: route.kind,
+    edgeFunction: edgeFunctionRole(route.kind, routes, zoneFlags),
+    zoneMayChange,
+    forwardsZoneFlags: zoneFlags && page,
+    // A request is bucketed only where some flag is decided for it: a flag that can move it, or the zone flags of a page.
+    setsVisitorCookie: options.visitorCookie === true && (zoneMayChange || (zoneFlags && page)),
+    servedBy: zones,
+  };
+}
+
+function edgeFunctionRole(kind: BehaviorKind, routes: boolean, zoneFlags: boolean): EdgeFunctionRole {
+  if (routes) return 'router';
+  if (kind === 'image') return 'image-accept';
+  if (kind !== 'page') return 'none';
+  // Every page request passes viewer headers on (AllViewerExceptHostHeader): a function drops the edge's own.
+  return zoneFlags ? 'decide-flags' : 'forward-host';
+}
+
+/** Which functions the behaviors run, so each is made only where needed. */
+function needsOf(all: PlannedBehavior[]): Omit<BehaviorPlan, 'behaviors' | 'defaultBehavior' | 'overflow'> {
+  const runs = (role: EdgeFunctionRole) => all.some((b) => b.edgeFunction === role);
+  return {
+    needsRouter: runs('router'),
+    needsFlagDecider: runs('decide-flags'),
+    needsHostForwarder: runs('forward-host'),
     needsVisitorCookie: all.some((b) => b.setsVisitorCookie),
-    needsImageAccept: all.some((b) => b.edgeFunction === 'image-accept'),
-    needsSpeculationRules: rules.length > 0,
+    needsImageAccept: runs('image-accept'),
+    needsSpeculationRules: runs('speculation-rules'),
   };
 }
 

@@ -6,6 +6,8 @@
  * semver: multizone-cli depends on the exact version of this package.
  */
 export * from './behaviors';
+export * from './behavior-policies';
+export * from './body-hashing';
 export * from './edge-function/generate';
 export * from './edge-function/kvs-table';
 export * from './errors';
@@ -16,6 +18,7 @@ export * from './multi-zone-distribution';
 export * from './path-patterns';
 export * from './preview';
 export * from './routing-plan';
+export * from './site-metadata';
 export * from './site-assets';
 export * from './zones';
 export * from './zone-flags';

@@ -1,6 +1,6 @@
 import { FunctionSandbox, SynthesizedSite, TemplateBehavior, viewerRequestEvent } from 'multizone-cli';
 import { IMAGE_OPTIMIZER_PATH } from '../lib/zones';
-import { NEXT_IMAGE_QUERY_STRINGS } from '../lib/multi-zone-distribution';
+import { NEXT_IMAGE_QUERY_STRINGS } from '../lib/behavior-policies';
 import { ZoneDefinition } from '../lib';
 import { origin, seedZones, served, synth } from './support/sites';
 

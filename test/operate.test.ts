@@ -34,7 +34,7 @@ import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
 import { FunctionSandbox, SynthesizedSite } from 'multizone-cli';
 import { MultiZoneDistribution } from '../lib';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../lib/preview';
-import { STACK_OUTPUT_SUFFIXES } from '../lib/multi-zone-distribution';
+import { STACK_OUTPUT_SUFFIXES } from '../lib/site-metadata';
 import { main } from '../packages/multizone-cli/src/cli';
 import { invalidationBatches } from '../packages/multizone-cli/src/operate/invalidate';
 import { DEFAULT_MAX_UTILIZATION, SPOOFED_FLAGS, SPOOFED_ZONE, VERIFY_IMAGE_ACCEPT, VERIFY_VIEWER_IP, defaultCases, samplePath, verifyEvent } from '../packages/multizone-cli/src/operate/verify';

@@ -4,7 +4,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { CachePolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { CrossZonePrefetch, MultiZoneDistribution, ZoneDefinition } from '../lib';
-import { NEXT_CACHE_KEY_HEADERS } from '../lib/multi-zone-distribution';
+import { NEXT_CACHE_KEY_HEADERS } from '../lib/behavior-policies';
 import { SynthesizedSite } from 'multizone-cli';
 import { origin, served, synth, zonesFor } from './support/sites';
 

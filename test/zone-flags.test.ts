@@ -12,7 +12,7 @@ import { MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } 
 import { FunctionSandbox, ServedRequest, SynthesizedSite, viewerRequestEvent } from 'multizone-cli';
 import { flagIsOnFor } from '../lib/flags';
 import { templateLimitProblems } from '../lib/limits';
-import { SiteMetadata } from '../lib/multi-zone-distribution';
+import { SiteMetadata } from '../lib/site-metadata';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry } from '../lib/preview';
 import { MAX_ZONE_FLAGS_HEADER_LENGTH as PACKAGE_MAX_LENGTH, ZONE_FLAGS_HEADER as PACKAGE_HEADER, parseZoneFlagsHeader } from '../packages/multizone-flags/src/header';
 import { MAX_ZONE_FLAGS, MAX_ZONE_FLAGS_HEADER_LENGTH, VISITOR_COOKIE, ZONE_FLAGS_HEADER, isVisitorId } from '../lib/zone-flags';

@@ -1,0 +1,164 @@
+import { Lazy } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import { Construct } from 'constructs';
+import { BehaviorPlan, EdgeFunctionRole, PlannedBehavior } from './behaviors';
+import { generateRouterCode, generateVisitorCookieCode } from './edge-function/generate';
+import { IMAGE_ACCEPT_CODE } from './edge-function/image-accept';
+import { KvsRoutingTable } from './edge-function/kvs-table';
+import { SitePlan } from './site-plan';
+import { SPECULATION_RULES_PATH } from './speculation-rules';
+import { VISITOR_COOKIE } from './zone-flags';
+import { BoundZone } from './zone-origins';
+
+/** The CloudFront Functions a site may run: the behaviors' viewer-request roles, and the visitor cookie's viewer-response. */
+export type EdgeFunctionKind = Exclude<EdgeFunctionRole, 'none'> | 'visitor-cookie';
+
+/** What a function's code is made from. */
+interface CodeInputs {
+  readonly site: SitePlan;
+  /** The router's code, known once the distribution has bound every origin (EdgeFunctions.route). */
+  readonly routerCode: () => string | undefined;
+}
+
+/** One kind of function: made once, when the plan needs it, and associated with every behavior that runs it. */
+interface EdgeFunctionSpec {
+  readonly kind: EdgeFunctionKind;
+  /** The construct id. */
+  readonly id: string;
+  /** The plan's flag that asks for it. */
+  readonly need: keyof BehaviorPlan & `needs${string}`;
+  /** Whether a behavior runs it; by default, when its viewer-request role is this kind. */
+  readonly runsOn?: (b: PlannedBehavior) => boolean;
+  readonly eventType: cloudfront.FunctionEventType;
+  /** Whether it reads the KeyValueStore (the flags, the routing table). */
+  readonly readsStore: boolean;
+  /** The function's comment, after "MultiZoneDistribution ". */
+  readonly comment: (site: SitePlan) => string;
+  readonly code: (inputs: CodeInputs) => string;
+}
+
+const VIEWER_REQUEST = cloudfront.FunctionEventType.VIEWER_REQUEST;
+
+/**
+ * Every kind of function, viewer-request ones first: a behavior runs at
+ * most one function per event type (CloudFront allows no more), listed in
+ * this order.
+ */
+const EDGE_FUNCTION_KINDS: readonly EdgeFunctionSpec[] = [
+  {
+    kind: 'router',
+    id: 'Router',
+    need: 'needsRouter',
+    eventType: VIEWER_REQUEST,
+    readsStore: true,
+    comment: () => 'viewer-request router',
+    // The router's code and table name the zones' origin ids, known once the distribution has bound every origin.
+    code: ({ routerCode }) => Lazy.string({ produce: routerCode }),
+  },
+  {
+    kind: 'decide-flags',
+    id: 'FlagDecider',
+    need: 'needsFlagDecider',
+    eventType: VIEWER_REQUEST,
+    // Pages no flag can move read only the zone flags, never the routing table.
+    readsStore: true,
+    comment: () => 'viewer-request: zone flags decided and forwarded',
+    code: ({ site }) => generateRouterCode({ forwardViewerHost: site.forwardViewerHost, decideFlags: site.decisions }),
+  },
+  {
+    kind: 'forward-host',
+    id: 'HostForwarder',
+    need: 'needsHostForwarder',
+    eventType: VIEWER_REQUEST,
+    // Pages no flag can move run this one: it never reads the store.
+    readsStore: false,
+    comment: (site) => `viewer-request: ${site.forwardViewerHost ? 'viewer host as x-forwarded-host, ' : ''}edge headers dropped, Authorization copied`,
+    code: ({ site }) => generateRouterCode({ forwardViewerHost: site.forwardViewerHost }),
+  },
+  {
+    kind: 'image-accept',
+    id: 'ImageAccept',
+    need: 'needsImageAccept',
+    eventType: VIEWER_REQUEST,
+    readsStore: false,
+    comment: () => 'viewer-request: Accept reduced to its image formats for next/image',
+    code: () => IMAGE_ACCEPT_CODE,
+  },
+  {
+    kind: 'speculation-rules',
+    id: 'SpeculationRules',
+    need: 'needsSpeculationRules',
+    eventType: VIEWER_REQUEST,
+    readsStore: false,
+    comment: () => `viewer-request: answers ${SPECULATION_RULES_PATH}`,
+    // The plan has the rules behavior only with the rules.
+    code: ({ site }) => site.prefetch!.code,
+  },
+  {
+    kind: 'visitor-cookie',
+    id: 'VisitorCookie',
+    need: 'needsVisitorCookie',
+    runsOn: (b) => b.setsVisitorCookie,
+    eventType: cloudfront.FunctionEventType.VIEWER_RESPONSE,
+    readsStore: false,
+    comment: () => `viewer-response: sets the ${VISITOR_COOKIE} visitor cookie`,
+    code: () => generateVisitorCookieCode(),
+  },
+];
+
+/** The CloudFront Functions the plan asks for, each made once and associated with the behaviors that run it. */
+export class EdgeFunctions {
+  /** Whether a function the plan asks for reads the KeyValueStore, so the site needs one. */
+  public static needStore(plan: BehaviorPlan): boolean {
+    return EDGE_FUNCTION_KINDS.some((k) => k.readsStore && plan[k.need]);
+  }
+
+  private readonly made = new Map<EdgeFunctionSpec, cloudfront.Function>();
+  private routerCode?: string;
+
+  /** `store` must be given when `needStore(site.behaviorPlan)`. */
+  constructor(scope: Construct, private readonly site: SitePlan, store: cloudfront.IKeyValueStore | undefined) {
+    const inputs: CodeInputs = { site, routerCode: () => this.routerCode };
+    for (const spec of EDGE_FUNCTION_KINDS.filter((k) => site.behaviorPlan[k.need])) {
+      const fn = new cloudfront.Function(scope, spec.id, {
+        comment: `MultiZoneDistribution ${spec.comment(site)}`,
+        runtime: cloudfront.FunctionRuntime.JS_2_0,
+        keyValueStore: spec.readsStore ? store : undefined,
+        code: cloudfront.FunctionCode.fromInline(spec.code(inputs)),
+      });
+      this.made.set(spec, fn);
+    }
+  }
+
+  /** The function of a kind, when the plan asked for it. */
+  public get(kind: EdgeFunctionKind): cloudfront.Function | undefined {
+    return [...this.made].find(([spec]) => spec.kind === kind)?.[1];
+  }
+
+  /** The functions that read the store: they may only go live once the table and flags they read are in it. */
+  public get readingStore(): cloudfront.Function[] {
+    return [...this.made].filter(([spec]) => spec.readsStore).map(([, fn]) => fn);
+  }
+
+  /** The functions a behavior runs, at most one per event type. */
+  public associations(b: PlannedBehavior): cloudfront.FunctionAssociation[] | undefined {
+    const runs = (spec: EdgeFunctionSpec) => (spec.runsOn ? spec.runsOn(b) : b.edgeFunction === spec.kind);
+    const associations = [...this.made].filter(([spec]) => runs(spec)).map(([spec, fn]) => ({ function: fn, eventType: spec.eventType }));
+    return associations.length > 0 ? associations : undefined;
+  }
+
+  /** Gives the router the routing table it reads from the store, and the default zone's origin. */
+  public route(table: KvsRoutingTable, defaultZone: BoundZone): void {
+    if (!this.get('router')) return;
+    this.routerCode = generateRouterCode({
+      forwardViewerHost: this.site.forwardViewerHost,
+      routes: {
+        ...this.site.decisions,
+        defaultZone: [defaultZone.name, defaultZone.originId],
+        keyPrefix: table.keyPrefix,
+        bucketCount: table.bucketCount,
+        maxReads: table.maxReads,
+      },
+    });
+  }
+}
