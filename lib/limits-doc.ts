@@ -1,6 +1,6 @@
 import { PLATFORM_LIMITS, PlatformLimit } from './limits';
 
-/** The markers between which README.md holds the rendered limits table. */
+/** The markers between which docs/limits.md holds the rendered limits table. */
 export const LIMITS_BEGIN = '<!-- limits:begin (npm run docs:limits writes this table from lib/limits.ts) -->';
 export const LIMITS_END = '<!-- limits:end -->';
 
@@ -22,10 +22,10 @@ export function renderLimitsTable(): string {
   return ['| limit | value | applies | adjustable | what the construct does | source |', '| --- | --- | --- | --- | --- | --- |', ...rows.map((r) => `| ${r} |`)].join('\n');
 }
 
-/** README text with the table between the markers replaced by the current one. */
-export function withLimitsTable(readme: string): string {
-  const begin = readme.indexOf(LIMITS_BEGIN);
-  const end = readme.indexOf(LIMITS_END);
-  if (begin < 0 || end < begin) throw new Error(`README has no "${LIMITS_BEGIN}" ... "${LIMITS_END}" markers`);
-  return `${readme.slice(0, begin + LIMITS_BEGIN.length)}\n${renderLimitsTable()}\n${readme.slice(end)}`;
+/** The limits page's text with the table between the markers replaced by the current one. */
+export function withLimitsTable(page: string): string {
+  const begin = page.indexOf(LIMITS_BEGIN);
+  const end = page.indexOf(LIMITS_END);
+  if (begin < 0 || end < begin) throw new Error(`docs/limits.md has no "${LIMITS_BEGIN}" ... "${LIMITS_END}" markers`);
+  return `${page.slice(0, begin + LIMITS_BEGIN.length)}\n${renderLimitsTable()}\n${page.slice(end)}`;
 }

@@ -5,7 +5,7 @@
  * limit shows in a synthesized template, checks the template against it.
  *
  * Modules that enforce a limit take its number from here
- * (`limitValue('function-code-size')`), so the README's "Limits" section,
+ * (`limitValue('function-code-size')`), so the limits page (docs/limits.md),
  * the code and the conformance tests never disagree.
  */
 
@@ -556,7 +556,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     scope: 'per key',
     adjustable: false,
     doc: KVS_FILE_FORMAT,
-    handling: 'Table keys are `mz-site:<site>:<version>:` (29 bytes) and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the store\'s table asset.',
+    handling: 'Table keys are `mz-site:<site>:<version>:` (28 bytes) and a bucket path of at most one pattern\'s literal segments; flag names are refused at synth when they cannot be keys. Checked on the store\'s table asset.',
     check: (_t, max, site) => site.storeKeys.flatMap((k) => over(`${k.where} key "${k.key.slice(0, 40)}"`, bytes(k.key), max, 'bytes')),
   },
   {
@@ -794,7 +794,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: LAMBDA_EDGE_DELETE,
     handling:
-      'Retained: the body-hash function and every version of it keep `DeletionPolicy` and `UpdateReplacePolicy` `Retain`, so `cdk destroy` and a deploy that replaces the version complete instead of failing on the replicas; the README says how to delete them afterwards. Checked on the template: every function whose role trusts edgelambda.amazonaws.com, and its versions.',
+      'Retained: the body-hash function and every version of it keep `DeletionPolicy` and `UpdateReplacePolicy` `Retain`, so `cdk destroy` and a deploy that replaces the version complete instead of failing on the replicas; docs/function-url-zones.md says how to delete them afterwards. Checked on the template: every function whose role trusts edgelambda.amazonaws.com, and its versions.',
     check: (t) =>
       lambdaEdgeResources(t).flatMap((id) => {
         const r = t.Resources![id];

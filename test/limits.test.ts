@@ -1,6 +1,6 @@
 /**
  * The limits table: each row's check finds a synthesized template past its
- * limit, the README renders the table as it is, and the names the
+ * limit, docs/limits.md renders the table as it is, and the names the
  * construct gives account-wide resources fit their limits in every region.
  */
 import * as fs from 'fs';
@@ -40,9 +40,9 @@ describe('the limits table', () => {
     expect(() => templateLimitProblems(seed)).toThrow(/keeps its store contents in asset asset\.[0-9a-f]+\.json; pass assetDirectory/);
   });
 
-  test('README.md holds the table as lib/limits.ts renders it (npm run docs:limits)', () => {
-    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-    expect(withLimitsTable(readme)).toBe(readme);
+  test('docs/limits.md holds the table as lib/limits.ts renders it (npm run docs:limits)', () => {
+    const page = fs.readFileSync(path.join(__dirname, '..', 'docs', 'limits.md'), 'utf8');
+    expect(withLimitsTable(page)).toBe(page);
   });
 
   test('each row names its documentation page and what the construct does', () => {

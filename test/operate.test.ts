@@ -333,7 +333,7 @@ describe('AWS failures are one line and a non-zero exit', () => {
     expectOneLineError(await run('flags', 'set', 'new-checkout', 'on', '--stack', STACK), 'PutKey "new-checkout": AWS is throttling these requests');
   });
 
-  test('access denied names the README section', async () => {
+  test('access denied names the documentation section', async () => {
     cloudfront.on(CreateInvalidationCommand).rejects(awsError('AccessDenied', 'User: arn:aws:iam::123456789012:user/op is not authorized to perform: cloudfront:CreateInvalidation', 403));
     expectOneLineError(await run('invalidate', '--stack', STACK), 'CreateInvalidation on E2EXAMPLE0001: access denied (User: arn:aws:iam::123456789012:user/op is not authorized');
   });
@@ -537,8 +537,8 @@ describe('verify', () => {
   });
 });
 
-describe('the README\'s local samples, on the example', () => {
-  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+describe('the local edge page\'s samples, on the example', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'docs', 'local-edge.md'), 'utf8').replace(/\s+/g, ' ');
   const templateFile = path.join(exampleApp.outdir, 'readme-example.template.json');
   fs.writeFileSync(templateFile, JSON.stringify(template));
   const noFlagFile = path.join(exampleApp.outdir, 'absent', 'flags.json');

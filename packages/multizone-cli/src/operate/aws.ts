@@ -101,7 +101,7 @@ export function explainAwsError(action: string, error: unknown): Error {
     return new OperateError(`${action}: AWS is throttling these requests and the SDK's retries ran out; wait a minute and run the command again`);
   }
   if (ACCESS_DENIED.has(name) || httpStatus(error) === 403) {
-    return new OperateError(`${action}: access denied (${detail}); the operator needs the IAM permissions listed in the README ("Operating a deployed site")`);
+    return new OperateError(`${action}: access denied (${detail}); the operator needs the IAM permissions listed in docs/operating.md ("IAM permissions of the operator")`);
   }
   if (NOT_FOUND.has(name) || httpStatus(error) === 404) {
     return new OperateError(`${action}: not found (${detail})`);
