@@ -108,7 +108,7 @@ describe('the viewer-request step', () => {
     expect(lines).toContain(`flags from ${flagsFile}: new-checkout=on`);
   });
 
-  test('the function\'s choice of a zone with no local URL still routes there, with the template\'s URL', async () => {
+  test('the function\'s choice of a zone given no URL goes to that zone\'s origin in the template', async () => {
     writeFlag('new-checkout', 'on', flagsFile);
     const r = routed(await viewerRequestStep(edge, incoming('GET', '/checkout')));
     expect([r.served.zone, r.target?.url, r.target?.source]).toEqual(['dashboard', 'https://dashboard.example.com', 'template']);
