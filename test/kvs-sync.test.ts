@@ -648,8 +648,17 @@ describe('handler: sites sharing a store', () => {
         kvs.reset();
         const legacy = { 'mz:0badc0de:b0': '[]', 'mz:0badc0de:@since': new Date(T0 - 5 * VERSION_RETENTION_MS).toISOString() };
         const store = liveStore({ shared: 'on', 'preview:secret': 'existing-secret', ...legacy });
-        /** Per site: its current version, and when each version it replaced was last replaced. */
-        const model = sites.map(() => ({ current: undefined as string | undefined, replaced: new Map<string, number>() }));
+        /**
+         * Per site: its current version, when each version it replaced was last replaced, and when each version last
+         * became current (its @since stamp: a version deployed again while current keeps it).
+         */
+        const model = sites.map(() => ({ current: undefined as string | undefined, replaced: new Map<string, number>(), since: new Map<string, number>() }));
+        /**
+         * When the store's stamps say `version` was replaced: the first stamp after its own. It is never earlier than
+         * the real replacement, later when the successor became current again since (a conservative sync keeps more).
+         */
+        const recordedReplacement = (i: number, version: string) =>
+          Math.min(...[...model[i].since.values()].filter((t) => t > model[i].since.get(version)!));
         let now = T0;
         for (const s of steps) {
           now += s.minutes * MINUTE;
@@ -659,6 +668,7 @@ describe('handler: sites sharing a store', () => {
           await Promise.all(deploying.map((i) => {
             const version = versionsOf(sites[i])[s.version];
             const previous = model[i].current && siteProps(sites[i], model[i].current!);
+            if (model[i].current !== version) model[i].since.set(version, now);
             if (model[i].current && model[i].current !== version) model[i].replaced.set(model[i].current!, now);
             model[i].replaced.delete(version);
             model[i].current = version;
@@ -673,8 +683,12 @@ describe('handler: sites sharing a store', () => {
             expect(keys).toEqual(expect.objectContaining(entriesFor(site, model[i].current)));
             for (const [version, at] of model[i].replaced) {
               const kept = Object.keys(entriesFor(site, version)).every((k) => k in keys);
+              // Kept while any function may read it: replaced less than the retention ago.
               if (now - at < VERSION_RETENTION_MS) expect([version, kept]).toEqual([version, true]);
-              else if (deploying.includes(i)) expect([version, kept]).toEqual([version, false]);
+              // Dropped by the site's next deploy once the store's stamps say its retention is over.
+              else if (deploying.includes(i) && now - recordedReplacement(i, version) >= VERSION_RETENTION_MS) expect([version, kept]).toEqual([version, false]);
+              // A dropped version's stamp went with it: the sync no longer sees it.
+              if (!kept) model[i].since.delete(version);
             }
           });
           // Shared keys: the operator's flag, the secret and the earlier layout's table are never rewritten or deleted.
