@@ -42,7 +42,7 @@ describe('the example site, as the pages describe it', () => {
     expect(rows.length).toBeGreaterThan(6);
     for (const [, uri, pattern, zone] of rows.filter(([, uri]) => !uri.includes('...'))) {
       const served = await site.serve(uri);
-      expect({ uri, pattern: served.behaviorIndex < 0 ? '*' : served.behavior.pathPattern, zone: served.zone }).toEqual({ uri, pattern, zone });
+      expect({ uri, pattern: served.behaviorPosition === site.behaviors.length ? '*' : served.behavior.pathPattern, zone: served.zone }).toEqual({ uri, pattern, zone });
     }
   });
 
