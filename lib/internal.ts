@@ -17,6 +17,7 @@ export * from './limits';
 export * from './multi-zone-distribution';
 export * from './path-patterns';
 export * from './preview';
+export * from './releases/record';
 export * from './routing-plan';
 export * from './site-metadata';
 export * from './site-assets';

@@ -13,7 +13,11 @@
  *   number of its functions associated with the store);
  * - `mz-site:<site>:@adopted:<version>`: a table `mz:<version>:` of the
  *   earlier layout that this site wrote, deleted with the site's own
- *   versions once replaced.
+ *   versions once replaced;
+ * - `mz-site:<site>:@release:<zone>`: a zone's releases
+ *   (lib/releases/record.ts), written at deploy when missing or when the
+ *   template's deployment id changed, and by the `multizone` release
+ *   commands between deploys.
  *
  * Flags (keys without `:`) and the preview secret are shared by the sites.
  */
@@ -83,4 +87,14 @@ export function legacyKeyPrefix(version: string): string {
 /** The key recording when an earlier-layout table version became current. */
 export function legacySinceKey(version: string): string {
   return `${legacyKeyPrefix(version)}${SINCE_KEY_SEGMENT}`;
+}
+
+/** The prefix of the release records of `site`: `mz-site:<site>:@release:`, followed by the zone's name. */
+export function releaseKeyPrefix(site: string): string {
+  return `${siteKeyPrefix(site)}@release:`;
+}
+
+/** The key of a zone's release record (lib/releases/record.ts): outside every table version, so table syncs keep it. */
+export function releaseKey(site: string, zone: string): string {
+  return `${releaseKeyPrefix(site)}${zone}`;
 }
