@@ -6,6 +6,7 @@ import { ZONE_HEADER } from './edge-function/generate';
 import { pageResponseHeadersPolicy } from './page-response-headers';
 import { MultiZoneDistributionProps } from './props';
 import { SitePlan } from './site-plan';
+import { RELEASE_HEADER } from './releases/record';
 import { ZONE_FLAGS_HEADER } from './zone-flags';
 
 /** Request headers that make Next.js answer a page URL differently (App Router RSC payloads and prefetches). */
@@ -37,9 +38,17 @@ export class BehaviorPolicies {
    * Cache-Control (each combination of decisions its own entry), where
    * not caching flagged pages at all would take ISR and static pages from
    * every zone; the policies stay within CloudFront's 10 headers (5 RSC
-   * headers, the zone header, this one).
+   * headers, the zone header, this one, the release header).
    */
   private readonly flagHeaders: string[];
+  /**
+   * On a site with releases, the release the edge picked joins the page
+   * and image keys, so an entry cached for one release never answers
+   * another's viewers. Requests of zones without releases carry no such
+   * header, so their entries are as many as before, and the policies stay
+   * as few.
+   */
+  private readonly releaseHeaders: string[];
   /** The response headers policy of assets, images and the rules file: the one given. */
   private readonly givenHeaders: cloudfront.IResponseHeadersPolicy;
   /** The response headers policy of pages: the one given, or its copy naming the rules file. */
@@ -54,9 +63,17 @@ export class BehaviorPolicies {
     this.givenHeaders = props.responseHeadersPolicy ?? cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS;
     this.pageHeaders = site.prefetch ? pageResponseHeadersPolicy(scope, props.responseHeadersPolicy) : this.givenHeaders;
     this.flagHeaders = zoneFlags ? [ZONE_FLAGS_HEADER] : [];
+    this.releaseHeaders = site.releaseZones.length > 0 ? [RELEASE_HEADER] : [];
     this.pages =
       props.pageCachePolicy ??
-      this.nextPagePolicy('PageCachePolicy', `Next.js pages: query string and RSC headers${zoneFlags ? ', zone flags' : ''} in the key`, this.flagHeaders);
+      this.nextPagePolicy('PageCachePolicy', `Next.js pages: query string and RSC headers${zoneFlags ? ', zone flags' : ''}${this.releaseHeaders.length ? ', release' : ''} in the key`, this.flagHeaders);
+    if (site.releaseZones.length > 0 && props.pageCachePolicy) {
+      Annotations.of(scope).addWarningV2(
+        'multizone:releasesCacheKey',
+        `pageCachePolicy: pages of the zones with releases (${site.releaseZones.join(', ')}) carry the release the edge picked in ${RELEASE_HEADER}; unless the policy has that header in its key or caches nothing, ` +
+          'a page one release rendered is served to viewers of another',
+      );
+    }
     if (zoneFlags && props.pageCachePolicy) {
       Annotations.of(scope).addWarningV2(
         'multizone:zoneFlagsCacheKey',
@@ -73,7 +90,7 @@ export class BehaviorPolicies {
 
   /** Pages whose zone a flag can change: the chosen zone joins the cache key, so zones never share an entry. */
   public movablePages(): cloudfront.ICachePolicy {
-    this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', 'Next.js pages that a flag can move: zone in the key', [ZONE_HEADER, ...this.flagHeaders]);
+    this.movable ??= this.nextPagePolicy('MovablePageCachePolicy', `Next.js pages that a flag can move: zone${this.releaseHeaders.length ? ' and release' : ''} in the key`, [ZONE_HEADER, ...this.flagHeaders]);
     return this.movable;
   }
 
@@ -108,13 +125,13 @@ export class BehaviorPolicies {
    */
   private images(): cloudfront.ICachePolicy {
     this.image ??= new cloudfront.CachePolicy(this.scope, 'ImageCachePolicy', {
-      comment: 'Next.js image optimizer: url, w, q and Accept in the key',
+      comment: `Next.js image optimizer: url, w, q and Accept${this.releaseHeaders.length ? ' and the release' : ''} in the key`,
       // minTtl 0 keeps a zone's no-store; a day, as CachingOptimized, for an answer without Cache-Control.
       defaultTtl: Duration.days(1),
       minTtl: Duration.seconds(0),
       maxTtl: Duration.days(365),
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.allowList(...NEXT_IMAGE_QUERY_STRINGS),
-      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept'),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept', ...this.releaseHeaders),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
       enableAcceptEncodingGzip: false,
       enableAcceptEncodingBrotli: false,
@@ -130,7 +147,7 @@ export class BehaviorPolicies {
       minTtl: Duration.seconds(0),
       maxTtl: Duration.days(365),
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
-      headerBehavior: cloudfront.CacheHeaderBehavior.allowList(...NEXT_CACHE_KEY_HEADERS, ...extraHeaders),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList(...NEXT_CACHE_KEY_HEADERS, ...extraHeaders, ...this.releaseHeaders),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,

@@ -24,8 +24,12 @@ export type BehaviorKind = 'page' | 'asset' | 'image' | 'anchor' | 'speculation-
  * `image-accept` reduces `Accept` to the image formats it names, for the
  * image cache key; `speculation-rules` answers with the rules file; `none`
  * runs nothing (assets and anchors, which pass no viewer header on).
+ * Where a zone with releases may answer: `release-router` is the router
+ * that also picks the release of the zone it routes to, and `zone-release`
+ * does for one zone's behaviors what its page, asset or image function
+ * would, then picks the release.
  */
-export type EdgeFunctionRole = 'router' | 'decide-flags' | 'forward-host' | 'image-accept' | 'speculation-rules' | 'none';
+export type EdgeFunctionRole = 'router' | 'release-router' | 'zone-release' | 'decide-flags' | 'forward-host' | 'image-accept' | 'speculation-rules' | 'none';
 
 /** One cache behavior as it will be rendered, in CloudFront's order. */
 export interface PlannedBehavior {
@@ -40,6 +44,8 @@ export interface PlannedBehavior {
   readonly zoneMayChange: boolean;
   /** Whether the behavior's function decides the zone flags, so their header joins the cache key. */
   readonly forwardsZoneFlags: boolean;
+  /** Whether the behavior's function picks a release of the zone (a page or image), so the release joins the cache key. */
+  readonly picksRelease: boolean;
   /**
    * Whether the behavior's viewer-response function sets the visitor
    * cookie: its requests may be bucketed (a flag may move them, or zone
@@ -63,6 +69,12 @@ export interface BehaviorPlan {
   readonly overflow: ZoneRoute[];
   /** Whether any behavior runs the router (and so the routing table must be in the store). */
   readonly needsRouter: boolean;
+  /** Whether any behavior runs the router that also picks releases. */
+  readonly needsReleaseRouter: boolean;
+  /** Whether any behavior runs a zone release function (one per zone, `zoneReleaseZones`). */
+  readonly needsZoneRelease: boolean;
+  /** The zones whose behaviors run their zone release function. */
+  readonly zoneReleaseZones: string[];
   /** Whether any behavior runs the zone-flag decider. */
   readonly needsFlagDecider: boolean;
   /** Whether any behavior runs the host-forwarding function. */
@@ -102,6 +114,13 @@ export interface BehaviorPlanOptions {
    * @default false
    */
   readonly speculationRules?: boolean;
+  /**
+   * The zones with releases: behaviors that may answer from one pick the
+   * release at the edge.
+   *
+   * @default - none
+   */
+  readonly releaseZones?: string[];
 }
 
 /** The exact path of a zone's anchor behavior. */
@@ -220,22 +239,25 @@ function servedBy(zone: string, ...routedTo: ReadonlyArray<{ readonly zone: stri
 
 /** A behavior of the construct's own (the rules file, an anchor): one zone, no flag, nothing bucketed. */
 function fixedBehavior(pattern: string, zone: string, kind: BehaviorKind, edgeFunction: EdgeFunctionRole): PlannedBehavior {
-  return { pattern, zone, kind, edgeFunction, zoneMayChange: false, forwardsZoneFlags: false, setsVisitorCookie: false, servedBy: [zone] };
+  return { pattern, zone, kind, edgeFunction, zoneMayChange: false, forwardsZoneFlags: false, picksRelease: false, setsVisitorCookie: false, servedBy: [zone] };
 }
 
 /** The behavior of a route: `routes` when the router must decide its zone (a flag may move it, or routes overflowed to it). */
 function routedBehavior(route: ZoneRoute, zoneMayChange: boolean, routes: boolean, zones: string[], options: BehaviorPlanOptions): PlannedBehavior {
   const zoneFlags = options.zoneFlags === true;
   const page = route.kind === 'page';
+  const releases = zones.some((z) => (options.releaseZones ?? []).includes(z));
+  const picksRelease = releases && route.kind !== 'asset';
   return {
     pattern: route.pattern,
     zone: route.zone,
     kind: route.kind,
-    edgeFunction: edgeFunctionRole(route.kind, routes, zoneFlags),
+    edgeFunction: releases ? (routes ? 'release-router' : 'zone-release') : edgeFunctionRole(route.kind, routes, zoneFlags),
     zoneMayChange,
     forwardsZoneFlags: zoneFlags && page,
-    // A request is bucketed only where some flag is decided for it: a flag that can move it, or the zone flags of a page.
-    setsVisitorCookie: options.visitorCookie === true && (zoneMayChange || (zoneFlags && page)),
+    picksRelease,
+    // A request is bucketed only where something is decided for it: a flag that can move it, the zone flags of a page, a canary.
+    setsVisitorCookie: options.visitorCookie === true && (zoneMayChange || (zoneFlags && page) || (releases && page)),
     servedBy: zones,
   };
 }
@@ -253,6 +275,9 @@ function needsOf(all: PlannedBehavior[]): Omit<BehaviorPlan, 'behaviors' | 'defa
   const runs = (role: EdgeFunctionRole) => all.some((b) => b.edgeFunction === role);
   return {
     needsRouter: runs('router'),
+    needsReleaseRouter: runs('release-router'),
+    needsZoneRelease: runs('zone-release'),
+    zoneReleaseZones: [...new Set(all.filter((b) => b.edgeFunction === 'zone-release').map((b) => b.zone))].sort(),
     needsFlagDecider: runs('decide-flags'),
     needsHostForwarder: runs('forward-host'),
     needsVisitorCookie: all.some((b) => b.setsVisitorCookie),

@@ -25,3 +25,4 @@ export * from './zones';
 export * from './zone-flags';
 export * from './cross-zone-prefetch';
 export * from './speculation-rules';
+export * from './zone-releases';

@@ -13,6 +13,7 @@ import { planSite } from './site-plan';
 import { siteStore, syncStore } from './site-store';
 import { SpeculationRulesPlan } from './speculation-rules';
 import { BoundZone, ZoneOrigins } from './zone-origins';
+import { templateReleases } from './zone-releases';
 
 export { MultiZoneDistributionProps } from './props';
 export { BoundZone } from './zone-origins';
@@ -77,7 +78,11 @@ export class MultiZoneDistribution extends Construct {
    */
   public readonly bodyHashFunction?: cloudfront.experimental.EdgeFunction;
 
+  /** The router of the behaviors that can reach a zone with releases, which also picks the release. */
+  public readonly releaseRouterFunction?: cloudfront.Function;
+
   private readonly zoneOrigins: ZoneOrigins;
+  private readonly functions: EdgeFunctions;
 
   /**
    * @param scope the stack or construct the distribution belongs to
@@ -107,14 +112,28 @@ export class MultiZoneDistribution extends Construct {
     this.visitorCookieFunction = functions.get('visitor-cookie');
     this.imageAcceptFunction = functions.get('image-accept');
     this.speculationRulesFunction = functions.get('speculation-rules');
+    this.releaseRouterFunction = functions.get('release-router');
+    this.functions = functions;
     const policies = new BehaviorPolicies(this, props, site);
 
     const parts = { origins: this.zoneOrigins, policies, functions, bodyHashing };
     this.distribution = new cloudfront.Distribution(this, 'Distribution', renderDistribution(props, site.behaviorPlan, parts));
     this.zoneOrigins.checkBound(this.distribution, props.originVerifyHeader !== undefined);
-    const sync = this.keyValueStore && syncStore(this, this.keyValueStore, this.routingTable, this.boundZones, functions);
+    const releases = templateReleases([props.defaultZone, ...(props.zones ?? [])]);
+    const sync = this.keyValueStore && syncStore(this, this.keyValueStore, this.routingTable, this.boundZones, functions, releases);
     this.zoneOrigins.warnOfReachableAround();
-    recordSite(this, site, { bucketCookie: props.bucketCookie, stackOutputs: props.stackOutputs, storeAsset: sync?.tableAsset });
+    recordSite(this, site, { bucketCookie: props.bucketCookie, stackOutputs: props.stackOutputs, storeAsset: sync?.tableAsset, releases });
+  }
+
+  /**
+   * The viewer-request function of a zone with releases, on its behaviors
+   * the router does not run: it picks the zone's release.
+   *
+   * @param zone the zone's name
+   * @returns undefined when the zone has none (no releases, or the router runs on all its behaviors)
+   */
+  public zoneReleaseFunction(zone: string): cloudfront.Function | undefined {
+    return this.functions.get('zone-release', zone);
   }
 
   /** Every zone with the origin id the distribution gave it, the default zone first. */

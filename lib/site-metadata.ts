@@ -7,6 +7,8 @@ import { MultiZoneValidationError } from './errors';
 import { jsonFileAsset } from './json-asset';
 import { METADATA_KEY } from './metadata-key';
 import { RoutingTable } from './routing-plan';
+import { siteKeyId } from './kvs-sync/kvs-table-sync';
+import { TemplateRelease, releaseKey } from './kvs-sync/table-file';
 import { SitePlan } from './site-plan';
 import { VISITOR_COOKIE } from './zone-flags';
 import { BoundZone } from './zone-origins';
@@ -51,6 +53,18 @@ export interface SiteMetadata {
   readonly bucketCookie?: string;
   /** Whether the edge sets the visitor cookie (`mz-vid`) on the responses of behaviors that bucket viewers. */
   readonly visitorCookie: boolean;
+  /** The zones with releases, by name: where their release record is, and what the template says of them. */
+  readonly releases?: Record<string, ZoneReleaseMetadata>;
+}
+
+/** A zone's releases as the tools need them. */
+export interface ZoneReleaseMetadata {
+  /** The deployment id of the build behind the zone's template origin. */
+  readonly deploymentId: string;
+  /** The store key of the zone's release record (`mz-site:<site>:@release:<zone>`). */
+  readonly key: string;
+  /** How long a replaced release keeps serving the viewers that name it, in seconds. */
+  readonly maxAgeSeconds: number;
 }
 
 /** The site asset's JSON. */
@@ -90,7 +104,11 @@ export interface RecordedSite extends Construct {
  * site asset, and the distribution's `MultiZone` metadata; `storeAsset`,
  * the sync's asset, when the site has a store.
  */
-export function recordSite(site: RecordedSite, plan: SitePlan, options: { bucketCookie?: string; stackOutputs?: boolean; storeAsset?: s3assets.Asset }): void {
+export function recordSite(
+  site: RecordedSite,
+  plan: SitePlan,
+  options: { bucketCookie?: string; stackOutputs?: boolean; storeAsset?: s3assets.Asset; releases?: Record<string, TemplateRelease> },
+): void {
   if (options.stackOutputs ?? true) addStackOutputs(site);
   const bucketCookie = options.bucketCookie ?? (site.behaviorPlan.needsVisitorCookie ? VISITOR_COOKIE : undefined);
   const siteFile: SiteAssetFile = { table: site.routingTable, overflow: site.behaviorPlan.overflow.map((r) => r.pattern) };
@@ -107,9 +125,15 @@ export function recordSite(site: RecordedSite, plan: SitePlan, options: { bucket
         zoneFlags: plan.zoneFlags,
         ...(bucketCookie !== undefined && { bucketCookie }),
         visitorCookie: site.behaviorPlan.needsVisitorCookie,
+        ...(options.releases && { releases: releaseMetadata(site, options.releases) }),
       }),
     }),
   );
+}
+
+function releaseMetadata(site: RecordedSite, releases: Record<string, TemplateRelease>): Record<string, ZoneReleaseMetadata> {
+  const id = siteKeyId(site);
+  return Object.fromEntries(Object.entries(releases).map(([zone, r]) => [zone, { ...r, key: releaseKey(id, zone) }]));
 }
 
 /** Outputs with export-free, stable logical ids: `<construct id><suffix>`. */

@@ -9,6 +9,7 @@ import { pagePolicyProblem } from './page-response-headers';
 import { MultiZoneDistributionProps, crossZonePrefetchOf, zoneModelOf } from './props';
 import { RoutingTable, buildRoutingTable } from './routing-plan';
 import { SPECULATION_RULES_PATH, SpeculationRulesPlan, planSpeculationRules } from './speculation-rules';
+import { releaseZones } from './zones';
 
 /** The Speculation Rules of a site that prefetches across zones, and the code of the function that answers them. */
 export interface PrefetchPlan {
@@ -28,11 +29,15 @@ export interface SitePlan {
   readonly zoneFlags: string[];
   /** How the functions that read flags decide them. */
   readonly decisions: FlagDecisionOptions;
+  /** The zones with releases, sorted by name (empty: none). */
+  readonly releaseZones: string[];
 }
 
 /** The plan of a site from its props (already refused when bad); warns on `scope` when the default prefetch turns off. */
 export function planSite(scope: Construct, props: MultiZoneDistributionProps): SitePlan {
-  const routingTable = buildRoutingTable(zoneModelOf(props));
+  const model = zoneModelOf(props);
+  const routingTable = buildRoutingTable(model);
+  const withReleases = releaseZones(model);
   const zoneFlags = routingTable.zoneFlags ?? [];
   const visitorCookie = (props.visitorCookie ?? true) && props.bucketCookie === undefined;
   const plan = (speculationRules: boolean) =>
@@ -42,6 +47,7 @@ export function planSite(scope: Construct, props: MultiZoneDistributionProps): S
       zoneFlags: zoneFlags.length > 0,
       visitorCookie,
       speculationRules,
+      releaseZones: withReleases,
     });
   const prefetching = planPrefetch(scope, routingTable, props, plan);
   return {
@@ -51,6 +57,7 @@ export function planSite(scope: Construct, props: MultiZoneDistributionProps): S
     forwardViewerHost: props.forwardViewerHost ?? true,
     zoneFlags,
     decisions: { bucketCookie: props.bucketCookie ?? '', visitorCookie, previewFlags: routingTable.previewFlags, zoneFlags },
+    releaseZones: withReleases,
   };
 }
 

@@ -5,6 +5,7 @@ import { regionalResourceName } from './account-names';
 import { EdgeFunctions } from './edge-functions';
 import { encodeRoutingTable } from './edge-function/kvs-table';
 import { KvsTableSync, siteKeyId } from './kvs-sync/kvs-table-sync';
+import { TemplateRelease } from './kvs-sync/table-file';
 import { storeFunctionProblems } from './kvs-sync/store-functions';
 import { limitValue } from './limits';
 import { RoutingTable } from './routing-plan';
@@ -32,12 +33,20 @@ function ownStore(site: Construct): cloudfront.KeyValueStore {
 }
 
 /**
- * Writes the routing table and the initial flags into the store at deploy,
+ * Writes the routing table, the initial flags and the zones' first
+ * release records into the store at deploy,
  * and gives the router the table's layout; the functions that read the
  * store go live only once it holds what they read. `zones` are bound, the
  * default zone first.
  */
-export function syncStore(site: Construct, store: cloudfront.IKeyValueStore, table: RoutingTable, zones: BoundZone[], functions: EdgeFunctions): KvsTableSync {
+export function syncStore(
+  site: Construct,
+  store: cloudfront.IKeyValueStore,
+  table: RoutingTable,
+  zones: BoundZone[],
+  functions: EdgeFunctions,
+  releases: Record<string, TemplateRelease> | undefined,
+): KvsTableSync {
   const siteId = siteKeyId(site);
   const kvsTable = encodeRoutingTable(table, zones, siteId);
   functions.route(kvsTable, zones[0]);
@@ -51,6 +60,7 @@ export function syncStore(site: Construct, store: cloudfront.IKeyValueStore, tab
     version: kvsTable.version,
     initialFlags: table.flags,
     createPreviewSecret: (table.previewFlags ?? []).length > 0,
+    releases,
   });
   for (const fn of readers) fn.node.addDependency(sync);
   return sync;

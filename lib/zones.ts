@@ -2,6 +2,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { flagNameProblem, flagValueProblem } from './flags';
 import { compareSpecificity, normalizePathPattern, pathPatternCovers, pathPatternProblems, pathPatternsIntersect } from './path-patterns';
 import { MAX_ZONE_FLAGS } from './zone-flags';
+import { ZoneReleases, zoneReleasesProblems } from './zone-releases';
 
 /** The zone that serves every path no other zone (or override) claims. */
 export interface DefaultZoneDefinition {
@@ -21,6 +22,14 @@ export interface DefaultZoneDefinition {
    * @default true
    */
   readonly hashRequestBodies?: boolean;
+  /**
+   * The zone's releases: builds routed at the edge by the deployment id
+   * Next.js sends, with canaries, previews and rollback, released with
+   * `multizone release` rather than a CloudFormation deploy.
+   *
+   * @default - the zone is its origin alone
+   */
+  readonly releases?: ZoneReleases;
 }
 
 /** One application on the shared domain, serving its own paths and assets. */
@@ -66,6 +75,14 @@ export interface ZoneDefinition {
    * @default true
    */
   readonly hashRequestBodies?: boolean;
+  /**
+   * The zone's releases: builds routed at the edge by the deployment id
+   * Next.js sends, with canaries, previews and rollback, released with
+   * `multizone release` rather than a CloudFormation deploy.
+   *
+   * @default - the zone is its origin alone
+   */
+  readonly releases?: ZoneReleases;
 }
 
 /** Sends paths to another zone while a feature flag is on for the viewer. */
@@ -88,6 +105,11 @@ export interface OverrideDefinition {
    * @default false
    */
   readonly preview?: boolean;
+}
+
+/** The zones with releases, sorted by name. */
+export function releaseZones(model: ZoneModel): string[] {
+  return [model.defaultZone, ...model.zones].filter((z) => z.releases !== undefined).map((z) => z.name).sort();
 }
 
 /** The zone model after validation: what the planner works from. */
@@ -192,6 +214,8 @@ const hashRequestBodiesIsBoolean: Rule = (m) =>
   allZones(m)
     .filter((z) => z.hashRequestBodies !== undefined && typeof z.hashRequestBodies !== 'boolean')
     .map((z) => `Zone "${z.name}": hashRequestBodies must be true or false`);
+
+const releasesAreValid: Rule = (m) => allZones(m).flatMap((z) => zoneReleasesProblems(z.name, z.releases));
 
 const zonesHavePathsOrOverrides: Rule = (m) =>
   m.zones
@@ -399,6 +423,7 @@ export const ZONE_RULES: ReadonlyArray<{ readonly name: string; readonly check: 
   { name: 'zone-names-unique', check: zoneNamesAreUnique },
   { name: 'zones-have-origins', check: zonesHaveOrigins },
   { name: 'hash-request-bodies-boolean', check: hashRequestBodiesIsBoolean },
+  { name: 'releases-valid', check: releasesAreValid },
   { name: 'zones-have-paths-or-overrides', check: zonesHavePathsOrOverrides },
   { name: 'zone-path-patterns-valid', check: zonePathPatternsAreValid },
   { name: 'paths-avoid-reserved-prefix', check: pathsAvoidReservedPrefix },

@@ -2,7 +2,10 @@ import { limitValue } from '../limits';
 import { MultiZoneValidationError } from '../errors';
 import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY } from '../preview';
 import { VISITOR_COOKIE, VISITOR_COOKIE_ATTRIBUTES, ZONE_FLAGS_HEADER } from '../zone-flags';
-import { FLAG_DECIDER, FLAG_DECISIONS, HANDLER_WITHOUT_ROUTES, PRELUDE, ROUTER, VISITOR_COOKIE as VISITOR_COOKIE_SOURCE } from './router-source';
+import { RELEASE_HEADER, RELEASE_PREVIEW_COOKIE } from '../releases/record';
+import { ACCEPT } from './image-accept';
+import { RELEASES, ZONE_RELEASE } from './release-source';
+import { FLAG_DECIDER, FLAG_DECISIONS, HANDLER_WITHOUT_ROUTES, MATCH, PRELUDE, ROUTER, VISITOR_COOKIE as VISITOR_COOKIE_SOURCE } from './router-source';
 
 /** CloudFront Functions' hard limit on code size, in bytes (lib/limits.ts). */
 export const MAX_FUNCTION_CODE_BYTES = limitValue('function-code-size');
@@ -46,12 +49,27 @@ export interface RoutesCodeOptions extends FlagDecisionOptions {
   readonly maxReads: number;
 }
 
+/** The zones with releases, whose requests the function sends to a release. */
+export interface ReleaseCodeOptions {
+  /** The prefix of the release record keys, `mz-site:<site>:@release:` (releaseKeyPrefix). */
+  readonly keyPrefix: string;
+  /** The zones with releases. */
+  readonly zones: string[];
+}
+
 /** What the generated function needs to know. */
 export interface RouterCodeOptions {
   /** Whether the viewer's Host is copied to x-forwarded-host. */
   readonly forwardViewerHost: boolean;
   /** The routing table in the KeyValueStore; leave out when there is nothing to route. */
   readonly routes?: RoutesCodeOptions;
+  /**
+   * With `routes`: the zones with releases, whose requests the router
+   * sends on to a release once it has picked the zone.
+   *
+   * @default - no zone has releases
+   */
+  readonly releases?: ReleaseCodeOptions;
   /**
    * Without `routes`: decide the zone flags and forward them, reading no
    * routing table (pages no flag can move, on a site with zone flags).
@@ -77,8 +95,11 @@ export function generateRouterCode(options: RouterCodeOptions): string {
   if (decisions) parts.push(flagDecisions(decisions));
   if (options.routes) {
     const r = options.routes;
+    parts.push(MATCH);
+    if (options.releases) parts.push(releaseSteps(options.releases));
     parts.push(
-      ROUTER.replace('__DEFAULT_ZONE__', () => JSON.stringify(r.defaultZone))
+      ROUTER.replace('__RELEASE_STEP__', options.releases ? 'if (RZ.indexOf(z[0]) >= 0) await release(req, st, z[0]);' : '')
+        .replace('__DEFAULT_ZONE__', () => JSON.stringify(r.defaultZone))
         .replace('__PREFIX__', () => JSON.stringify(r.keyPrefix))
         // Padded to a fixed width, so the code's size is the same whatever the table.
         .replace('__BUCKETS__', String(r.bucketCount).padStart(4, ' '))
@@ -88,7 +109,53 @@ export function generateRouterCode(options: RouterCodeOptions): string {
     parts.push(decisions ? FLAG_DECIDER : HANDLER_WITHOUT_ROUTES);
   }
   const name = options.routes ? 'Router' : decisions ? 'Zone-flag decider' : 'Host forwarder';
-  return minified(parts.join('\n').replace('__FLAGS_HEADER__', JSON.stringify(ZONE_FLAGS_HEADER)).replace('__FORWARD_HOST__', String(options.forwardViewerHost)), name);
+  return minified(prepared(parts, options.forwardViewerHost), name);
+}
+
+/** What the zone release function of one zone needs to know. */
+export interface ZoneReleaseCodeOptions {
+  /** Whether the viewer's Host is copied to x-forwarded-host. */
+  readonly forwardViewerHost: boolean;
+  /** How flags are decided: the canary's share of viewers follows the same identity, and pages get the zone flags. */
+  readonly decisions: FlagDecisionOptions;
+  readonly releases: ReleaseCodeOptions;
+  /** The zone. */
+  readonly zone: string;
+  /** The patterns of the zone's asset routes: no zone flags are decided there. */
+  readonly assetPatterns: string[];
+  /** The patterns of the zone's image routes: `Accept` is reduced there, and no zone flags decided. */
+  readonly imagePatterns: string[];
+}
+
+/**
+ * Generates the viewer-request function of one zone with releases, for
+ * its behaviors that the router does not run: the page functions' header
+ * work and zone flags, the image Accept reduction on its image route, and
+ * the release. Its size grows with neither releases nor routes.
+ */
+export function generateZoneReleaseCode(options: ZoneReleaseCodeOptions): string {
+  const parts = ["import cf from 'cloudfront';", PRELUDE, flagDecisions(options.decisions), MATCH, ACCEPT, releaseSteps(options.releases)];
+  parts.push(
+    ZONE_RELEASE.replace('__ZONE__', () => JSON.stringify(options.zone))
+      .replace('__ASSET_PATTERNS__', () => JSON.stringify(options.assetPatterns))
+      .replace('__IMAGE_PATTERNS__', () => JSON.stringify(options.imagePatterns)),
+  );
+  return minified(prepared(parts, options.forwardViewerHost), `Zone "${options.zone}" release`);
+}
+
+function releaseSteps(r: ReleaseCodeOptions): string {
+  return RELEASES.replace('__RELEASE_PREFIX__', () => JSON.stringify(r.keyPrefix))
+    .replace('__RELEASE_ZONES__', () => JSON.stringify(r.zones))
+    .replace('__RELEASE_COOKIE__', () => JSON.stringify(RELEASE_PREVIEW_COOKIE));
+}
+
+/** The page functions' parts joined, with the headers and options every one of them uses filled in. */
+function prepared(parts: string[], forwardViewerHost: boolean): string {
+  return parts
+    .join('\n')
+    .replace('__FLAGS_HEADER__', JSON.stringify(ZONE_FLAGS_HEADER))
+    .replace('__RELEASE_HEADER__', JSON.stringify(RELEASE_HEADER))
+    .replace('__FORWARD_HOST__', String(forwardViewerHost));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The viewer-request function of `next/image` behaviors, for CloudFront
+ * `Accept` reduced for the image cache key, in the viewer-request function of `next/image` behaviors, for CloudFront
  * Functions runtime cloudfront-js-2.0.
  *
  * Next.js answers AVIF or WebP only when `Accept` names that type, and the
@@ -11,8 +11,8 @@
  * choice as from the full header: it considers only the formats it can
  * produce, and only when the header names them.
  */
-export const IMAGE_ACCEPT_CODE = `function handler(event) {
-var h = event.request.headers, a = h.accept, v = a ? a.value : '', k = [], i, t;
+export const ACCEPT = `function accept(h) {
+var a = h.accept, v = a ? a.value : '', k = [], i, t;
 if (a && a.multiValue) v = a.multiValue.map(function (m) { return m.value; }).join(',');
 v = v.toLowerCase().split(',');
 for (i = 0; i < v.length; i++) {
@@ -21,6 +21,12 @@ if (/^image\\/(avif|webp)(;|$)/.test(t)) k.push(t);
 }
 if (k.length > 0) h.accept = { value: k.join(',') };
 else delete h.accept;
+}
+`;
+
+/** The image behaviors' function: `accept` alone. */
+export const IMAGE_ACCEPT_CODE = `${ACCEPT}function handler(event) {
+accept(event.request.headers);
 return event.request;
 }
 `;

@@ -20,13 +20,15 @@ export const VIEWER_AUTHORIZATION_HEADER = 'x-viewer-authorization';
 export const PRELUDE = `
 var ZH = 'x-multizone-zone';
 var FL = __FLAGS_HEADER__;
+var RH = __RELEASE_HEADER__;
 var VA = '${VIEWER_AUTHORIZATION_HEADER}';
 var FH = __FORWARD_HOST__;
 function prepare(req) {
   var h = req.headers;
-  // The zone, zone-flags and Authorization-copy headers are ours alone: a viewer must not set them, or pick a cache entry with them.
+  // The zone, zone-flags, release and Authorization-copy headers are ours alone: a viewer must not set them, or pick a cache entry with them.
   delete h[ZH];
   delete h[FL];
+  delete h[RH];
   delete h[VA];
   // Origin access control signing overwrites Authorization: the zone reads the viewer's own in VA.
   if (h.authorization) h[VA] = { value: h.authorization.value };
@@ -157,15 +159,8 @@ function state(event) {
 }
 `;
 
-/** Routing: the table lives in the KeyValueStore, bucketed by path segment (kvs-table.ts). */
-export const ROUTER = `
-// The default zone, [name, origin id]; the table values carry the other zones they name.
-var D = __DEFAULT_ZONE__;
-// Versioned key prefix: this code only ever reads the table it was generated with.
-var P = __PREFIX__;
-// Buckets of the first path segment, and the most table values a request may read.
-var NB = __BUCKETS__, MR = __MAX_READS__;
-
+/** CloudFront's path pattern match, for the functions that match patterns themselves. */
+export const MATCH = `
 // CloudFront path pattern match: * is any run of characters, ? exactly one.
 function match(p, s) {
   var i = 0, j = 0, star = -1, mark = 0;
@@ -179,6 +174,16 @@ function match(p, s) {
   while (p.charAt(i) === '*') i++;
   return i === p.length;
 }
+`;
+
+/** Routing: the table lives in the KeyValueStore, bucketed by path segment (kvs-table.ts). */
+export const ROUTER = `
+// The default zone, [name, origin id]; the table values carry the other zones they name.
+var D = __DEFAULT_ZONE__;
+// Versioned key prefix: this code only ever reads the table it was generated with.
+var P = __PREFIX__;
+// Buckets of the first path segment, and the most table values a request may read.
+var NB = __BUCKETS__, MR = __MAX_READS__;
 
 // The bucket of a path segment among n, as the table was laid out (segmentBucket).
 function bucket(s, n) {
@@ -254,6 +259,7 @@ async function handler(event) {
     if (Array.isArray(z) && typeof z[0] === 'string' && typeof z[1] === 'string') {
       cf.selectRequestOriginById(z[1]);
       h[ZH] = { value: z[0] };
+      __RELEASE_STEP__
     }
     if (ZF.length && !st.fixed) {
       v = await zoneFlags(st);

@@ -27,6 +27,7 @@ import {
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SITE_KEY_PREFIX } from '../flags';
 import { PREVIEW_SECRET_KEY } from '../preview';
+import { encodeRecord, parseReleaseRecord, reconcileTemplate } from '../releases/record';
 import {
   SITE_ID,
   SiteRecord,
@@ -35,6 +36,8 @@ import {
   adoptedKey,
   legacyKeyPrefix,
   legacySinceKey,
+  releaseKey,
+  releaseKeyPrefix,
   siteKeyPrefix,
   siteRecordKey,
   sinceKey,
@@ -200,7 +203,7 @@ async function readTable(bucket: string, key: string): Promise<TableRead> {
     try {
       const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const table = JSON.parse((await response.Body?.transformToString('utf-8')) ?? '') as Partial<TableFile>;
-      return { table: { entries: table.entries ?? {}, initialFlags: table.initialFlags ?? {} } };
+      return { table: { entries: table.entries ?? {}, initialFlags: table.initialFlags ?? {}, releases: table.releases } };
     } catch (error) {
       if (!['AccessDenied', 'NoSuchKey'].includes(errorName(error) ?? '')) throw error;
       if (attempt >= MAX_TABLE_READ_ATTEMPTS) return { error };
@@ -250,6 +253,7 @@ function planSync(props: KvsSyncProperties, ctx: SiteContext, read: TableRead, n
     const expired = others.filter((v) => now - replacedAt(v, others, since) >= VERSION_RETENTION_MS);
     const kept = others.filter((v) => !expired.includes(v)).sort((a, b) => a.since - b.since);
     const gone = new Set(expired.flatMap((v) => v.keys));
+    if ('table' in read) releaseChanges(ctx.site, read.table, current, now, puts, gone);
     let size = storeBytes(current, puts, gone);
     const evicted: string[] = [];
     for (const v of kept) {
@@ -261,6 +265,26 @@ function planSync(props: KvsSyncProperties, ctx: SiteContext, read: TableRead, n
     if (size > MAX_STORE_BYTES) throw storeFull(props, ctx.site, current, size);
     return { puts, deletes: [...gone].map((key) => ({ Key: key })), evicted };
   };
+}
+
+/**
+ * The zones' release records: made when missing, told of a template
+ * deployment id that changed; records of zones that no longer have
+ * releases are deleted. A table file without `releases` (an earlier
+ * release's) leaves them alone. Each record is rewritten from the value
+ * read in the same attempt, so a release the CLI wrote meanwhile makes
+ * the batch's ETag stale and the attempt is made again.
+ */
+function releaseChanges(site: string, table: TableFile, current: ReadonlyMap<string, string>, now: number, puts: PutKeyRequestListItem[], gone: Set<string>): void {
+  if (!table.releases) return;
+  for (const [zone, release] of Object.entries(table.releases)) {
+    const key = releaseKey(site, zone);
+    const value = encodeRecord(reconcileTemplate(parseReleaseRecord(current.get(key)), release.deploymentId, Math.floor(now / 1000), release.maxAgeSeconds));
+    if (current.get(key) !== value) puts.push({ Key: key, Value: value });
+  }
+  for (const key of current.keys()) {
+    if (key.startsWith(releaseKeyPrefix(site)) && !(key.slice(releaseKeyPrefix(site).length) in table.releases)) gone.add(key);
+  }
 }
 
 /** The entries that differ, the flags and the preview secret that are missing. */

@@ -10,7 +10,7 @@ import { throwIfProblems } from '../errors';
 import { isInternalKey } from '../flags';
 import { handlerAssetDir } from '../handler-assets';
 import { jsonFileAsset } from '../json-asset';
-import { SINCE_KEY_SEGMENT, SITE_ID, TABLE_FILE_NAME, TABLE_VERSION, TableFile, sinceKey, tableKeyPrefix } from './table-file';
+import { SINCE_KEY_SEGMENT, SITE_ID, TABLE_FILE_NAME, TABLE_VERSION, TableFile, TemplateRelease, sinceKey, tableKeyPrefix } from './table-file';
 
 /** Properties for a KvsTableSync. */
 export interface KvsTableSyncProps {
@@ -39,6 +39,14 @@ export interface KvsTableSyncProps {
    * @default false
    */
   readonly createPreviewSecret?: boolean;
+  /**
+   * The zones with releases and their template's deployment id: each
+   * zone's release record is created when missing and told of a new
+   * deployment id; the records of other zones are deleted.
+   *
+   * @default - no zone has releases
+   */
+  readonly releases?: Record<string, TemplateRelease>;
 }
 
 /**
@@ -79,7 +87,8 @@ export class KvsTableSync extends Construct {
     super(scope, id);
     throwIfProblems(propsProblems(id, props));
 
-    const file: TableFile = { entries: props.entries, initialFlags: props.initialFlags };
+    // Only with releases: the table files (and asset hashes) of sites without them stay as they were.
+    const file: TableFile = { entries: props.entries, initialFlags: props.initialFlags, ...(props.releases && { releases: props.releases }) };
     this.tableAsset = jsonFileAsset(this, 'Table', TABLE_FILE_NAME, file);
     const provider = KvsSyncProvider.getOrCreate(this);
     provider.grantSync(props.keyValueStore, this.tableAsset);

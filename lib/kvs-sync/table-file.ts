@@ -33,6 +33,21 @@ export interface TableFile {
   readonly entries: Record<string, string>;
   /** Flag keys and initial values, written only while the key is missing. */
   readonly initialFlags: Record<string, string>;
+  /**
+   * The zones with releases: each record is made when missing, and told
+   * when the template's deployment id changed (`reconcileTemplate`);
+   * records of zones not listed are deleted. Absent from the files of
+   * earlier releases, which leave records alone.
+   */
+  readonly releases?: Record<string, TemplateRelease>;
+}
+
+/** A zone's release as the template has it. */
+export interface TemplateRelease {
+  /** The deployment id of the build behind the zone's origin. */
+  readonly deploymentId: string;
+  /** How long a replaced release keeps serving its viewers, in seconds. */
+  readonly maxAgeSeconds: number;
 }
 
 /** A site id: 10 hex characters, from the stack name and the construct path (`siteKeyId`). */
