@@ -10,6 +10,7 @@
  */
 
 import { METADATA_KEY } from './metadata-key';
+import { encodeRecord, initialRecord } from './releases/record';
 import { readSiteAsset } from './site-assets';
 
 /** A documentation page a limit is stated on. */
@@ -119,6 +120,16 @@ const FUNCTION_URL_OAC: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Restrict access to an AWS Lambda function URL origin',
   url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html',
 };
+const ORIGIN_MODIFICATION: LimitDocPage = {
+  title: 'Amazon CloudFront Developer Guide: Helper methods for origin modification',
+  url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/helper-functions-origin-modification.html',
+};
+
+const NEXT_DEPLOYMENT_ID: LimitDocPage = {
+  title: 'Next.js docs: next.config.js deploymentId (version skew protection)',
+  url: 'https://nextjs.org/docs/app/api-reference/config/next-config-js/deploymentId',
+};
+
 const FUNCTION_PURPOSE: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Determine function purpose (viewer request functions run before the cache check)',
   url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html',
@@ -276,6 +287,11 @@ function storeKeys(template: CfnTemplateJson, assetDirectory: string | undefined
     const file = readSiteAsset(asset, { assetDirectory });
     for (const part of [file.entries, file.initialFlags]) {
       for (const [key, value] of Object.entries(part ?? {})) keys.push({ where: asset, key, value: literal(value) });
+    }
+    // The release records the sync makes at the first deploy.
+    const releaseKeys = resource.Metadata[METADATA_KEY].releases ?? {};
+    for (const [zone, release] of Object.entries<any>(file.releases ?? {})) {
+      keys.push({ where: asset, key: releaseKeys[zone]?.key ?? zone, value: encodeRecord(initialRecord(release.deploymentId)) });
     }
   }
   return keys;
@@ -595,7 +611,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'A site associates at most two functions with its store (the router and the zone-flag decider). Sites sharing a `keyValueStore` are counted together: at synth across the app, every function associated with the same store construct or ARN ("keyValueStore: N CloudFront Functions of the app are associated with store ..., at most 10 allowed", naming each site and function); at deploy across every site recorded in the store, whatever its stack, the sync failing before it writes anything, naming the sites. Checked on the template: functions associating each store.',
+      'A site associates with its store the router, the release router and the zone-flag decider when it needs them, and one function per zone with releases (the zone release function). Sites sharing a `keyValueStore` are counted together: at synth across the app, every function associated with the same store construct or ARN ("keyValueStore: N CloudFront Functions of the app are associated with store ..., at most 10 allowed", naming each site and function); at deploy across every site recorded in the store, whatever its stack, the sync failing before it writes anything, naming the sites. Checked on the template: functions associating each store.',
     check: (t, max) => {
       const byStore = new Map<string, number>();
       for (const r of resourcesOf(t, 'AWS::CloudFront::Function')) {
@@ -709,6 +725,84 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     doc: FUNCTION_RESTRICTIONS,
     handling:
       'Our bound, not an AWS number: every page request reads each zone flag once (shared with routing reads of the same flag), and a function past its compute budget fails the request (503); 10 is what the benchmark measures (`npm run bench:function`, zone-flag rows), and more are refused at synth ("zoneFlags: N flags, at most 10").',
+  },
+  {
+    id: 'origin-update-event',
+    title: 'cf.updateRequestOrigin: viewer-request functions of runtime cloudfront-js-2.0 only, importing the cloudfront module',
+    value: 'viewer-request',
+    unit: 'event type',
+    scope: 'per function that updates the origin',
+    adjustable: false,
+    doc: ORIGIN_MODIFICATION,
+    handling:
+      'Designed for: the release router and the zone release functions, which point a request at a release\'s origin, are viewer-request functions of cloudfront-js-2.0 whose first line imports `cloudfront`. Checked on the template: every function whose code calls `cf.updateRequestOrigin` has that runtime and first line, and is associated only as viewer-request.',
+    check: (t) => {
+      const updating = resourcesOf(t, 'AWS::CloudFront::Function').filter((r) => literal(r.properties.FunctionCode)?.includes('cf.updateRequestOrigin(') === true);
+      const ids = new Set(updating.map((r) => r.id));
+      const found: LimitFinding[] = updating
+        .filter((r) => r.properties.FunctionConfig?.Runtime !== 'cloudfront-js-2.0' || !String(r.properties.FunctionCode).startsWith("import cf from 'cloudfront';"))
+        .map((r) => ({ where: r.id, found: `runtime ${r.properties.FunctionConfig?.Runtime} without the cloudfront import first` }));
+      for (const d of distributionConfigs(t)) {
+        for (const b of [d.config.DefaultCacheBehavior, ...(d.config.CacheBehaviors ?? [])]) {
+          for (const a of b?.FunctionAssociations ?? []) {
+            const fn = a.FunctionARN?.['Fn::GetAtt']?.[0];
+            if (ids.has(fn) && a.EventType !== 'viewer-request') found.push({ where: `${d.id} behavior ${b.PathPattern ?? '*'}`, found: `${fn} as ${a.EventType}` });
+          }
+        }
+      }
+      return found;
+    },
+  },
+  {
+    id: 'release-origin-protocol',
+    title: 'Origins set by cf.updateRequestOrigin: HTTPS custom origins, and Lambda function URLs behind origin access control',
+    value: 'https',
+    unit: 'protocol',
+    scope: 'per release origin',
+    adjustable: false,
+    doc: ORIGIN_MODIFICATION,
+    handling:
+      'Refused by `multizone release` before anything is written: an origin that is not an https:// URL ("Zone \"blog\": origin ... must be https://"), with credentials, a query or a fragment, or a function URL for a zone whose own origin is not one (only those behaviors hash request bodies, which Lambda needs from origin access control: function-url-oac-payload-hash). The local edge also takes http://localhost and http://127.0.0.1. A release origin takes no origin slot of the distribution (origins-per-distribution).',
+  },
+  {
+    id: 'release-record-size',
+    title: 'Key value store: value size, for one zone\'s release record',
+    value: 1024,
+    unit: 'bytes',
+    scope: 'per zone with releases',
+    adjustable: false,
+    doc: KVS_FILE_FORMAT,
+    handling:
+      'A zone\'s releases are one value, so a request reads one more value at most (release-reads-per-request). The releases that fit depend on their ids and URLs: with 40-character ids and 54-character URLs, six (the current one and five replaced within `skewProtectionMaxAge`); with 2-character ids and 27-character URLs, nineteen. Releases no viewer can reach and no rollback needs are dropped at each write; then the oldest rollback targets; a release that would still not fit is refused ("Zone \"blog\": the releases would take N bytes, over the 1024 bytes of one KeyValueStore value; ..."), by the CLI and by the sync, before anything is written. Checked on the template: the record each zone starts with (store-value-size).',
+    check: (_t, max, site) => site.storeKeys.filter((k) => k.key.includes(':@release:')).flatMap((k) => over(`${k.where} key "${k.key}"`, bytes(k.value ?? ''), max, 'bytes')),
+  },
+  {
+    id: 'release-reads-per-request',
+    title: 'CloudFront Functions: compute utilization (the construct\'s bound on store reads for releases)',
+    value: 1,
+    unit: 'store values read',
+    scope: 'per request to a zone with releases (none for other zones)',
+    adjustable: false,
+    doc: FUNCTION_RESTRICTIONS,
+    handling:
+      'Our bound, not an AWS number: the release picked for a request comes from its zone\'s one record (the preview secret is in it too), read only when the request goes to a zone with releases; the routing table and flag reads are as before. Measured by `npm run bench:function` (release rows).',
+  },
+  {
+    id: 'deployment-id-length',
+    title: 'Deployment id: length and characters (the construct\'s bound)',
+    value: 64,
+    unit: 'characters: letters, digits, "_", "." and "-"',
+    scope: 'per release',
+    adjustable: false,
+    doc: NEXT_DEPLOYMENT_ID,
+    handling:
+      'Our bound, not a Next.js one: a deployment id travels in a header, a query string, a cookie entry and the release record (release-record-size), so it is kept short and URL-safe. Refused at synth ("Zone \"blog\": releases.deploymentId: deployment id ... must be 1 to 64 letters, digits, ...") and by `multizone release`; the edge ignores any other id a request carries. Checked on the template: the deployment ids the site metadata records.',
+    check: (t, max) =>
+      Object.entries(t.Resources ?? {}).flatMap(([id, r]: [string, any]) =>
+        Object.entries<any>(r.Metadata?.[METADATA_KEY]?.releases ?? {})
+          .filter(([, release]) => !new RegExp(`^[A-Za-z0-9_.-]{1,${max}}$`).test(String(release.deploymentId)))
+          .map(([zone, release]) => ({ where: `${id} zone ${zone}`, found: `deployment id "${String(release.deploymentId).slice(0, 80)}"` })),
+      ),
   },
   {
     id: 'request-size',
