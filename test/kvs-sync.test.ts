@@ -26,7 +26,8 @@ import {
   handler,
 } from '../lib/kvs-sync/handler';
 import { KvsTableSync, KvsTableSyncProps } from '../lib/kvs-sync/kvs-table-sync';
-import { TableFile, siteRecordKey, tableKeyPrefix } from '../lib/kvs-sync/table-file';
+import { TableFile, releaseKey, siteRecordKey, tableKeyPrefix } from '../lib/kvs-sync/table-file';
+import { addRelease, encodeRecord, parseReleaseRecord } from '../lib/releases/record';
 import { CfnTemplateJson, templateLimitProblems } from '../lib/limits';
 import { siteStack } from './support/sites';
 
@@ -105,13 +106,22 @@ function deleteEvent(version: string): KvsSyncEvent {
 
 /**
  * A store that applies UpdateKeys, so deploys can follow one another, and
- * refuses an update whose ETag is not the current one, as the service does.
+ * refuses an update whose ETag is not the current one, as the service does;
+ * `afterList` may write as another client would, once a listing is taken.
  */
-function liveStore(initial: Record<string, string> = {}): Map<string, string> {
+function liveStore(initial: Record<string, string> = {}, afterList?: (write: (key: string, value: string) => void) => void): Map<string, string> {
   const store = new Map(Object.entries(initial));
   let etag = 1;
+  const write = (key: string, value: string) => {
+    store.set(key, value);
+    etag++;
+  };
   kvs.on(DescribeKeyValueStoreCommand).callsFake(async () => ({ ETag: `e${etag}` }));
-  kvs.on(ListKeysCommand).callsFake(async () => ({ Items: [...store].map(([Key, Value]) => ({ Key, Value })) }));
+  kvs.on(ListKeysCommand).callsFake(async () => {
+    const items = [...store].map(([Key, Value]) => ({ Key, Value }));
+    afterList?.(write);
+    return { Items: items };
+  });
   kvs.on(UpdateKeysCommand).callsFake(async (input) => {
     if (input.IfMatch !== `e${etag}`) throw new ConflictException({ message: 'Pre-Condition failed', $metadata: { httpStatusCode: 409 } });
     for (const d of input.Deletes ?? []) store.delete(d.Key);
@@ -396,6 +406,63 @@ describe('handler: table versions', () => {
     );
     expect(kvs.commandCalls(UpdateKeysCommand)).toHaveLength(0);
     expect(versionsIn(store)).toEqual([V1]);
+  });
+});
+
+describe('handler: release records', () => {
+  const blog = releaseKey(SITE, 'blog');
+  const releasesOf = (deploymentId: string) => ({ releases: { blog: { deploymentId, maxAgeSeconds: 3600 } } });
+  const recordIn = (store: Map<string, string>) => parseReleaseRecord(store.get(blog));
+
+  test('makes the record of a zone with releases: its template build is current, served by the zone\'s own origin', async () => {
+    const store = liveStore();
+    await handler(syncEvent(releasesOf('v1')));
+    expect(recordIn(store)).toEqual({ v: 1, t: 'v1', c: 'v1', r: { v1: '' } });
+  });
+
+  test('keeps releases made between deploys when the template is unchanged', async () => {
+    const released = addRelease({ v: 1, t: 'v1', c: 'v1', r: { v1: '' } }, { zone: 'blog', id: 'v2', origin: 'https://v2.example.com' }, T0 / 1000, 3600);
+    const store = liveStore({ [blog]: encodeRecord(released) });
+    await handler(syncEvent(releasesOf('v1')));
+    expect(recordIn(store)).toEqual(released);
+  });
+
+  test('a new template deployment id becomes current; the release it replaces keeps its viewers for the window and is the rollback target', async () => {
+    const released = addRelease({ v: 1, t: 'v1', c: 'v1', r: { v1: '' } }, { zone: 'blog', id: 'v2', origin: 'https://v2.example.com' }, T0 / 1000 - 60, 3600);
+    const store = liveStore({ [blog]: encodeRecord(released) });
+    await handler(syncEvent(releasesOf('v3')));
+    const rec = recordIn(store)!;
+    expect(rec.c).toBe('v3');
+    expect(rec.r).toEqual({ v3: '', v2: 'https://v2.example.com' });
+    expect(rec.u).toEqual({ v2: T0 / 1000 + 3600 });
+    expect(rec.h).toEqual(['v2']);
+  });
+
+  test('a damaged record is made again; records of zones that no longer have releases are deleted; other sites\' records are left alone', async () => {
+    const other = releaseKey(OTHER, 'blog');
+    const store = liveStore({ [blog]: '{"v":1,', [releaseKey(SITE, 'shop')]: encodeRecord({ v: 1, t: 'a', c: 'a', r: { a: '' } }), [other]: 'theirs' });
+    await handler(syncEvent(releasesOf('v1')));
+    expect(recordIn(store)).toEqual({ v: 1, t: 'v1', c: 'v1', r: { v1: '' } });
+    expect(store.has(releaseKey(SITE, 'shop'))).toBe(false);
+    expect(store.get(other)).toBe('theirs');
+  });
+
+  test('a table file without releases (an earlier release\'s) leaves records alone', async () => {
+    const store = liveStore({ [blog]: 'kept' });
+    await handler(syncEvent());
+    expect(store.get(blog)).toBe('kept');
+  });
+
+  test('a record the CLI writes during the deploy is read again before the sync writes its own (ETag conflict)', async () => {
+    const cli = addRelease({ v: 1, t: 'v1', c: 'v1', r: { v1: '' } }, { zone: 'blog', id: 'v2', origin: 'https://v2.example.com' }, T0 / 1000, 3600);
+    let listings = 0;
+    // The CLI's write lands after the sync's first listing: that attempt's batch carries a stale ETag.
+    const store = liveStore({}, (write) => {
+      if (++listings === 1) write(blog, encodeRecord(cli));
+    });
+    await handler(syncEvent(releasesOf('v1')));
+    expect(listings).toBe(2);
+    expect(recordIn(store)).toEqual(cli);
   });
 });
 
