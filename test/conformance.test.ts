@@ -70,6 +70,9 @@ interface MatrixCase {
   readonly raisedQuotas?: Record<string, number>;
 }
 
+/** Ten zone flags with names of the longest length a flag may have (128). */
+const longZoneFlags = Array.from({ length: 10 }, (_, i) => `${String(i)}${'z'.repeat(127)}`);
+
 const MATRIX: MatrixCase[] = [
   { name: 'the example site (bin/example-stack.ts)', build: () => appTemplates(new ExampleSiteStack(new App(), 'MultiZoneExample', { zoneOrigins: EXAMPLE_ZONE_ORIGINS })) },
   { name: 'one zone', build: site({ zones: [] }) },
@@ -92,6 +95,17 @@ const MATRIX: MatrixCase[] = [
   { name: 'a Pages Router zone', build: site({ zones: seedZones().map((z) => ({ ...z, pagesRouter: true })), overrides: overrides(1) }) },
   { name: 'a function URL zone behind OAC in us-east-1', build: site({}, withShop) },
   { name: 'the same stack, with a function URL zone behind OAC, in two regions, and their us-east-1 support stacks', build: () => appTemplates(twoRegionStacks()[0]) },
+  {
+    name: 'releases on every zone (a function URL zone among them), with 10 zone flags of 128 characters and previewable overrides',
+    build: site({}, (stack) => ({
+      defaultZone: { name: 'home', origin: origin('home'), releases: { deploymentId: 'h'.repeat(64) } },
+      zones: [...seedZones(), functionUrlZone(stack)].map((z) => ({ ...z, releases: { deploymentId: `${z.name}-v1` } })),
+      overrides: overrides(10).map((o) => ({ ...o, flag: `${'p'.repeat(120)}-${o.flag}`, preview: true })),
+      zoneFlags: longZoneFlags,
+      flags: Object.fromEntries(longZoneFlags.map((f) => [f, 'off'])),
+    })),
+  },
+  { name: 'seven zones with releases and a release router', build: site({ zones: zonesNamed(7, 8).map((z) => ({ ...z, releases: { deploymentId: 'v1' } })), overrides: [{ flag: 'move', pathPatterns: ['/promo/*'], zone: zonesNamed(1, 8)[0].name }] }) },
   { name: '1,000 overrides', build: site({ overrides: overrides(1000) }) },
   { name: '3,000 overrides', build: site({ overrides: overrides(3000) }) },
   { name: '5,000 overrides', build: site({ overrides: overrides(5000) }) },
