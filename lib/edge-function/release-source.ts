@@ -63,7 +63,7 @@ async function release(req, st, z) {
   // '' is the zone's own origin; a URL is reached without an origin of the distribution, signed for a function URL.
   if (m) cf.updateRequestOrigin({
     domainName: m[2], originPath: m[4] || '',
-    customOriginConfig: { port: m[3] ? +m[3] : m[1] === 'https' ? 443 : 80, protocol: m[1] },
+    customOriginConfig: { port: m[3] ? +m[3] : m[1] === 'https' ? 443 : 80, protocol: m[1], sslProtocols: ['TLSv1.2'] },
     originAccessControlConfig: /\\.lambda-url\\.[a-z0-9-]+\\.on\\.aws$/.test(m[2]) ? { enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' } : { enabled: false }
   });
   req.headers[RH] = { value: id };

@@ -83,6 +83,10 @@ export function releaseOrigin(zone: string, text: string, options: ReleaseOrigin
     throw fail(options.local ? 'must be https://, or http://localhost or http://127.0.0.1 on the local edge' : 'must be https:// (CloudFront reaches release origins over HTTPS)');
   }
   if (url.username || url.password || url.search || url.hash) throw fail('must not carry credentials, a query string or a fragment');
+  // CloudFront takes a host name, not an IP address, of at most 253 characters, and an origin path of at most 255.
+  if (!local && (/^[0-9.]+$/.test(url.hostname) || url.hostname.startsWith('['))) throw fail('must name its host, not an IP address (CloudFront connects to origins by domain name)');
+  if (url.hostname.length > 253) throw fail('has a host name past the 253 characters of a domain name');
+  if (url.pathname.replace(/\/+$/, '').length > 255) throw fail('has a path past the 255 characters of a CloudFront origin path');
   if (FUNCTION_URL_HOST.test(url.hostname) && !options.functionUrlZone) {
     throw fail('is a Lambda function URL, but the zone\'s own origin is not one: only function URL zones hash request bodies for origin access control');
   }
