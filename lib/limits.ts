@@ -765,6 +765,22 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
       'Refused by `multizone release` before anything is written: an origin that is not an https:// URL ("Zone \"blog\": origin ... must be https://"), with credentials, a query or a fragment, or a function URL for a zone whose own origin is not one (only those behaviors hash request bodies, which Lambda needs from origin access control: function-url-oac-payload-hash). The local edge also takes http://localhost and http://127.0.0.1. A release origin takes no origin slot of the distribution (origins-per-distribution).',
   },
   {
+    id: 'origin-update-vpc',
+    title: 'cf.updateRequestOrigin cannot update a VPC origin (the request fails)',
+    value: 0,
+    unit: 'VPC origins with releases',
+    scope: 'per zone with releases',
+    adjustable: false,
+    doc: ORIGIN_MODIFICATION,
+    handling: 'Refused at synth: a zone with releases whose origin is a VPC origin ("Zones ...: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; ..."). Checked on the template: no behavior of a zone with releases targets a VPC origin.',
+    check: (t) =>
+      distributionConfigs(t).flatMap((d) => {
+        const vpc = new Set((d.config.Origins ?? []).filter((o: any) => o.VpcOriginConfig).map((o: any) => o.Id));
+        const zones = new Set(Object.keys((t.Resources?.[d.id] as any)?.Metadata?.[METADATA_KEY]?.releases ?? {}));
+        return [...vpc].filter((id) => zones.has(String(id).replace(/^zone-/, ''))).map((id) => ({ where: `${d.id} origin ${id}`, found: 'a VPC origin of a zone with releases' }));
+      }),
+  },
+  {
     id: 'release-record-size',
     title: 'Key value store: value size, for one zone\'s release record',
     value: 1024,

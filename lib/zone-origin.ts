@@ -140,6 +140,11 @@ export class ZoneOrigin implements cloudfront.IOrigin {
     return undefined;
   }
 
+  /** Whether the zone's origin is a VPC origin, which `cf.updateRequestOrigin` cannot point elsewhere (its releases could not be reached). */
+  public get isVpcOrigin(): boolean {
+    return this.bindInner().originProperty?.vpcOriginConfig !== undefined;
+  }
+
   public bind(_scope: Construct, _options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
     const config = this.bindInner();
     this.originId = config.originProperty?.id ?? `zone-${this.zone}`;

@@ -31,7 +31,9 @@ export class ZoneOrigins {
       headerName: props.originVerifyHeader.headerName ?? DEFAULT_ORIGIN_VERIFY_HEADER,
       headerValue: props.originVerifyHeader.value.unsafeUnwrap(),
     };
-    this.origins = [props.defaultZone, ...(props.zones ?? [])].map((z) => new ZoneOrigin(z.name, z.origin, this.scope, distributionId, verifyHeader));
+    const zones = [props.defaultZone, ...(props.zones ?? [])];
+    this.origins = zones.map((z) => new ZoneOrigin(z.name, z.origin, this.scope, distributionId, verifyHeader));
+    refuseReleasesOnVpcOrigins(zones.filter((z) => z.releases !== undefined).map((z) => this.of(z.name)));
   }
 
   /** The origin of a zone. */
@@ -86,6 +88,17 @@ export class ZoneOrigins {
         c.addPropertyOverride('OriginAccessControlConfig.Name', regionalResourceName(c.node.scope, 64));
       }
     }
+  }
+}
+
+/** Refuses releases of zones whose origin is a VPC origin: CloudFront cannot update such an origin for a request ("Helper methods for origin modification"). */
+function refuseReleasesOnVpcOrigins(withReleases: ZoneOrigin[]): void {
+  const vpc = withReleases.filter((z) => z.isVpcOrigin).map((z) => z.zone);
+  if (vpc.length > 0) {
+    throw new MultiZoneValidationError(
+      `Zones ${vpc.join(', ')}: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; ` +
+        'serve the zone through an HTTPS origin (a load balancer or a function URL), or remove its releases',
+    );
   }
 }
 

@@ -6,6 +6,9 @@
 import { Duration, Stack, Stage } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { MultiZoneDistributionProps, MultiZoneValidationError, ZoneDefinition } from '../lib';
 import { readSiteAsset } from '../lib/site-assets';
 import { METADATA_KEY } from '../lib/metadata-key';
@@ -141,6 +144,18 @@ describe('releases: refused at synth', () => {
 
   test.each([Duration.seconds(59), Duration.days(31)])('skewProtectionMaxAge %s', (age) => {
     expect(refusal({ zones: blogReleases({ deploymentId: 'v1', skewProtectionMaxAge: age }) })).toContain('Zone "blog": releases.skewProtectionMaxAge must be from 1 minute to 30 days');
+  });
+
+  test('a zone with releases behind a VPC origin, which cf.updateRequestOrigin cannot update', () => {
+    const attempt = () =>
+      siteStack({}, (stack) => {
+        const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+        const alb = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc });
+        alb.addListener('Http', { port: 80 }).addAction('Ok', { action: elbv2.ListenerAction.fixedResponse(200) });
+        return { zones: blogReleases().map((z) => (z.name === 'blog' ? { ...z, origin: origins.VpcOrigin.withApplicationLoadBalancer(alb) } : z)) };
+      });
+    expect(attempt).toThrow(MultiZoneValidationError);
+    expect(attempt).toThrow('Zones blog: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin');
   });
 
   test('more zones with releases than the functions a store may have (10)', () => {
