@@ -21,6 +21,7 @@ import { FunctionUrlOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { MultiZoneDistribution } from '../lib';
 import { METADATA_KEY } from '../lib/metadata-key';
+import { explainText } from '../packages/multizone-cli/src/cli/describe';
 import { FunctionSandbox, viewerRequestEvent } from '../packages/multizone-cli/src/edge-function/sandbox';
 import { loadEdgeSite } from '../packages/multizone-cli/src/local-edge/edge-site';
 import { originRequest } from '../packages/multizone-cli/src/local-edge/origin-request';
@@ -173,6 +174,14 @@ describe('SynthesizedSite.serve: the origin the function updated', () => {
   test('the template origin\'s release ("") and no record: no updated origin', async () => {
     expect((await site.serve('/blog/post', { flags: { [RELEASE_KEY]: record('v1', {}) } })).updatedOrigin).toBeUndefined();
     expect((await site.serve('/blog/post')).updatedOrigin).toBeUndefined();
+  });
+
+  test('explain says where the function sent the request, only when it updated the origin', async () => {
+    const released = await site.serve('/blog/post', { flags: { [RELEASE_KEY]: record('v2', { v2: 'https://abc123.lambda-url.us-east-1.on.aws' }) } });
+    expect(explainText(site, '/blog/post', 'GET', released, {})).toContain(
+      '\n  release    the function sent it to https://abc123.lambda-url.us-east-1.on.aws (cf.updateRequestOrigin), signed always for lambda\n',
+    );
+    expect(explainText(site, '/blog/post', 'GET', await site.serve('/blog/post'), {})).not.toContain('release');
   });
 
   test('a release on 127.0.0.1 fails the function, as on CloudFront, unless loopback origins are allowed', async () => {

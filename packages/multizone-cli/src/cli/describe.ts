@@ -329,9 +329,9 @@ export function zoneFlagDecisions(site: SynthesizedSite, served: ServedRequest):
   return { header, forwarded: header !== undefined && selects(forwardPolicy(site, served.behavior).headers, ZONE_FLAGS_HEADER, true) };
 }
 
-/** An origin the function chose: its URL, and its signing when it signs (`https://x.lambda-url.eu-west-1.on.aws, signed always for lambda`). */
+/** An origin the function chose: its URL, and its signing when it signs (`https://x.lambda-url.eu-west-1.on.aws (cf.updateRequestOrigin), signed always for lambda`). */
 function updatedOriginText(o: UpdatedOrigin): string {
-  return `${o.url ?? `${o.protocol}://(the origin's domain)${o.originPath}`}${o.signing ? `, signed ${o.signing} for ${o.originType}` : ''}`;
+  return `${o.url ?? `${o.protocol}://(the origin's domain)${o.originPath}`} (cf.updateRequestOrigin)${o.signing ? `, signed ${o.signing} for ${o.originType}` : ''}`;
 }
 
 /** `explain`: how CloudFront serves one request, and why; `viewer` says who sends it (IP, bucket cookie), as far as given. */
@@ -367,7 +367,7 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
     lines.push(`  response   ${served.response.statusCode} from the function, no zone is asked`);
   } else {
     lines.push(`  zone       ${served.zone} (origin ${served.originId}, ${originLocation(site, served.originId)})`);
-    if (served.updatedOrigin) lines.push(`  release    the function sent it to ${updatedOriginText(served.updatedOrigin)} instead (cf.updateRequestOrigin)`);
+    if (served.updatedOrigin) lines.push(`  release    the function sent it to ${updatedOriginText(served.updatedOrigin)}`);
     lines.push(...originRequestLines(site, b, method));
   }
   const table = site.table;
