@@ -41,6 +41,7 @@ delete globalThis.process;
 var BASE = __BASE__;
 var current = BASE;
 var selected = [];
+var updated = [];
 var swallowed = [];
 var caseName = '';
 function has(key) { return Object.prototype.hasOwnProperty.call(current, key); }
@@ -61,10 +62,13 @@ function kvs() {
   };
 }
 function selectRequestOriginById(id) { selected.push(id); }
+// Recorded as given (a copy), in call order; the Node sandbox checks them as CloudFront does.
+function updateRequestOrigin(params) { updated.push(JSON.parse(JSON.stringify(params))); }
 // Test hooks, not part of CloudFront's module.
 function __case(name, overlay) {
   caseName = name;
   selected = [];
+  updated = [];
   current = Object.assign({}, BASE);
   Object.keys(overlay).forEach(function (k) {
     if (overlay[k] === null) delete current[k];
@@ -72,9 +76,10 @@ function __case(name, overlay) {
   });
 }
 function __take() { var s = selected; selected = []; return s; }
+function __takeUpdated() { var u = updated; updated = []; return u; }
 function __swallow(e) { swallowed.push({ case: caseName, error: String(e), stack: e && e.stack ? String(e.stack) : '' }); }
 function __swallowed() { return swallowed; }
-export default { kvs: kvs, selectRequestOriginById: selectRequestOriginById, __case: __case, __take: __take, __swallow: __swallow, __swallowed: __swallowed };
+export default { kvs: kvs, selectRequestOriginById: selectRequestOriginById, updateRequestOrigin: updateRequestOrigin, __case: __case, __take: __take, __takeUpdated: __takeUpdated, __swallow: __swallow, __swallowed: __swallowed };
 `;
 
 /** Runs every case through the verbatim function and through a copy whose empty catch blocks report what they swallow. */
@@ -89,8 +94,8 @@ function runOne(h, c) {
   var event = JSON.parse(JSON.stringify(c.event));
   // The handler may be sync (no routing) or async.
   return Promise.resolve().then(function () { return h(event); }).then(
-    function (returned) { return { selected: cf.__take(), returned: returned }; },
-    function (e) { cf.__take(); return { thrown: String(e) + (e && e.stack ? '\\n' + e.stack : '') }; }
+    function (returned) { return { selected: cf.__take(), updated: cf.__takeUpdated(), returned: returned }; },
+    function (e) { cf.__take(); cf.__takeUpdated(); return { thrown: String(e) + (e && e.stack ? '\\n' + e.stack : '') }; }
   );
 }
 function step(i) {
@@ -128,6 +133,8 @@ interface NjsCase {
 
 interface EngineOutcome {
   readonly selected?: string[];
+  /** The params of each `cf.updateRequestOrigin` call, in order. */
+  readonly updated?: Array<Record<string, unknown>>;
   readonly returned?: ViewerRequestEvent['request'];
   readonly thrown?: string;
 }
@@ -342,6 +349,50 @@ if (!NJS) {
         if (served.behavior.viewerRequestFunction === routerId) expect(served.originId).toBe(njsSelected[0] ?? served.behavior.targetOriginId);
         expect(served.zone).toBe(c.zone);
       }
+    });
+  });
+
+  describe('cf.updateRequestOrigin: the origin njs records is the one the Node sandbox reports', () => {
+    // A release function of this test (not the construct's): the record's current release URL becomes the request's origin.
+    const code = `import cf from 'cloudfront';
+async function handler(event) {
+  var rec;
+  try { rec = await cf.kvs().get('release', { format: 'json' }); } catch (e) { return event.request; }
+  var m = /^(https?):\\/\\/([^/:]+)(?::(\\d+))?(\\/.*)?$/.exec(rec.r[rec.c] || '');
+  if (!m) return event.request;
+  var lambda = /\\.lambda-url\\.[a-z0-9-]+\\.on\\.aws$/.test(m[2]);
+  var params = {
+    domainName: m[2],
+    customOriginConfig: { port: m[3] ? Number(m[3]) : (m[1] === 'https' ? 443 : 80), protocol: m[1], sslProtocols: ['TLSv1.2'] },
+    originAccessControlConfig: lambda ? { enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' } : { enabled: false }
+  };
+  if (m[4]) params.originPath = m[4];
+  cf.selectRequestOriginById('zone-blog');
+  cf.updateRequestOrigin(params);
+  return event.request;
+}`;
+    const rec = (url: string) => JSON.stringify({ v: 1, t: 'v1', c: 'v2', r: { v1: '', v2: url } });
+    const all: NjsCase[] = [
+      { name: 'http release, port and path', uri: '/blog/x', overlay: { release: rec('http://localhost:4002/base') }, zone: 'blog' },
+      { name: 'function URL release', uri: '/blog/x', overlay: { release: rec('https://abc123.lambda-url.eu-west-1.on.aws') }, zone: 'blog' },
+      { name: 'template origin release', uri: '/blog/x', overlay: { release: rec('') }, zone: '(no selection)' },
+      { name: 'no record', uri: '/blog/x', overlay: {}, zone: '(no selection)' },
+    ];
+
+    let run: ReturnType<typeof runNjs>;
+    beforeAll(() => {
+      run = runNjs(code, {}, all);
+    });
+
+    test.each(all.map((c, i) => [c.name, i] as const))('%s', async (_name, i) => {
+      expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: '', status: 0 });
+      const njs = run.report.results[i].verbatim;
+      const node = await new FunctionSandbox(code).run(eventFor(all[i]), (key) => all[i].overlay[key] ?? undefined);
+      expect(njs.thrown).toBeUndefined();
+      const njsUpdated = (njs.updated ?? []).length > 0 ? Object.assign({}, ...njs.updated!) : undefined;
+      expect(njsUpdated).toEqual(node.updatedOrigin);
+      expect(njs.selected ?? []).toEqual(node.selectedOriginId === undefined ? [] : [node.selectedOriginId]);
+      if (i < 2) expect(node.updatedOrigin?.domainName).toBe(new URL(JSON.parse(all[i].overlay.release!).r.v2).hostname);
     });
   });
 

@@ -19,5 +19,7 @@ export {
   viewerRequestEvent,
   viewerResponseEvent,
 } from './edge-function/sandbox';
+export { AssignedOrigin, OriginUpdate, OriginUpdateOptions, UpdatedOrigin, originUpdateProblem } from './edge-function/origin-update';
 export { LocalEdge, LocalEdgeOptions, startLocalEdge } from './local-edge/server';
+export { DEFAULT_RELEASES_FILE, LocalReleases, readLocalReleases, releasesFileBeside, writeLocalRelease } from './local-edge/releases-file';
 export { main } from './cli';

@@ -3,7 +3,9 @@ import * as path from 'path';
 import { Stack, Stage } from 'aws-cdk-lib';
 import { MultiZoneValidationError, TableFile, BoundZone, METADATA_KEY, SiteAssetFile, SiteAssetLocation, SiteMetadata, pathPatternMatches, SiteAssetSource, readSiteAsset, RoutingTable } from 'multizone-distribution/internal';
 import { EdgeHandler, EdgeRequest, edgeHeaders, includedBody, isEdgeResponse, loadEdgeHandler, nodeHeaders } from './edge-function/lambda-edge';
+import { AssignedOrigin, OriginUpdate, UpdatedOrigin, resolveUpdatedOrigin } from './edge-function/origin-update';
 import { EXAMPLE_DISTRIBUTION_DOMAIN, FunctionResponse, FunctionSandbox, KvsLookup, ViewerRequestEvent, setCookieHeaders, splitUri, viewerRequestEvent, viewerResponseEvent } from './edge-function/sandbox';
+import { originAccessOf, templateOriginUrl } from './local-edge/zones';
 
 /** One cache behavior as the template states it. */
 export interface TemplateBehavior {
@@ -104,6 +106,13 @@ export interface ServedRequest {
   readonly originId: string;
   /** The zone owning that origin. */
   readonly zone: string;
+  /**
+   * Where the request goes instead of that origin's URL when the function
+   * called `cf.updateRequestOrigin` (a zone's release): the call's
+   * properties over the origin's as the template states them (URL,
+   * signing, custom headers). Undefined when it did not, or answered.
+   */
+  readonly updatedOrigin?: UpdatedOrigin;
   /** The request as the function left it (headers included). */
   readonly request: ViewerRequestEvent['request'];
   /** A response the function answered with instead of forwarding, if any. */
@@ -158,6 +167,24 @@ export interface RequestOptions {
    * @default false
    */
   readonly skipViewerResponse?: boolean;
+  /**
+   * Let the function point the request at `127.0.0.1`
+   * (`cf.updateRequestOrigin({ domainName: '127.0.0.1' })`), which
+   * CloudFront refuses: the local edge's releases may run on this machine.
+   *
+   * @default false
+   */
+  readonly loopbackOrigins?: boolean;
+}
+
+/** A zone's releases, as the site metadata states them. */
+export interface SiteZoneReleases {
+  /** The deployment id of the build behind the zone's template origin. */
+  readonly deploymentId: string;
+  /** The store key of the zone's release record. */
+  readonly key: string;
+  /** How long a replaced release keeps serving the viewers that name it, in seconds. */
+  readonly maxAgeSeconds: number;
 }
 
 /** Where SynthesizedSite finds the distribution and its assets. */
@@ -222,6 +249,8 @@ export class SynthesizedSite {
   public readonly overflow: string[];
   /** The store's contents at deploy: routing table entries and initial flag values. */
   public readonly storeEntries: Record<string, string>;
+  /** The zones with releases, zone name to where its release record is (empty when none has). */
+  public readonly releases: Record<string, SiteZoneReleases>;
   private readonly sandboxes = new Map<string, FunctionSandbox>();
   private readonly edgeHandlers = new Map<string, EdgeHandler>();
 
@@ -256,6 +285,7 @@ export class SynthesizedSite {
     this.originConfigs = Object.fromEntries((config.Origins ?? []).map((o: any) => [o.Id, o]));
     const store: TableFile | undefined = metadata.storeAsset && asset(metadata.storeAsset);
     this.storeEntries = { ...store?.initialFlags, ...store?.entries };
+    this.releases = releasesOf(metadata);
   }
 
   /**
@@ -288,10 +318,12 @@ export class SynthesizedSite {
     const { behavior, position } = this.behaviorFor(event.request.uri);
     let originId = behavior.targetOriginId;
     let response: Record<string, any> | undefined;
+    let update: OriginUpdate | undefined;
     const storeValues = { ...options.flags };
     if (behavior.viewerRequestFunction) {
-      const outcome = await this.sandbox(behavior.viewerRequestFunction).run(event, this.storeView(storeValues));
+      const outcome = await this.sandbox(behavior.viewerRequestFunction).run(event, this.storeView(storeValues), { loopback: options.loopbackOrigins });
       originId = outcome.selectedOriginId ?? originId;
+      update = outcome.updatedOrigin;
       if (outcome.result && typeof outcome.result.statusCode === 'number') response = outcome.result;
     }
     const viewerResponse = response || options.skipViewerResponse ? undefined : await this.respondTo(behavior, asSent, storeValues, {});
@@ -301,6 +333,7 @@ export class SynthesizedSite {
       functionRan: behavior.viewerRequestFunction !== undefined,
       originId,
       zone: this.zoneOfOrigin(originId) ?? `(unknown origin ${originId})`,
+      updatedOrigin: update && !response ? resolveUpdatedOrigin(update, this.assignedOrigin(originId)) : undefined,
       request: event.request,
       response,
       requestId: event.context!.requestId,
@@ -336,6 +369,19 @@ export class SynthesizedSite {
   /** The store as a request's functions read it: its values over the store's initial contents. */
   private storeView(storeValues: Record<string, string>): KvsLookup {
     return (key) => (Object.hasOwn(storeValues, key) ? storeValues[key] : this.storeEntries[key]);
+  }
+
+  /**
+   * An origin of the template as `cf.updateRequestOrigin` inherits from it:
+   * its URL (unless CloudFormation resolves its domain at deploy), its
+   * origin access control's signing, its literal custom headers.
+   */
+  public assignedOrigin(originId: string): AssignedOrigin {
+    const origin = this.originConfigs[originId];
+    const url = templateOriginUrl(origin);
+    const customHeaders: Record<string, string> = {};
+    for (const h of origin?.OriginCustomHeaders ?? []) if (typeof h.HeaderValue === 'string') customHeaders[String(h.HeaderName).toLowerCase()] = h.HeaderValue;
+    return { url: typeof url === 'string' ? url : undefined, ...originAccessOf(this, origin), customHeaders };
   }
 
   /** A resource of the template by logical id (policies, functions), if there is one. */
@@ -448,6 +494,13 @@ export class SynthesizedSite {
     }
     return sandbox;
   }
+}
+
+/** The metadata's zone releases, read defensively: entries without a string key are left out. */
+function releasesOf(metadata: SiteMetadata): Record<string, SiteZoneReleases> {
+  const given = (metadata as { releases?: unknown }).releases;
+  if (typeof given !== 'object' || given === null) return {};
+  return Object.fromEntries(Object.entries(given).filter((e): e is [string, SiteZoneReleases] => typeof e[1]?.key === 'string'));
 }
 
 /** The resource type CDK's `experimental.EdgeFunction` reads a us-east-1 function's ARN with, from a stack in another region. */

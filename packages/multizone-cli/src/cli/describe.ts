@@ -1,3 +1,4 @@
+import type { UpdatedOrigin } from '../edge-function/origin-update';
 import { DEFAULT_VIEWER_IP, EXAMPLE_DISTRIBUTION_DOMAIN, compileFunction, requireRuntimeModule, viewerRequestEvent } from '../edge-function/sandbox';
 import { flagPercent, flagValueProblem, rolloutBucket, pathPatternMatches, OverrideRoute, ZoneRoute, routeKindMoves, RESERVED_PATH_PREFIX, METADATA_KEY, SiteMetadata, VISITOR_COOKIE, ZONE_FLAGS_HEADER, SPECULATION_RULES_HEADER, SPECULATION_RULES_PATH, ZonePrefetchTargets, prefetchTargets } from 'multizone-distribution/internal';
 import { MAX_INCLUDED_BODY } from '../edge-function/lambda-edge';
@@ -328,6 +329,11 @@ export function zoneFlagDecisions(site: SynthesizedSite, served: ServedRequest):
   return { header, forwarded: header !== undefined && selects(forwardPolicy(site, served.behavior).headers, ZONE_FLAGS_HEADER, true) };
 }
 
+/** An origin the function chose: its URL, and its signing when it signs (`https://x.lambda-url.eu-west-1.on.aws (cf.updateRequestOrigin), signed always for lambda`). */
+function updatedOriginText(o: UpdatedOrigin): string {
+  return `${o.url ?? `${o.protocol}://(the origin's domain)${o.originPath}`} (cf.updateRequestOrigin)${o.signing ? `, signed ${o.signing} for ${o.originType}` : ''}`;
+}
+
 /** `explain`: how CloudFront serves one request, and why; `viewer` says who sends it (IP, bucket cookie), as far as given. */
 export function explainText(site: SynthesizedSite, uri: string, method: string, served: ServedRequest, flags: Record<string, FlagValue>, viewer: ExplainedViewer = {}): string {
   const path = uri.split('?')[0];
@@ -361,6 +367,7 @@ export function explainText(site: SynthesizedSite, uri: string, method: string, 
     lines.push(`  response   ${served.response.statusCode} from the function, no zone is asked`);
   } else {
     lines.push(`  zone       ${served.zone} (origin ${served.originId}, ${originLocation(site, served.originId)})`);
+    if (served.updatedOrigin) lines.push(`  release    the function sent it to ${updatedOriginText(served.updatedOrigin)}`);
     lines.push(...originRequestLines(site, b, method));
   }
   const table = site.table;

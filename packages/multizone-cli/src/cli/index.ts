@@ -167,6 +167,7 @@ export function buildProgram(io: CliIO = processIO): Command {
             originRequestLambda: served.response ? undefined : originRequestLambdaOf(site, served.behavior),
             zone: served.response ? undefined : served.zone,
             originId: served.response ? undefined : served.originId,
+            updatedOrigin: served.updatedOrigin && { url: served.updatedOrigin.url, signing: served.updatedOrigin.signing, originType: served.updatedOrigin.originType },
             response: served.response,
             flags,
             zoneFlags: served.response ? undefined : zoneFlagDecisions(site, served),

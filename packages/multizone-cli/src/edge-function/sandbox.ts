@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'crypto';
 import * as vm from 'vm';
+import { OriginUpdate, OriginUpdateOptions, originUpdateProblem } from './origin-update';
 
 /** The flag and table values a sandboxed function reads, looked up on every call. */
 export type KvsLookup = (key: string) => string | undefined;
@@ -40,8 +41,23 @@ export interface ViewerResponseEvent {
 export interface SandboxResult {
   /** What the handler returned: the request to continue, or a response. */
   readonly result: any;
-  /** The origin id passed to `cf.selectRequestOriginById`, if it was called. */
+  /** The origin id passed to `cf.selectRequestOriginById`, if it was called (the last one, if several). */
   readonly selectedOriginId?: string;
+  /**
+   * The properties passed to `cf.updateRequestOrigin` after the last
+   * `selectRequestOriginById` (which replaces the request's origin, updates
+   * and all), later calls' over earlier ones; undefined when none was made.
+   * CloudFront inherits the rest from the assigned origin.
+   */
+  readonly updatedOrigin?: OriginUpdate;
+}
+
+/** Where a function's origin choices go. */
+export interface OriginChoices {
+  /** `cf.selectRequestOriginById(id)`. */
+  readonly select: (originId: string) => void;
+  /** `cf.updateRequestOrigin(params)`, once its params passed CloudFront's checks (a copy of them). */
+  readonly update?: (params: OriginUpdate) => void;
 }
 
 /** A compiled function: given a `cloudfront` module and `require`, its handler. */
@@ -58,8 +74,14 @@ export function compileFunction(code: string): FunctionFactory {
   return script.runInNewContext({});
 }
 
-/** A `cloudfront` module: the store read through `lookup`, origin choices reported to `onSelect`. */
-export function cloudfrontModule(lookup: KvsLookup, onSelect: (originId: string) => void): object {
+/**
+ * A `cloudfront` module: the store read through `lookup`, origin choices
+ * reported to `onSelect` (or to each of `choices`). `updateRequestOrigin`
+ * throws on what CloudFront refuses (as far as its documentation says),
+ * which fails the function: a 503 for the viewer.
+ */
+export function cloudfrontModule(lookup: KvsLookup, choices: OriginChoices | ((originId: string) => void), options: OriginUpdateOptions = {}): object {
+  const { select, update } = typeof choices === 'function' ? { select: choices, update: undefined } : choices;
   return {
     kvs: () => ({
       get: async (key: string, options?: { format?: string }) => {
@@ -70,7 +92,12 @@ export function cloudfrontModule(lookup: KvsLookup, onSelect: (originId: string)
       exists: async (key: string) => lookup(key) !== undefined,
       meta: async () => ({ creationDateTime: '', lastUpdatedDateTime: '', keyCount: 0 }),
     }),
-    selectRequestOriginById: onSelect,
+    selectRequestOriginById: (originId: string) => select(originId),
+    updateRequestOrigin: (params: unknown) => {
+      const problem = originUpdateProblem(params, options);
+      if (problem) throw new TypeError(`cf.updateRequestOrigin: ${problem}`);
+      update?.(JSON.parse(JSON.stringify(params)));
+    },
   };
 }
 
@@ -82,7 +109,7 @@ export function requireRuntimeModule(name: string): unknown {
 
 /**
  * Runs a CloudFront Function's own source in a V8 sandbox with a
- * `cloudfront` module (kvs, selectRequestOriginById) and the runtime's
+ * `cloudfront` module (kvs, selectRequestOriginById, updateRequestOrigin) and the runtime's
  * `crypto` subset. The code is compiled once; each invocation gets its own
  * `cloudfront` module, so concurrent requests never see each other's choice.
  */
@@ -102,17 +129,30 @@ export class FunctionSandbox {
    * viewer-response function a ViewerResponseEvent (`viewerResponseEvent`),
    * whose result is the response to send.
    */
-  public async run(event: ViewerRequestEvent | ViewerResponseEvent, kvs?: KvsLookup): Promise<SandboxResult> {
+  public async run(event: ViewerRequestEvent | ViewerResponseEvent, kvs?: KvsLookup, options: OriginUpdateOptions = {}): Promise<SandboxResult> {
     let selectedOriginId: string | undefined;
-    const cf = cloudfrontModule(kvs ?? this.kvs, (id) => {
-      selectedOriginId = id;
-    });
-    const handler = this.factory(cf, requireRuntimeModule);
-    const result = await handler(event);
-    return { result, selectedOriginId };
+    let updatedOrigin: OriginUpdate | undefined;
+    const choices: OriginChoices = {
+      select: (id) => {
+        selectedOriginId = id;
+        updatedOrigin = undefined;
+      },
+      update: (params) => {
+        updatedOrigin = { ...updatedOrigin, ...params };
+      },
+    };
+    const handler = this.factory(cloudfrontModule(kvs ?? this.kvs, choices, options), requireRuntimeModule);
+    const result: any = await handler(event);
+    if (updatedOrigin?.customHeaders && result && typeof result.statusCode !== 'number') refuseRequestHeaderClash(updatedOrigin.customHeaders, result);
+    return { result, selectedOriginId, updatedOrigin };
   }
 }
 
+/** CloudFront refuses a custom header of `updateRequestOrigin` that the request has too ("Helper methods for origin modification"). */
+function refuseRequestHeaderClash(customHeaders: Record<string, string>, request: { headers?: Record<string, unknown> }): void {
+  const clash = Object.keys(customHeaders).find((name) => request.headers && Object.hasOwn(request.headers, name));
+  if (clash) throw new TypeError(`cf.updateRequestOrigin: customHeaders "${clash}" is also a header of the request`);
+}
 
 /** The distribution domain of a simulated event. */
 export const EXAMPLE_DISTRIBUTION_DOMAIN = 'd111111abcdef8.cloudfront.net';

@@ -6,6 +6,7 @@
 import type { SynthesizedSite, TemplateBehavior } from '../synthesized-site';
 import { DEFAULT_FLAG_FILE, FlagSource } from './flag-file';
 import { ForwardPolicy, forwardPolicy } from './policies';
+import { ReleaseSource, releasesFileBeside } from './releases-file';
 import { ResponseHeadersPolicy, responseHeadersPolicy } from './response-headers';
 import { ZoneTarget, zoneTargets } from './zones';
 
@@ -34,6 +35,13 @@ export interface EdgeSiteOptions {
    */
   readonly flagsFile?: string;
   /**
+   * The release records file (`{ "<zone>": <record> }`), read on every
+   * request of a site with zone releases.
+   *
+   * @default - releases.json beside the flag file
+   */
+  readonly releasesFile?: string;
+  /**
    * Receives one line per request and per problem.
    *
    * @default - nothing is logged
@@ -48,6 +56,8 @@ export interface EdgeSite {
   readonly zones: ZoneTarget[];
   /** The flag file's values, as the functions read them. */
   readonly flags: FlagSource;
+  /** The releases file's records, as the functions read them. */
+  readonly releases: ReleaseSource;
   readonly policies: PolicyCache;
   readonly log: (line: string) => void;
 }
@@ -59,7 +69,8 @@ export function loadEdgeSite(options: EdgeSiteOptions): EdgeSite {
   const log = options.log ?? (() => undefined);
   const flagsFile = options.flagsFile ?? DEFAULT_FLAG_FILE;
   const previews = (site.table.previewFlags ?? []).length > 0;
-  return { site, zones, flags: new FlagSource(flagsFile, log, previews), policies: new PolicyCache(site, log), log };
+  const releases = new ReleaseSource(options.releasesFile ?? releasesFileBeside(flagsFile), site.releases, log);
+  return { site, zones, flags: new FlagSource(flagsFile, log, previews), releases, policies: new PolicyCache(site, log), log };
 }
 
 /**

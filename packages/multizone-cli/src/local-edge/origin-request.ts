@@ -53,7 +53,8 @@ export function originRequest(routed: Routed, zoneUrl: string, websocket: boolea
   if (authorization !== undefined) headers.authorization = authorization;
   // CloudFront replaces the User-Agent it does not forward.
   if (!selects(policy.headers, 'user-agent', true)) headers['user-agent'] = 'Amazon CloudFront';
-  headers.host = policy.viewerHost ? (req.headers.host?.value ?? viewer.host) : new URL(zoneUrl).host;
+  // An updated origin's domain (or hostHeader) is its Host even where the policy forwards the viewer's ("Helper methods for origin modification").
+  headers.host = routed.target?.hostHeader ?? (policy.viewerHost ? (req.headers.host?.value ?? viewer.host) : new URL(zoneUrl).host);
 
   // Cookies: the viewer's header as it came, unless the function changed them.
   const cookiePairs = sameMap(req.cookies, viewer.cookieMap) ? pairs(viewer.cookieHeader, ';') : mapPairs(req.cookies);

@@ -7,7 +7,6 @@
  */
 import type * as http from 'http';
 import type { Duplex } from 'stream';
-import type { ServedRequest } from '../synthesized-site';
 import type { EdgeSite } from './edge-site';
 import { originRequest } from './origin-request';
 import { originRequestLambdaStep } from './origin-request-lambda';
@@ -35,7 +34,7 @@ export class RequestHandler {
       sendPage(res, routed);
       return;
     }
-    label = describeRoute(routed.served);
+    label = describeRoute(routed);
     await this.toZone(req, res, routed);
   }
 
@@ -56,7 +55,7 @@ export class RequestHandler {
     const outgoing = originRequest(routed, target.url, true);
     req.url = outgoing.path;
     req.headers = outgoing.headers;
-    this.edge.log(`${req.method} ${outgoing.path} (websocket) -> ${describeRoute(served)}`);
+    this.edge.log(`${req.method} ${outgoing.path} (websocket) -> ${describeRoute(routed)}`);
     this.proxy.ws(req, socket, head, served.zone, target.url);
   }
 
@@ -82,16 +81,17 @@ export class RequestHandler {
     }
     req.url = after.outcome.path;
     req.headers = after.outcome.headers;
-    this.proxy.web(req, res, { served, url: target.url, header: routeHeader(served), policy: this.edge.policies.responseHeaders(served.behavior) }, after.body);
+    this.proxy.web(req, res, { served, url: target.url, header: routeHeader(routed), policy: this.edge.policies.responseHeaders(served.behavior) }, after.body);
   }
 }
 
-/** `blog (/blog/*, function)`: for log lines. */
-function describeRoute(s: ServedRequest): string {
-  return `${s.zone} (${s.behavior.pathPattern}${s.functionRan ? ', function' : ''}${s.response ? ', answered by the function' : ''})`;
+/** `blog (/blog/*, function)`, and the origin the function chose for a release: for log lines. */
+function describeRoute({ served: s, target }: Routed): string {
+  const origin = s.updatedOrigin ? `, origin ${target?.url ?? '?'}` : '';
+  return `${s.zone} (${s.behavior.pathPattern}${s.functionRan ? ', function' : ''}${origin}${s.response ? ', answered by the function' : ''})`;
 }
 
-/** The `x-multizone-route` response header: which zone answered, through which behavior. */
-function routeHeader(s: ServedRequest): string {
-  return `zone=${s.zone}; behavior=${s.behavior.pathPattern}${s.functionRan ? '; function' : ''}`;
+/** The `x-multizone-route` response header: which zone answered, through which behavior (and origin, when the function updated it). */
+function routeHeader({ served: s, target }: Routed): string {
+  return `zone=${s.zone}; behavior=${s.behavior.pathPattern}${s.functionRan ? '; function' : ''}${s.updatedOrigin ? `; origin=${target?.url ?? '?'}` : ''}`;
 }

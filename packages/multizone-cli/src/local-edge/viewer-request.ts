@@ -5,6 +5,7 @@ import type { EdgeSite } from './edge-site';
 import { Failure, escapeHtml, failure } from './pages';
 import type { ForwardPolicy } from './policies';
 import type { ZoneTarget } from './zones';
+import { UpdatedOrigin, resolveUpdatedOrigin } from '../edge-function/origin-update';
 
 /** A request routed to its zone: the viewer's request, what the behavior's function made of it, and what the behavior forwards. */
 export interface Routed {
@@ -66,7 +67,7 @@ export function viewerRequest(req: http.IncomingMessage): ViewerRequest {
 export async function viewerRequestStep(edge: EdgeSite, req: http.IncomingMessage): Promise<Routed | Failure> {
   let storeValues: Record<string, string>;
   try {
-    storeValues = edge.flags.storeValues();
+    storeValues = { ...edge.flags.storeValues(), ...edge.releases.storeValues() };
   } catch (e) {
     return failure(500, 'Flag file unreadable', `<p>${escapeHtml((e as Error).message)}</p>`);
   }
@@ -86,13 +87,34 @@ export async function viewerRequestStep(edge: EdgeSite, req: http.IncomingMessag
       querystring: viewer.queryMap,
       // The viewer-response function runs once, on the zone's response (viewerResponseStep).
       skipViewerResponse: true,
+      // A local release may run on 127.0.0.1 (`multizone release --local`).
+      loopbackOrigins: true,
     });
   } catch (e) {
     // CloudFront answers 503 when a function throws or exceeds its compute.
     return failure(503, 'Function error', `<p>The viewer-request function of behavior <code>${escapeHtml(behavior.pathPattern)}</code> failed: ${escapeHtml((e as Error).message)}</p>`);
   }
-  const target = edge.zones.find((z) => z.zone === served.zone);
-  return { served, viewer, target, policy: edge.policies.forward(served.behavior) };
+  const zone = edge.zones.find((z) => z.zone === served.zone);
+  return { served, viewer, target: zone && served.updatedOrigin ? updatedTarget(zone, served.updatedOrigin) : zone, policy: edge.policies.forward(served.behavior) };
+}
+
+/**
+ * The zone's target once the function updated its origin (a release): the
+ * call's properties over the zone's local URL, signing and headers, as
+ * CloudFront inherits them from the assigned origin.
+ */
+export function updatedTarget(zone: ZoneTarget, update: UpdatedOrigin): ZoneTarget {
+  const origin = resolveUpdatedOrigin(update.params, { url: zone.url, signing: zone.signing, customHeaders: zone.originHeaders });
+  const url = origin.url ?? zone.url;
+  return {
+    ...zone,
+    url,
+    source: 'function',
+    problem: url ? undefined : zone.problem,
+    originHeaders: origin.customHeaders,
+    signing: origin.signing,
+    hostHeader: origin.hostHeader === undefined ? undefined : `${origin.hostHeader}${url && new URL(url).port ? `:${new URL(url).port}` : ''}`,
+  };
 }
 
 /** CloudFront's 403 for a method the behavior does not allow; undefined when it allows it. */

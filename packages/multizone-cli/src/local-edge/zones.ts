@@ -9,8 +9,8 @@ export interface ZoneTarget {
   readonly originId: string;
   /** The URL the local edge proxies to; undefined when neither the template nor an option gives one. */
   readonly url?: string;
-  /** Where the URL came from. */
-  readonly source: 'option' | 'template' | 'none';
+  /** Where the URL came from: `function` when the viewer-request function updated the origin (a release). */
+  readonly source: 'option' | 'template' | 'none' | 'function';
   /** Why there is no URL, when there is none. */
   readonly problem?: string;
   /** Headers sent to the zone on every request: the origin's custom headers the template states literally, and those given as options. */
@@ -19,6 +19,8 @@ export interface ZoneTarget {
   readonly unresolvedOriginHeaders: string[];
   /** How the origin's origin access control signs requests, when it has one: `always` overwrites the viewer's Authorization. */
   readonly signing?: string;
+  /** The Host the zone gets whatever the policy forwards, when the function's origin update decides it. */
+  readonly hostHeader?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export function zoneTargets(site: SynthesizedSite, overrides: Record<string, str
       if (typeof h.HeaderValue === 'string') headers[name] = h.HeaderValue;
       else if (!(name in given)) unresolved.push(name);
     }
-    const signing = originSigning(site, site.originConfigs[z.originId]);
+    const signing = originAccessOf(site, site.originConfigs[z.originId]).signing;
     const common = { zone: z.name, originId: z.originId, originHeaders: { ...headers, ...given }, unresolvedOriginHeaders: unresolved, signing };
     const url = overrides[z.name];
     if (url) return { ...common, url: url.replace(/\/+$/, ''), source: 'option' as const };
@@ -63,12 +65,13 @@ export function zoneTargets(site: SynthesizedSite, overrides: Record<string, str
   });
 }
 
-/** The signing behavior of the origin access control an origin names (`always`, `no-override`, `never`), read from the template. */
-function originSigning(site: SynthesizedSite, origin: Record<string, any> | undefined): string | undefined {
+/** The signing behavior (`always`, `no-override`, `never`) and origin type of the origin access control an origin names, read from the template. */
+export function originAccessOf(site: SynthesizedSite, origin: Record<string, any> | undefined): { signing?: string; originType?: string } {
   const ref = origin?.OriginAccessControlId;
   const logicalId = ref?.['Fn::GetAtt']?.[0] ?? ref?.Ref;
-  if (typeof logicalId !== 'string') return undefined;
-  return site.resource(logicalId)?.Properties?.OriginAccessControlConfig?.SigningBehavior;
+  if (typeof logicalId !== 'string') return {};
+  const config = site.resource(logicalId)?.Properties?.OriginAccessControlConfig;
+  return { signing: config?.SigningBehavior, originType: config?.OriginAccessControlOriginType };
 }
 
 /** The URL a CloudFormation origin points at, or why it has none that can be read offline. */
