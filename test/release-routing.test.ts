@@ -181,7 +181,7 @@ describe('release routing: property', () => {
     const rec = addRelease(addRelease(CURRENT_V2, { zone: 'blog', id: 'v3', origin: 'https://v3.blog.example.com', canary: 40 }, NOW, DAY), { zone: 'blog', id: 'pr7', origin: 'https://pr7.blog.example.com', preview: true }, NOW, DAY);
     const origins: Record<string, string> = { v1: 'zone blog', v2: 'https://v2.blog.example.com', v3: 'https://v3.blog.example.com' };
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.constantFrom('v1', 'v2', 'v3', 'pr7', 'v9', ''), fc.string({ maxLength: 80 }), fc.fullUnicodeString({ maxLength: 20 })), fc.boolean(), async (id, asQuery) => {
+      fc.asyncProperty(fc.oneof(fc.constantFrom('v1', 'v2', 'v3', 'pr7', 'v9', ''), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 20 })), fc.boolean(), async (id, asQuery) => {
         const options = id === '' ? {} : asQuery ? { querystring: { dpl: id } } : { headers: { 'x-deployment-id': id } };
         const r = await releaseOf('/blog/post', rec, options);
         expect(Object.keys(origins)).toContain(r.release);
