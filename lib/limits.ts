@@ -766,13 +766,13 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
   },
   {
     id: 'origin-update-vpc',
-    title: 'cf.updateRequestOrigin cannot update a VPC origin (the request fails)',
+    title: 'cf.updateRequestOrigin cannot update a VPC origin (the request fails), and can set an origin path but not remove one',
     value: 0,
     unit: 'VPC origins with releases',
     scope: 'per zone with releases',
     adjustable: false,
     doc: ORIGIN_MODIFICATION,
-    handling: 'Refused at synth: a zone with releases whose origin is a VPC origin ("Zones ...: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; ..."). Checked on the template: no behavior of a zone with releases targets a VPC origin.',
+    handling: 'Refused at synth: a zone with releases whose origin is a VPC origin ("Zones ...: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; ..."), or has an origin path, which every release would inherit ("Zone \\"blog\\": its origin has the origin path ..."). Checked on the template: no zone with releases has a VPC origin.',
     check: (t) =>
       distributionConfigs(t).flatMap((d) => {
         const vpc = new Set((d.config.Origins ?? []).filter((o: any) => o.VpcOriginConfig).map((o: any) => o.Id));

@@ -145,6 +145,11 @@ export class ZoneOrigin implements cloudfront.IOrigin {
     return this.bindInner().originProperty?.vpcOriginConfig !== undefined;
   }
 
+  /** The zone's origin path ('' for none): `cf.updateRequestOrigin` can set another, never empty it. */
+  public get originPath(): string {
+    return this.bindInner().originProperty?.originPath ?? '';
+  }
+
   public bind(_scope: Construct, _options: cloudfront.OriginBindOptions): cloudfront.OriginBindConfig {
     const config = this.bindInner();
     this.originId = config.originProperty?.id ?? `zone-${this.zone}`;

@@ -2,7 +2,7 @@ import { Annotations, Names, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
 import { regionalResourceName } from './account-names';
-import { MultiZoneValidationError } from './errors';
+import { MultiZoneValidationError, throwIfProblems } from './errors';
 import { dynamicReferenceCount, limitValue } from './limits';
 import { MultiZoneDistributionProps } from './props';
 import { DEFAULT_ORIGIN_VERIFY_HEADER, ZoneOrigin } from './zone-origin';
@@ -33,7 +33,7 @@ export class ZoneOrigins {
     };
     const zones = [props.defaultZone, ...(props.zones ?? [])];
     this.origins = zones.map((z) => new ZoneOrigin(z.name, z.origin, this.scope, distributionId, verifyHeader));
-    refuseReleasesOnVpcOrigins(zones.filter((z) => z.releases !== undefined).map((z) => this.of(z.name)));
+    refuseReleaseOrigins(zones.filter((z) => z.releases !== undefined).map((z) => this.of(z.name)));
   }
 
   /** The origin of a zone. */
@@ -91,15 +91,25 @@ export class ZoneOrigins {
   }
 }
 
-/** Refuses releases of zones whose origin is a VPC origin: CloudFront cannot update such an origin for a request ("Helper methods for origin modification"). */
-function refuseReleasesOnVpcOrigins(withReleases: ZoneOrigin[]): void {
+/**
+ * Refuses releases of zones whose origin the edge could not point at a
+ * release ("Helper methods for origin modification"): a VPC origin cannot
+ * be updated, and an origin path is inherited by every release, which can
+ * set another but never none.
+ */
+function refuseReleaseOrigins(withReleases: ZoneOrigin[]): void {
   const vpc = withReleases.filter((z) => z.isVpcOrigin).map((z) => z.zone);
-  if (vpc.length > 0) {
-    throw new MultiZoneValidationError(
-      `Zones ${vpc.join(', ')}: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; ` +
-        'serve the zone through an HTTPS origin (a load balancer or a function URL), or remove its releases',
-    );
-  }
+  const pathed = withReleases.filter((z) => !z.isVpcOrigin && z.originPath !== '');
+  const problems = [
+    ...(vpc.length > 0
+      ? [`Zones ${vpc.join(', ')}: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin; serve the zone through an HTTPS origin (a load balancer or a function URL), or remove its releases`]
+      : []),
+    ...pathed.map(
+      (z) =>
+        `Zone "${z.zone}": its origin has the origin path "${z.originPath}", which every release would inherit (cf.updateRequestOrigin can set an origin path, never remove one); serve the zone from its origin's root, or remove its releases`,
+    ),
+  ];
+  throwIfProblems(problems);
 }
 
 /** Refuses a distribution that alone holds more dynamic references than CloudFormation allows in a template. */

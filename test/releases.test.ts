@@ -158,6 +158,11 @@ describe('releases: refused at synth', () => {
     expect(attempt).toThrow('Zones blog: releases need an origin the edge can point at each release, and cf.updateRequestOrigin cannot update a VPC origin');
   });
 
+  test('a zone with releases whose origin has an origin path, which every release would inherit', () => {
+    const zones = blogReleases().map((z) => (z.name === 'blog' ? { ...z, origin: new origins.HttpOrigin('blog.example.com', { originPath: '/prod' }) } : z));
+    expect(refusal({ zones })).toContain('Zone "blog": its origin has the origin path "/prod", which every release would inherit');
+  });
+
   test('more zones with releases than the functions a store may have (10)', () => {
     const zones = Array.from({ length: 11 }, (_, i) => ({ name: `z${i}`, origin: origin(`z${i}`), pathPatterns: [`/z${i}/*`], releases: { deploymentId: 'v1' } }));
     expect(() => synth({ zones })).toThrow(/11 CloudFront Functions .*at most 10 allowed/);

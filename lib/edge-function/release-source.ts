@@ -61,11 +61,16 @@ async function release(req, st, z) {
   m = RO.exec(o);
   if (o && !m) return;
   // '' is the zone's own origin; a URL is reached without an origin of the distribution, signed for a function URL.
-  if (m) cf.updateRequestOrigin({
-    domainName: m[2], originPath: m[4] || '',
-    customOriginConfig: { port: m[3] ? +m[3] : m[1] === 'https' ? 443 : 80, protocol: m[1], sslProtocols: ['TLSv1.2'] },
-    originAccessControlConfig: /\\.lambda-url\\.[a-z0-9-]+\\.on\\.aws$/.test(m[2]) ? { enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' } : { enabled: false }
-  });
+  if (m) {
+    o = {
+      domainName: m[2],
+      customOriginConfig: { port: m[3] ? +m[3] : m[1] === 'https' ? 443 : 80, protocol: m[1], sslProtocols: ['TLSv1.2'] },
+      originAccessControlConfig: /\\.lambda-url\\.[a-z0-9-]+\\.on\\.aws$/.test(m[2]) ? { enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' } : { enabled: false }
+    };
+    // An origin path cannot be emptied, only set: zones whose own origin has one are refused releases at synth.
+    if (m[4]) o.originPath = m[4];
+    cf.updateRequestOrigin(o);
+  }
   req.headers[RH] = { value: id };
 }
 `;
