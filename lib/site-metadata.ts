@@ -51,6 +51,14 @@ export interface SiteMetadata {
   readonly bucketCookie?: string;
   /** Whether the edge sets the visitor cookie (`mz-vid`) on the responses of behaviors that bucket viewers. */
   readonly visitorCookie: boolean;
+  /**
+   * The zones with releases, by name: the deployment id of the build behind
+   * the zone's template origin, the store key of its release record
+   * (`mz-site:<site>:@release:<zone>`), and how long a replaced release
+   * keeps serving the viewers that name it, in seconds. Absent when no zone
+   * has releases.
+   */
+  readonly releases?: { [zone: string]: { deploymentId: string; key: string; maxAgeSeconds: number } };
 }
 
 /** The site asset's JSON. */
