@@ -17,7 +17,7 @@ import type { AwsClients, AwsOptions } from '../operate/aws';
 import type { FlagWrite } from '../operate/flags';
 import type { ReleaseWrite } from '../operate/releases';
 import type { DeployedSite, SiteOptions } from '../operate/site';
-import { flagsSubcommand, previewCookieLines, setDeployedFlagsHandler } from './flags-command';
+import { flagsSubcommand, previewCookieLines, previewRefusal, setDeployedFlagsHandler } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { releaseZonesOf } from './release-site';
 import { RELEASE_COMMANDS, ReleaseTarget, setDeployedReleasesHandler } from './releases-command';
@@ -111,7 +111,13 @@ export function registerOperateCommands(program: Command, context: OperateContex
     preview: (name, value, ttlSeconds, opts) =>
       oneLineErrors(async () => {
         const { ops, clients, site } = await open(opts as SiteOptions);
-        const secret = await ops.getPreviewSecret(clients, ops.requireId(site, 'kvsArn'));
+        const kvsArn = ops.requireId(site, 'kvsArn');
+        // As with --local: a cookie the function would ignore is refused before the secret is read.
+        const template = await site.template();
+        const refusal = template && previewRefusal(template.table, name, value);
+        if (refusal) throw new CliError(refusal);
+        if (!template) io.err(`note: no template at hand (no --stack, no --template) to check that flag "${name}" can be previewed`);
+        const secret = await ops.getPreviewSecret(clients, kvsArn);
         const url = site.domainName ? `https://${site.domainName}/` : 'https://<your domain>/';
         for (const line of previewCookieLines(name, value, ttlSeconds, secret, url)) io.out(line);
       }),
