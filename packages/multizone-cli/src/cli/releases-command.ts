@@ -148,8 +148,8 @@ function releasedLine(zone: string, request: ReleaseRequest, before: ReleaseReco
 export function addReleaseCommands(program: Command, io: CliIO): void {
   const withTarget = (command: Command) =>
     command
-      .option('--local', 'the local edge\'s releases (takes effect on its next request)')
-      .option('--flags-file <file>', `flag file of the local edge; its releases are in releases.json beside it (default: ${localReleasesFile(DEFAULT_FLAG_FILE)})`)
+      .option('--local', 'the local edge\'s releases (a change takes effect on its next request)')
+      .option('--flags-file <file>', `flag file of the local edge, whose releases are in releases.json beside it (default: ${DEFAULT_FLAG_FILE}, so ${localReleasesFile(DEFAULT_FLAG_FILE)})`)
       .option('--template <file>', 'synthesized template (--local: default the one in cdk.out; deployed: default the stack\'s deployed template)');
 
   withTarget(
