@@ -146,12 +146,21 @@ function releasedLine(zone: string, request: ReleaseRequest, before: ReleaseReco
 
 /** Adds `release`, `promote`, `rollback` and `releases` to `program`. */
 export function addReleaseCommands(program: Command, io: CliIO): void {
-  const withTarget = (command: Command) =>
-    command
-      .option('--local', 'the local edge\'s releases (a change takes effect on its next request)')
-      .option('--flags-file <file>', `flag file of the local edge, whose releases are in releases.json beside it (default: ${DEFAULT_FLAG_FILE}, so ${localReleasesFile(DEFAULT_FLAG_FILE)})`)
-      .option('--template <file>', 'synthesized template (--local: default the one in cdk.out; deployed: default the stack\'s deployed template)');
+  addReleaseCommand(program, io);
+  addPromoteCommand(program, io);
+  addRollbackCommand(program, io);
+  addReleasesCommand(program, io);
+}
 
+/** The options that say where the records are: the local edge's, or (options cli/operate.ts adds) the deployed site's. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--local', 'the local edge\'s releases (a change takes effect on its next request)')
+    .option('--flags-file <file>', `flag file of the local edge, whose releases are in releases.json beside it (default: ${DEFAULT_FLAG_FILE}, so ${localReleasesFile(DEFAULT_FLAG_FILE)})`)
+    .option('--template <file>', 'synthesized template (--local: default the one in cdk.out; deployed: default the stack\'s deployed template)');
+}
+
+function addReleaseCommand(program: Command, io: CliIO): void {
   withTarget(
     program
       .command('release')
@@ -178,7 +187,9 @@ export function addReleaseCommands(program: Command, io: CliIO): void {
     io.out(note);
     if (request.preview) for (const line of releasePreviewLines(zone.name, request.id, request.ttlSeconds, record.s!, target.url)) io.out(line);
   });
+}
 
+function addPromoteCommand(program: Command, io: CliIO): void {
   withTarget(program.command('promote').description('the zone\'s canary (else its only preview) becomes its current release').argument('<zone>', 'zone name')).action(
     async (zoneName: string, opts: ReleasesCommandOptions) => {
       const target = await open('promote', opts, io);
@@ -193,7 +204,9 @@ export function addReleaseCommands(program: Command, io: CliIO): void {
       io.out(note);
     },
   );
+}
 
+function addRollbackCommand(program: Command, io: CliIO): void {
   withTarget(
     program
       .command('rollback')
@@ -216,7 +229,9 @@ export function addReleaseCommands(program: Command, io: CliIO): void {
     io.out(`${zone.name}: rolled back ${what} (${record.r[record.c] || 'template origin'}); ${out} serves no viewer now (by ${by})`);
     io.out(note);
   });
+}
 
+function addReleasesCommand(program: Command, io: CliIO): void {
   withTarget(
     program
       .command('releases')
