@@ -294,6 +294,14 @@ describe('flags preview on the deployed store', () => {
     expect(result.out[0]).toMatch(/^mz-preview=new-checkout\.off\./);
   });
 
+  test('a flag the function would not preview is refused, as with --local, before the secret is read', async () => {
+    storeFlags[PREVIEW_SECRET_KEY] = SECRET;
+    const result = await run('flags', 'preview', 'new-nav', 'on', '--stack', STACK);
+    expectOneLineError(result, 'flags preview new-nav: "new-nav" is a zone flag with no overrides, and a preview cookie covers only flags whose overrides set preview: true');
+    expect(result.out).toEqual([]);
+    expect(kvs.commandCalls(GetKeyCommand)).toHaveLength(0);
+  });
+
   test('a store without the secret: one line saying how to get one', async () => {
     expectOneLineError(await run('flags', 'preview', 'new-checkout', 'on', '--stack', STACK), 'the store has no "preview:secret"; deploy the site with preview: true');
   });

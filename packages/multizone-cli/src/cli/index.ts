@@ -12,12 +12,15 @@ import { FlagValue, behaviorRows, bucketCookieOf, defaultViewerHost, explainText
 import { DEFAULT_EDGE_PORT, addFlagsCommand } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
 import { registerOperateCommands } from './operate';
+import { addReleaseCommands } from './releases-command';
 import { loadSite } from './site-loader';
 
 export { CliError, processIO } from './io';
 export type { CliIO } from './io';
 export { flagsSubcommand, setDeployedFlagsHandler } from './flags-command';
 export type { DeployedFlagsHandler, FlagsCommandOptions } from './flags-command';
+export { setDeployedReleasesHandler } from './releases-command';
+export type { DeployedReleasesHandler, ReleasesCommandOptions, ReleaseTarget } from './releases-command';
 
 /** Collects a repeatable `name=value` option into a map. */
 function keyValue(option: string) {
@@ -215,6 +218,7 @@ export function buildProgram(io: CliIO = processIO): Command {
     io.err(`${opts.out}: ${names.length} zone flag${names.length === 1 ? '' : 's'} (${names.join(', ') || 'none'})`);
   });
 
+  addReleaseCommands(program, io);
   registerOperateCommands(program);
   return program;
 }

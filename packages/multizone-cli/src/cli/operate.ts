@@ -2,6 +2,7 @@
  * The operator commands of `multizone`, against a deployed site:
  *
  *   multizone flags list|get|set|preview ... --stack NAME     (the deployed store; `--local` is the local edge's)
+ *   multizone release|promote|rollback|releases ... --stack NAME   (the zones' release records in the store)
  *   multizone verify [--cases file.json] --stack NAME
  *   multizone invalidate [paths...] [--flag NAME | --zone NAME] --stack NAME
  *
@@ -14,9 +15,12 @@ import { Command, Option } from 'commander';
 import { MultiZoneValidationError, flagNameProblem, flagValueProblem } from 'multizone-distribution/internal';
 import type { AwsClients, AwsOptions } from '../operate/aws';
 import type { FlagWrite } from '../operate/flags';
+import type { ReleaseWrite } from '../operate/releases';
 import type { DeployedSite, SiteOptions } from '../operate/site';
-import { flagsSubcommand, previewCookieLines, setDeployedFlagsHandler } from './flags-command';
+import { flagsSubcommand, previewCookieLines, previewRefusal, setDeployedFlagsHandler } from './flags-command';
 import { CliError, CliIO, processIO } from './io';
+import { releaseZonesOf } from './release-site';
+import { RELEASE_COMMANDS, ReleaseTarget, setDeployedReleasesHandler } from './releases-command';
 
 /** Compute utilization above which `verify` fails a case: operate/verify's DEFAULT_MAX_UTILIZATION, kept here so help needs no AWS SDK. */
 const DEFAULT_MAX_UTILIZATION = 70;
@@ -26,14 +30,15 @@ const DEFAULT_MAX_UTILIZATION = 70;
  * commands of the CLI never load the AWS SDK.
  */
 async function operate() {
-  const [aws, flags, invalidate, site, verify] = await Promise.all([
+  const [aws, flags, invalidate, releases, site, verify] = await Promise.all([
     import('../operate/aws'),
     import('../operate/flags'),
     import('../operate/invalidate'),
+    import('../operate/releases'),
     import('../operate/site'),
     import('../operate/verify'),
   ]);
-  return { ...aws, ...flags, ...invalidate, ...site, ...verify };
+  return { ...aws, ...flags, ...invalidate, ...releases, ...site, ...verify };
 }
 
 /** What the operator commands use from the outside world; tests replace parts. */
@@ -106,10 +111,34 @@ export function registerOperateCommands(program: Command, context: OperateContex
     preview: (name, value, ttlSeconds, opts) =>
       oneLineErrors(async () => {
         const { ops, clients, site } = await open(opts as SiteOptions);
-        const secret = await ops.getPreviewSecret(clients, ops.requireId(site, 'kvsArn'));
+        const kvsArn = ops.requireId(site, 'kvsArn');
+        // As with --local: a cookie the function would ignore is refused before the secret is read.
+        const template = await site.template();
+        const refusal = template && previewRefusal(template.table, name, value);
+        if (refusal) throw new CliError(refusal);
+        if (!template) io.err(`note: no template at hand (no --stack, no --template) to check that flag "${name}" can be previewed`);
+        const secret = await ops.getPreviewSecret(clients, kvsArn);
         const url = site.domainName ? `https://${site.domainName}/` : 'https://<your domain>/';
         for (const line of previewCookieLines(name, value, ttlSeconds, secret, url)) io.out(line);
       }),
+  });
+
+  registerDeployedReleases(program, async (command, opts) => {
+    const { ops, clients, site } = await open(opts);
+    const kvsArn = ops.requireId(site, 'kvsArn');
+    const template = await ops.requireTemplate(site, command);
+    const target: ReleaseTarget = {
+      zones: releaseZonesOf(template.site),
+      local: false,
+      url: site.domainName ? `https://${site.domainName}/` : 'https://<your domain>/',
+      read: (zone) => oneLineErrors(() => ops.readReleaseRecord(clients, kvsArn, zone.key)),
+      update: (zone, change) =>
+        oneLineErrors(async () => {
+          const write = await ops.updateReleaseRecord(clients, kvsArn, zone.key, change, { sleep: context.sleep });
+          return { record: write.record, note: describeReleaseWrite(write) };
+        }),
+    };
+    return target;
   });
 
   addSiteOptions(
@@ -183,6 +212,20 @@ export function registerOperateCommands(program: Command, context: OperateContex
   );
 }
 
+/** Adds the site options to the release commands and routes them, without --local, to the deployed site's records. */
+function registerDeployedReleases(program: Command, open: (command: string, opts: SiteOptions) => Promise<ReleaseTarget>): void {
+  for (const command of program.commands.filter((c) => (RELEASE_COMMANDS as readonly string[]).includes(c.name()))) addSiteOptions(command);
+  setDeployedReleasesHandler({ open: (command, opts) => oneLineErrors(() => open(command, opts as SiteOptions)) });
+}
+
+/** Where a release record write went and when it takes effect. */
+function describeReleaseWrite(write: ReleaseWrite): string {
+  return (
+    `live in seconds (store ETag ${write.etag ?? '?'}${write.attempts > 1 ? `, after ${write.attempts - 1} lost ETag race(s)` : ''}): ` +
+    'KeyValueStore changes reach every edge location within seconds; pages are cached per release, so no invalidation is needed'
+  );
+}
+
 /** Writes through the program's configured output (so a caller's CliIO sees it), else the process streams. */
 function programIO(program: Command): CliIO {
   const config = program.configureOutput();
@@ -201,9 +244,9 @@ function describeWrite(write: FlagWrite): string[] {
 }
 
 /** Runs an action, turning any failure into a CliError: one line, no stack trace. */
-async function oneLineErrors(action: () => Promise<void>): Promise<void> {
+async function oneLineErrors<T>(action: () => Promise<T>): Promise<T> {
   try {
-    await action();
+    return await action();
   } catch (error) {
     if (error instanceof CliError) throw error;
     // OperateError (operate/aws) is matched by name: that module is loaded only when a command runs.

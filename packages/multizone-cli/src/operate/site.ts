@@ -30,6 +30,8 @@ export interface SiteOptions extends AwsOptions {
 export interface SiteTemplate {
   readonly table: RoutingTable;
   readonly zones: BoundZone[];
+  /** The whole site the template describes (its metadata and origins, for the release commands). */
+  readonly site: SynthesizedSite;
 }
 
 /** A deployed site: whichever of its ids could be found. */
@@ -168,7 +170,7 @@ async function loadTemplate(clients: AwsClients, options: SiteOptions, outputPre
       distributionLogicalId,
       ...(options.template ? { assetDirectory: path.dirname(options.template) } : { assets }),
     });
-    return { table: site.table, zones: site.zones };
+    return { table: site.table, zones: site.zones, site };
   } catch (error) {
     throw new OperateError(`${source}: ${(error as Error).message}`);
   }
