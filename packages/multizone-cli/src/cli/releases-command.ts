@@ -19,6 +19,7 @@ import {
   ReleaseRecord,
   addRelease,
   deploymentIdProblem,
+  encodeRecord,
   initialRecord,
   parsePreviewTtl,
   parseReleaseRecord,
@@ -30,7 +31,7 @@ import {
 import { DEFAULT_FLAG_FILE } from '../local-edge/flag-file';
 import { DEFAULT_EDGE_PORT } from './flags-command';
 import { CliError, CliIO } from './io';
-import { localReleasesFile, readLocalReleaseValues, writeLocalRelease } from './local-releases';
+import { readLocalReleases, releasesFileBeside, writeLocalRelease } from '../local-edge/releases-file';
 import { ReleaseZone, ReleaseZones, parseCanary, releaseLines, releasePreviewLines, releaseZone, releaseZonesOf } from './release-site';
 import { loadSite } from './site-loader';
 
@@ -76,10 +77,10 @@ export const RELEASE_COMMANDS = ['release', 'promote', 'rollback', 'releases'] a
 /** The local edge's records: `releases.json` beside the flag file, the zones from the local template. */
 function localTarget(opts: ReleasesCommandOptions, io: CliIO): ReleaseTarget {
   const { site } = loadSite({ template: opts.template }, io);
-  const file = localReleasesFile(opts.flagsFile ?? DEFAULT_FLAG_FILE);
+  const file = releasesFileBeside(opts.flagsFile ?? DEFAULT_FLAG_FILE);
   const port = String(opts.port ?? DEFAULT_EDGE_PORT);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new CliError(`--port ${port}: not a port number`);
-  const read = async (zone: ReleaseZone) => parseReleaseRecord(readLocalReleaseValues(file)[zone.name]);
+  const read = async (zone: ReleaseZone) => parseReleaseRecord(JSON.stringify(readLocalReleases(file)[zone.name]));
   return {
     zones: releaseZonesOf(site),
     local: true,
@@ -87,7 +88,7 @@ function localTarget(opts: ReleasesCommandOptions, io: CliIO): ReleaseTarget {
     read,
     update: async (zone, change) => {
       const record = change(await read(zone));
-      writeLocalRelease(file, zone.name, record);
+      writeLocalRelease(zone.name, encodeRecord(record), file);
       return { record, note: `written to ${file}: a running local edge uses it from its next request` };
     },
   };
@@ -99,10 +100,15 @@ async function open(command: string, opts: ReleasesCommandOptions, io: CliIO): P
   return deployedHandler.open(command, opts);
 }
 
-/** The record a step starts from: the template's build alone when there is none; reconciled first when the template's build changed. */
-function startingRecord(rec: ReleaseRecord | undefined, zone: ReleaseZone, now: number): ReleaseRecord {
+/**
+ * The record a step starts from: the template's build alone when there is
+ * none. On the local edge, which has no deploy, it is told of a template
+ * build that changed; a deployed record is told by the deploy's store sync
+ * only, since the template the CLI read may not be the deployed one.
+ */
+function startingRecord(rec: ReleaseRecord | undefined, zone: ReleaseZone, now: number, local: boolean): ReleaseRecord {
   if (!rec) return initialRecord(zone.deploymentId);
-  return rec.t === zone.deploymentId ? rec : reconcileTemplate(rec, zone.deploymentId, now, zone.maxAgeSeconds);
+  return !local || rec.t === zone.deploymentId ? rec : reconcileTemplate(rec, zone.deploymentId, now, zone.maxAgeSeconds);
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -156,7 +162,7 @@ export function addReleaseCommands(program: Command, io: CliIO): void {
 function withTarget(command: Command): Command {
   return command
     .option('--local', 'the local edge\'s releases (a change takes effect on its next request)')
-    .option('--flags-file <file>', `flag file of the local edge, whose releases are in releases.json beside it (default: ${DEFAULT_FLAG_FILE}, so ${localReleasesFile(DEFAULT_FLAG_FILE)})`)
+    .option('--flags-file <file>', `flag file of the local edge, whose releases are in releases.json beside it (default: ${DEFAULT_FLAG_FILE}, so ${releasesFileBeside(DEFAULT_FLAG_FILE)})`)
     .option('--template <file>', 'synthesized template (--local: default the one in cdk.out; deployed: default the stack\'s deployed template)');
 }
 
@@ -180,7 +186,7 @@ function addReleaseCommand(program: Command, io: CliIO): void {
     const now = nowSeconds();
     let before = initialRecord(zone.deploymentId);
     const { record, note } = await target.update(zone, (rec) => {
-      before = startingRecord(rec, zone, now);
+      before = startingRecord(rec, zone, now, target.local);
       return addRelease(before, { zone: zone.name, id: request.id, origin, canary: request.canary, preview: request.preview }, now, zone.maxAgeSeconds);
     });
     io.out(releasedLine(zone.name, request, before, record));
@@ -197,7 +203,7 @@ function addPromoteCommand(program: Command, io: CliIO): void {
       const now = nowSeconds();
       let before = initialRecord(zone.deploymentId);
       const { record, note } = await target.update(zone, (rec) => {
-        before = startingRecord(rec, zone, now);
+        before = startingRecord(rec, zone, now, target.local);
         return promote(before, zone.name, now, zone.maxAgeSeconds);
       });
       io.out(`${zone.name}: ${record.c} (${record.r[record.c] || 'template origin'}) is current; ${replaced(zone.name, record, before.c)}`);
@@ -221,7 +227,7 @@ function addRollbackCommand(program: Command, io: CliIO): void {
     const now = nowSeconds();
     let before = initialRecord(zone.deploymentId);
     const { record, note } = await target.update(zone, (rec) => {
-      before = startingRecord(rec, zone, now);
+      before = startingRecord(rec, zone, now, target.local);
       return rollback(before, zone.name, by, now);
     });
     const out = record.b![2];
