@@ -300,7 +300,7 @@ function pruned(d: Draft, now: number, zone?: string, shedPins = false): Release
     if (!needed(oldest)) forget(d, oldest);
   }
   // The record of a rollback grows by who and when: it must not be refused for room when a release is failing.
-  // Replaced releases lose their pinned viewers first, who then get the current release (Next.js hard-navigates).
+  // After the rollback targets, replaced releases lose their pins, soonest-ending first: their viewers get the current release.
   const pinned = () => Object.keys(d.u).filter((id) => id !== d.c && d.k?.[0] !== id && !d.p.includes(id)).sort((a, b) => d.u[a] - d.u[b]);
   while (shedPins && recordBytes(finished(d)) > MAX_RELEASE_RECORD_BYTES && pinned().length > 0) {
     const soonest = pinned()[0];
