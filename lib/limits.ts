@@ -134,6 +134,18 @@ const FUNCTION_PURPOSE: LimitDocPage = {
   title: 'Amazon CloudFront Developer Guide: Determine function purpose (viewer request functions run before the cache check)',
   url: 'https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html',
 };
+const KVS_PUT_KEY: LimitDocPage = {
+  title: 'Amazon CloudFront API Reference: PutKey (IfMatch); UpdateKeys',
+  url: 'https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_kvs_PutKey.html',
+};
+const EVENTBRIDGE_QUOTAS: LimitDocPage = {
+  title: 'Amazon EventBridge User Guide: Amazon EventBridge quotas',
+  url: 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html',
+};
+const EVENTBRIDGE_SERVICE_EVENTS: LimitDocPage = {
+  title: 'Amazon EventBridge User Guide: Events from AWS services (they go to the default event bus of the account)',
+  url: 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events.html#eb-service-event',
+};
 const CLOUDFORMATION_QUOTAS: LimitDocPage = {
   title: 'AWS CloudFormation User Guide: Understand CloudFormation quotas',
   url: 'https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html',
@@ -603,6 +615,17 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     },
   },
   {
+    id: 'store-write-if-match',
+    title: 'Key value store writes: only with the store\'s current ETag (IfMatch)',
+    value: 'IfMatch',
+    unit: 'header: the store\'s current ETag, from DescribeKeyValueStore',
+    scope: 'per write (PutKey, UpdateKeys), the whole store',
+    adjustable: false,
+    doc: KVS_PUT_KEY,
+    handling:
+      'Every write reads the store\'s ETag (DescribeKeyValueStore) before the values it changes, so a write by anyone else in between fails with ConflictException instead of being overwritten: the store sync then runs again (4 attempts in all), the alarm rollback reads the release record again and decides again (5 attempts; it writes nothing when the release the alarm judged is no longer the one to take out).',
+  },
+  {
     id: 'functions-per-key-value-store',
     title: 'Functions associated with a key value store',
     value: 10,
@@ -965,6 +988,39 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     handling: 'Designed away: the sync resource names its table asset (bucket, key, version) instead of carrying the table, so its event is a few hundred bytes whatever the table\'s size. Checked on the template: twice the sync resource\'s properties.',
     check: (t, max) =>
       resourcesOf(t, 'Custom::MultiZoneKvsSync').flatMap((r) => over(r.id, 2 * bytes(JSON.stringify(r.properties)), max, 'bytes of old and new properties')),
+  },
+  {
+    id: 'rules-per-event-bus',
+    title: 'EventBridge: rules per event bus',
+    value: 300,
+    unit: 'rules (100 in af-south-1 and eu-south-1)',
+    scope: 'per event bus, account and Region (this template\'s share of the default bus)',
+    adjustable: true,
+    doc: EVENTBRIDGE_QUOTAS,
+    handling: 'One rule on the default bus per zone with a `releases.rollbackAlarm`, and none otherwise. Checked on the template: its rules.',
+    check: countOf('AWS::Events::Rule', 'rules'),
+  },
+  {
+    id: 'targets-per-rule',
+    title: 'EventBridge: targets per rule',
+    value: 5,
+    unit: 'targets',
+    scope: 'per rule',
+    adjustable: false,
+    doc: EVENTBRIDGE_QUOTAS,
+    handling: 'Designed away: a rule per zone with one target (the rollback function), even when zones share an alarm. Checked on the template: each rule\'s targets.',
+    check: (t, max) => resourcesOf(t, 'AWS::Events::Rule').flatMap((r) => over(r.id, (r.properties.Targets ?? []).length, max, 'targets')),
+  },
+  {
+    id: 'alarm-events-own-region',
+    title: 'CloudWatch alarm state changes: sent to the default event bus of the alarm\'s own account and Region',
+    value: 'default event bus',
+    unit: 'of the alarm\'s account and Region',
+    scope: 'per rollback alarm',
+    adjustable: false,
+    doc: EVENTBRIDGE_SERVICE_EVENTS,
+    handling:
+      'Refused at synth: a `releases.rollbackAlarm` whose ARN names another account or Region than the stack (`Zone "blog": rollbackAlarm is in account ... and Region ..., but the site is in ...`) would never roll the zone back; an alarm whose ARN is only known at deploy is taken as the stack\'s.',
   },
   {
     id: 'template-size',

@@ -19,6 +19,7 @@ const quiet = process.argv.includes('--quiet');
 const HANDLERS = {
   'lib/kvs-sync/handler.ts': 'kvs-sync',
   'lib/body-hash/handler.ts': 'body-hash',
+  'lib/release-rollback/handler.ts': 'release-rollback',
 };
 
 for (const [entry, name] of Object.entries(HANDLERS)) {

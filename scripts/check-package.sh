@@ -52,7 +52,7 @@ node -e '
     for (const re of never) for (const f of files) if (re.test(f)) throw new Error(`${name}: ${f} must not be in the package`);
   };
   const [construct, cli, flags] = process.argv.slice(1);
-  check(construct, ["LICENSE", ".jsii", "dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/internal.js", "dist/handlers/kvs-sync/index.js", "dist/handlers/body-hash/index.js"],
+  check(construct, ["LICENSE", ".jsii", "dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/internal.js", "dist/handlers/kvs-sync/index.js", "dist/handlers/body-hash/index.js", "dist/handlers/release-rollback/index.js"],
     [/^bin\//, /cli|local-edge|operate|sandbox|synthesized-site/, /^dist\/lib\/.*\/handler\.js$/, /^dist\/pacmak/]);
   check(cli, ["LICENSE", "bin/multizone.js", "dist/index.js", "dist/index.d.ts", "dist/cli/index.js", "dist/local-edge/server.js", "dist/synthesized-site.js"], [/^src\//, /\.ts$(?<!\.d\.ts)/]);
   check(flags, ["README.md", "dist/index.js", "dist/index.d.ts", "dist/openfeature.js", "dist/flags-sdk.js"], [/^src\//, /^test\//, /\.ts$(?<!\.d\.ts)/]);

@@ -284,16 +284,17 @@ export function rollback(rec: ReleaseRecord, zone: string, by: string, now: numb
   }
   forget(d, out);
   d.b = [by.slice(0, 64), now, out];
-  return pruned(d, now, zone);
+  return pruned(d, now, zone, true);
 }
 
 /**
  * Drops what no viewer can reach and no rollback needs (pins past their
  * time that are neither current, canary, preview nor earlier current),
- * then the oldest rollback targets while the record is past 1 KB; refuses
- * a record that still does not fit.
+ * then the oldest rollback targets while the record is past 1 KB, and for
+ * a rollback (`shedPins`) the pins ending soonest next; refuses a record
+ * that still does not fit.
  */
-function pruned(d: Draft, now: number, zone?: string): ReleaseRecord {
+function pruned(d: Draft, now: number, zone?: string, shedPins = false): ReleaseRecord {
   for (const [id, until] of Object.entries(d.u)) if (until <= now) delete d.u[id];
   d.h = d.h.filter((id, i) => d.r[id] !== undefined && id !== d.c && d.h.indexOf(id) === i);
   const needed = (id: string) => id === d.c || d.k?.[0] === id || d.p.includes(id) || d.h.includes(id) || d.u[id] !== undefined;
@@ -301,6 +302,14 @@ function pruned(d: Draft, now: number, zone?: string): ReleaseRecord {
   while (recordBytes(finished(d)) > MAX_RELEASE_RECORD_BYTES && d.h.length > 0) {
     const oldest = d.h.shift()!;
     if (!needed(oldest)) forget(d, oldest);
+  }
+  // The record of a rollback grows by who and when: it must not be refused for room when a release is failing.
+  // After the rollback targets, replaced releases lose their pins, soonest-ending first: their viewers get the current release.
+  const pinned = () => Object.keys(d.u).filter((id) => id !== d.c && d.k?.[0] !== id && !d.p.includes(id)).sort((a, b) => d.u[a] - d.u[b]);
+  while (shedPins && recordBytes(finished(d)) > MAX_RELEASE_RECORD_BYTES && pinned().length > 0) {
+    const soonest = pinned()[0];
+    delete d.u[soonest];
+    if (!needed(soonest)) forget(d, soonest);
   }
   const rec = finished(d);
   const size = recordBytes(rec);
