@@ -13,6 +13,7 @@ import { planSite } from './site-plan';
 import { siteStore, syncStore } from './site-store';
 import { SpeculationRulesPlan } from './speculation-rules';
 import { BoundZone, ZoneOrigins } from './zone-origins';
+import { rollBackOnAlarms } from './release-rollback';
 import { templateReleases } from './zone-releases';
 
 export { MultiZoneDistributionProps } from './props';
@@ -121,6 +122,7 @@ export class MultiZoneDistribution extends Construct {
     this.zoneOrigins.checkBound(this.distribution, props.originVerifyHeader !== undefined);
     const releases = templateReleases([props.defaultZone, ...(props.zones ?? [])]);
     const sync = this.keyValueStore && syncStore(this, this.keyValueStore, this.routingTable, this.boundZones, functions, releases);
+    if (this.keyValueStore) rollBackOnAlarms(this, this.keyValueStore, [props.defaultZone, ...(props.zones ?? [])]);
     this.zoneOrigins.warnOfReachableAround();
     recordSite(this, site, { bucketCookie: props.bucketCookie, stackOutputs: props.stackOutputs, storeAsset: sync?.tableAsset, releases });
   }

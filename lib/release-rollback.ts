@@ -11,6 +11,8 @@ import { throwIfProblems } from './errors';
 import { handlerAssetDir } from './handler-assets';
 import { SITE_ID, releaseKey } from './kvs-sync/table-file';
 import { MAX_EVENT_AGE_SECONDS, RollbackInput, STORE_ARN_ENV } from './release-rollback/input';
+import { ZoneReleases } from './zone-releases';
+import { siteKeyId } from './kvs-sync/kvs-table-sync';
 
 /** A zone rolled back by an alarm. */
 export interface ZoneRollback {
@@ -159,4 +161,25 @@ function alarmPlaceProblems({ zone, alarm }: ZoneRollback, stack: Stack): string
     `Zone "${zone}": rollbackAlarm is in account ${account} and Region ${region}, but the site is in account ${stack.account} and Region ${stack.region}: `
     + 'CloudWatch sends an alarm\'s state changes only to EventBridge in its own account and Region, so it would never roll the zone back',
   ];
+}
+
+/** A zone of the site's props, with its releases. */
+interface ZoneWithRollback {
+  readonly name: string;
+  readonly releases?: ZoneReleases;
+}
+
+/**
+ * The site's automatic rollbacks: one function for the zones whose
+ * releases name a `rollbackAlarm`, each alarm's rule sending it that
+ * zone; none when no zone names one.
+ */
+export function rollBackOnAlarms(site: Construct, store: cloudfront.IKeyValueStore, zones: ZoneWithRollback[]): ReleaseRollback | undefined {
+  const watched = zones.filter((z) => z.releases?.rollbackAlarm !== undefined);
+  if (watched.length === 0) return undefined;
+  const id = siteKeyId(site);
+  return new ReleaseRollback(site, 'ReleaseRollback', {
+    store,
+    zones: watched.map((z) => ({ zone: z.name, key: releaseKey(id, z.name), alarm: z.releases!.rollbackAlarm! })),
+  });
 }

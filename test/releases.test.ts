@@ -6,6 +6,7 @@
 import { Duration, Stack, Stage } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -166,5 +167,36 @@ describe('releases: refused at synth', () => {
   test('more zones with releases than the functions a store may have (10)', () => {
     const zones = Array.from({ length: 11 }, (_, i) => ({ name: `z${i}`, origin: origin(`z${i}`), pathPatterns: [`/z${i}/*`], releases: { deploymentId: 'v1' } }));
     expect(() => synth({ zones })).toThrow(/11 CloudFront Functions .*at most 10 allowed/);
+  });
+});
+
+describe('releases: automatic rollback', () => {
+  test('a zone\'s rollbackAlarm becomes a rule on its ALARM state that rolls that zone back; zones without one get none', () => {
+    const stack = siteStack({}, (s) => {
+      const alarm = new cloudwatch.Alarm(s, 'BlogErrors', {
+        metric: new cloudwatch.Metric({ namespace: 'Blog', metricName: 'Errors' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+      });
+      return { zones: seedZones().map((z) => ({ ...z, releases: { deploymentId: 'v1', ...(z.name === 'blog' && { rollbackAlarm: alarm }) } })) };
+    });
+    const template = Template.fromStack(stack);
+    const rules = Object.values<any>(template.findResources('AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0].Properties.EventPattern).toEqual({
+      'source': ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      'resources': [{ 'Fn::GetAtt': [expect.stringMatching(/^BlogErrors/), 'Arn'] }],
+      'detail': { state: { value: ['ALARM'] } },
+    });
+    const input = JSON.stringify(rules[0].Properties.Targets[0].InputTransformer);
+    const metadata = Object.values<any>(template.findResources('AWS::CloudFront::Distribution'))[0].Metadata[METADATA_KEY];
+    expect(input).toContain(`"zone":"blog"`.replace(/"/g, '\\"'));
+    expect(input).toContain(metadata.releases.blog.key);
+  });
+
+  test('a site without rollback alarms gets no rollback function', () => {
+    const template = synth({ zones: blogReleases() }).template;
+    expect(Object.keys(template.findResources('AWS::Events::Rule'))).toHaveLength(0);
   });
 });
