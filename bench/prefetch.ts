@@ -29,7 +29,7 @@ import { ExampleSiteStack } from '../bin/example-stack';
 import { CrossZonePrefetch } from '../lib/cross-zone-prefetch';
 import { LocalEdge, startLocalEdge } from '../packages/multizone-cli/src/local-edge/server';
 import { SynthesizedSite } from 'multizone-cli';
-import { ZONES_DIR, buildZones } from '../test/e2e/build-zones';
+import { ZONES_DIR, buildEnv, buildZones } from '../test/e2e/build-zones';
 import { startLatencyProxies } from '../test/e2e/latency';
 import { hoverAndClick, launchPrerenderingChromium } from '../test/e2e/prerender-driver';
 
@@ -57,7 +57,7 @@ async function startZone(zone: string): Promise<string> {
     cwd: path.join(ZONES_DIR, zone),
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...buildEnv({ zone }) },
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
@@ -109,7 +109,7 @@ async function measure(browser: Browser, edge: LocalEdge): Promise<{ cold: numbe
 }
 
 async function main(): Promise<void> {
-  buildZones(ZONES, (line) => console.error(line));
+  buildZones(ZONES.map((zone) => ({ zone })), (line) => console.error(line));
   const zoneUrls: Record<string, string> = {};
   for (const z of ZONES) zoneUrls[z] = await startZone(z);
   const proxies = await startLatencyProxies(zoneUrls, LATENCY_MS);

@@ -100,7 +100,15 @@ export class ExampleSiteStack extends Stack {
       // Each zone's next.config matches its assetPrefix: assetPrefix '/blog-static' and
       // images: { path: '/blog-static/_next/image' } (next/image does not follow assetPrefix).
       zones: [
-        { name: 'blog', origin: zoneOrigin(props.zoneOrigins.blog), pathPatterns: ['/blog', '/blog/*'], assetPrefix: '/blog-static', pagesRouter: true },
+        {
+          name: 'blog',
+          origin: zoneOrigin(props.zoneOrigins.blog),
+          pathPatterns: ['/blog', '/blog/*'],
+          assetPrefix: '/blog-static',
+          pagesRouter: true,
+          // The blog ships on its own (`multizone release blog ...`): the build behind its origin is release v1 (NEXT_DEPLOYMENT_ID=v1).
+          releases: { deploymentId: 'v1' },
+        },
         {
           name: 'dashboard',
           origin: zoneOrigin(props.zoneOrigins.dashboard),

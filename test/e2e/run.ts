@@ -5,7 +5,8 @@
  *   npm run test:e2e
  *
  * Builds the zone apps under test/e2e/zones (npm ci and next build, skipped
- * when already up to date), starts them with `next start` on 3000/3001/3002,
+ * when already up to date), starts them with `next start` on 3000/3001/3002
+ * (the blog as its release v1) and the blog's release v2 on 3003,
  * synthesizes the example stack pointed at them, starts `multizone dev` on
  * 8080 and checks, in Chromium: every page and asset loads with no 4xx/5xx;
  * next/link navigation inside a zone is soft; plain links across zones land
@@ -15,33 +16,52 @@
  * assetPrefix) and of home loads from that zone's own optimizer; the zone
  * flag new-nav, at 50%, shows the same state in all three zones for each of
  * 20 fresh contexts (about half on), and `flags set new-nav off --local`
- * turns it off everywhere on the next request.
+ * turns it off everywhere on the next request; cross-zone prefetch
+ * (test/e2e/prefetch.ts); the blog's releases v1 and v2 through
+ * `multizone release|rollback --local`: an open v1 tab stays on v1, new tabs
+ * follow the current release, a 50% canary is sticky, a preview is seen only
+ * with its cookie (test/e2e/releases.ts).
  * Screenshots go to test-artifacts/. Every child process is stopped at
  * the end, pass or fail. The last line is `N passed, N failed`.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium), E2E_EDGE_PORT (8080),
- * E2E_TEMPLATE (a template to serve instead of synthesizing the example).
+ * E2E_ZONE_PORT (3000: the first of the four zone ports), E2E_TEMPLATE (a
+ * template to serve instead of synthesizing the example).
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
+import { Browser, BrowserContext, Page, chromium } from 'playwright-core';
 import { rolloutBucket } from '../../lib/flags';
-import { ZONES_DIR, buildZones, runLogged } from './build-zones';
+import { ZONES_DIR, buildEnv, buildZones, runLogged } from './build-zones';
 import { prefetchChecks } from './prefetch';
+import { releaseChecks } from './releases';
+import { badResponses, recordTraffic } from './traffic';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const CLI = path.join(ROOT, 'packages', 'multizone-cli', 'bin', 'multizone.js');
 const EDGE_PORT = Number(process.env.E2E_EDGE_PORT ?? 8080);
 const EDGE = `http://localhost:${EDGE_PORT}`;
-const ZONES = [
-  { name: 'home', port: 3000 },
-  { name: 'blog', port: 3001 },
-  { name: 'dashboard', port: 3002 },
-] as const;
+const ZONE_PORT = Number(process.env.E2E_ZONE_PORT ?? 3000);
+/** A running build of a zone app; a deployment id makes it a release. */
+interface ZoneServer {
+  readonly name: string;
+  readonly port: number;
+  readonly deploymentId?: string;
+}
+/** The zones behind the template's origins: the blog's is its release v1, the template's `releases.deploymentId`. */
+const ZONES: readonly ZoneServer[] = [
+  { name: 'home', port: ZONE_PORT },
+  { name: 'blog', port: ZONE_PORT + 1, deploymentId: 'v1' },
+  { name: 'dashboard', port: ZONE_PORT + 2 },
+];
+/** The blog's release v2: another build, in no template, reached through `multizone release`. */
+const BLOG_V2: ZoneServer = { name: 'blog', port: ZONE_PORT + 3, deploymentId: 'v2' };
+const zoneUrl = (z: ZoneServer) => `http://localhost:${z.port}`;
+const BLOG = ZONES.find((z) => z.name === 'blog')!;
 
 const started = Date.now();
 const children: ChildProcess[] = [];
@@ -131,24 +151,13 @@ function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
-/** Every response (and failed request) a page sees. */
-function recordTraffic(page: Page): { responses: Response[]; failures: string[] } {
-  const traffic = { responses: [] as Response[], failures: [] as string[] };
-  page.on('response', (r) => traffic.responses.push(r));
-  page.on('requestfailed', (r) => {
-    // A navigation away aborts prefetches in flight: not a failure of the site.
-    const reason = r.failure()?.errorText ?? '';
-    if (!/ERR_ABORTED/.test(reason)) traffic.failures.push(`${r.method()} ${r.url()}: ${reason}`);
-  });
-  return traffic;
-}
-
-function badResponses(responses: Response[]): string[] {
-  return responses.filter((r) => r.status() >= 400).map((r) => `${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`);
-}
-
 async function zoneOf(page: Page): Promise<string | null> {
   return page.locator('main[data-zone]').first().getAttribute('data-zone', { timeout: 10_000 });
+}
+
+/** The release (deployment id) of the build that rendered the page; the blog's pages name it. */
+async function releaseOf(page: Page): Promise<string | null> {
+  return page.locator('main[data-release]').first().getAttribute('data-release', { timeout: 10_000 });
 }
 
 /** Runs the CLI as a user would (`npx multizone ...`), returning its stdout. */
@@ -237,10 +246,12 @@ async function main(): Promise<void> {
   const flagsFile = path.join(work, 'flags.json');
   let browser: Browser | undefined;
   try {
-    for (const port of [...ZONES.map((z) => z.port), EDGE_PORT]) {
-      assert(await portFree(port), `port ${port} is in use: stop whatever listens there (the e2e needs 3000-3002 and ${EDGE_PORT})`);
+    const servers = [...ZONES, BLOG_V2];
+    for (const port of [...servers.map((z) => z.port), EDGE_PORT]) {
+      assert(await portFree(port), `port ${port} is in use: stop whatever listens there (the e2e needs ${servers.map((z) => z.port).join(', ')} and ${EDGE_PORT})`);
     }
-    buildZones(ZONES.map((z) => z.name), log);
+    const builds = servers.map((z) => ({ zone: z.name, deploymentId: z.deploymentId }));
+    buildZones(builds, log);
 
     // The example stack, pointed at the local zones: the origins in the template are what the edge proxies to.
     let template = process.env.E2E_TEMPLATE;
@@ -249,17 +260,20 @@ async function main(): Promise<void> {
     } else {
       const assembly = path.join(work, 'cdk.out');
       runLogged(log, 'npx', ['cdk', 'synth', '--quiet', '-o', assembly], ROOT, {
-        HOME_ORIGIN: 'http://localhost:3000',
-        BLOG_ORIGIN: 'http://localhost:3001',
-        DASHBOARD_ORIGIN: 'http://localhost:3002',
+        HOME_ORIGIN: zoneUrl(ZONES[0]),
+        BLOG_ORIGIN: zoneUrl(BLOG),
+        DASHBOARD_ORIGIN: zoneUrl(ZONES[2]),
       });
       template = path.join(assembly, 'MultiZoneExample.template.json');
     }
 
     log('starting the zones (next start) and the local edge');
-    const zoneProcs = ZONES.map((z) => ({ z, child: start(`zone-${z.name}`, 'npx', ['next', 'start', '-p', String(z.port)], path.join(ZONES_DIR, z.name)) }));
+    const zoneProcs = servers.map((z, i) => {
+      const name = z === BLOG_V2 ? `zone-${z.name}-${z.deploymentId}` : `zone-${z.name}`;
+      return { z, name, child: start(name, 'npx', ['next', 'start', '-p', String(z.port)], path.join(ZONES_DIR, z.name), buildEnv(builds[i])) };
+    });
     const edge = start('local-edge', process.execPath, [CLI, 'dev', '--template', template, '--port', String(EDGE_PORT), '--flags-file', flagsFile], ROOT);
-    await Promise.all([...zoneProcs.map(({ z, child }) => waitForHttp(`zone-${z.name}`, `http://localhost:${z.port}/`, child)), waitForHttp('local-edge', `${EDGE}/`, edge)]);
+    await Promise.all([...zoneProcs.map(({ z, name, child }) => waitForHttp(name, `${zoneUrl(z)}/`, child)), waitForHttp('local-edge', `${EDGE}/`, edge)]);
     log('zones and edge are up');
 
     browser = await chromium.launch({
@@ -270,14 +284,15 @@ async function main(): Promise<void> {
     context.setDefaultTimeout(15_000);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-    // 1. Every page and every asset it loads, with no 4xx/5xx, from the right zone.
-    const pages: Array<{ path: string; zone: string; title: string; screenshot?: string }> = [
+    // 1. Every page and every asset it loads, with no 4xx/5xx, from the right zone (the blog's from its release v1).
+    const pages: Array<{ path: string; zone: string; title: string; release?: string; screenshot?: string }> = [
       { path: '/', zone: 'home', title: 'Home | home | /', screenshot: 'zone-home.png' },
       { path: '/about', zone: 'home', title: 'About | home | /about' },
       { path: '/checkout', zone: 'home', title: 'Checkout | home | /checkout' },
-      { path: '/blog', zone: 'blog', title: 'Blog | blog | /blog' },
-      { path: '/blog/post-1', zone: 'blog', title: 'Post 1 | blog | /blog/post-1', screenshot: 'zone-blog.png' },
-      { path: '/blog/post-2', zone: 'blog', title: 'Post 2 | blog | /blog/post-2' },
+      { path: '/blog', zone: 'blog', title: 'Blog | blog | /blog', release: 'v1' },
+      { path: '/blog/post-1', zone: 'blog', title: 'Post 1 | blog | /blog/post-1', release: 'v1', screenshot: 'zone-blog.png' },
+      { path: '/blog/post-2', zone: 'blog', title: 'Post 2 | blog | /blog/post-2', release: 'v1' },
+      { path: '/blog/notes/first', zone: 'blog', title: 'First note | blog | /blog/notes/first', release: 'v1' },
       { path: '/dashboard', zone: 'dashboard', title: 'Dashboard | dashboard | /dashboard' },
       { path: '/dashboard/settings', zone: 'dashboard', title: 'Settings | dashboard | /dashboard/settings', screenshot: 'zone-dashboard.png' },
     ];
@@ -290,6 +305,7 @@ async function main(): Promise<void> {
           assert(doc?.status() === 200, `document status ${doc?.status()}`);
           assert((await zoneOf(page)) === p.zone, `main[data-zone] is ${await zoneOf(page)}, expected ${p.zone}`);
           assert((await page.title()) === p.title, `title "${await page.title()}", expected "${p.title}"`);
+          if (p.release) assert((await releaseOf(page)) === p.release, `main[data-release] is ${await releaseOf(page)}, expected ${p.release}`);
           const bad = badResponses(traffic.responses);
           assert(bad.length === 0, `failed responses:\n${bad.join('\n')}`);
           assert(traffic.failures.length === 0, `failed requests:\n${traffic.failures.join('\n')}`);
@@ -349,6 +365,7 @@ async function main(): Promise<void> {
       { from: '/', click: '#link-about', to: '/about', zone: 'home', title: 'About | home | /about', fetches: /^\/about\?_rsc=/ },
       { from: '/blog', click: '#link-post-1', to: '/blog/post-1', zone: 'blog', title: 'Post 1 | blog | /blog/post-1', fetches: /^\/_next\/data\/[^/]+\/blog\/post-1\.json/ },
       { from: '/blog/post-1', click: '#link-blog', to: '/blog', zone: 'blog', title: 'Blog | blog | /blog' },
+      { from: '/blog/notes/first', click: '#link-note-second', to: '/blog/notes/second', zone: 'blog', title: 'Second note | blog | /blog/notes/second', fetches: /^\/blog\/notes\/second\?_rsc=/ },
       { from: '/dashboard', click: '#link-settings', to: '/dashboard/settings', zone: 'dashboard', title: 'Settings | dashboard | /dashboard/settings', fetches: /^\/dashboard\/settings\?_rsc=/ },
     ];
     for (const s of soft) {
@@ -403,27 +420,33 @@ async function main(): Promise<void> {
       });
     }
 
-    // 4. The dashboard's server action, through the edge (Origin vs x-forwarded-host).
-    await check('/dashboard/settings: the server action succeeds through the edge', async () => {
-      const page = await context.newPage();
-      const traffic = recordTraffic(page);
-      try {
-        await page.goto(`${EDGE}/dashboard/settings`, { waitUntil: 'networkidle' });
-        await page.fill('#echo-input', 'through the edge');
-        const [action] = await Promise.all([
-          page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/dashboard/settings'),
-          page.click('#echo-submit'),
-        ]);
-        assert(action.status() === 200, `server action answered ${action.status()}`);
-        assert((await action.headerValue('x-multizone-route'))?.startsWith('zone=dashboard;'), 'the action was not served by the dashboard');
-        await page.waitForFunction(() => document.querySelector('#echo-result')?.textContent === 'echo: through the edge');
-        const bad = badResponses(traffic.responses);
-        assert(bad.length === 0, `failed responses:\n${bad.join('\n')}`);
-        await page.screenshot({ path: path.join(ARTIFACTS, 'server-action.png'), fullPage: true });
-      } finally {
-        await page.close();
-      }
-    });
+    // 4. Server actions through the edge (Origin vs x-forwarded-host): the dashboard's, and the blog's, which names its release.
+    const actions: Array<{ path: string; zone: string; form: string; expected: string; screenshot?: string }> = [
+      { path: '/dashboard/settings', zone: 'dashboard', form: 'echo', expected: 'echo: through the edge', screenshot: 'server-action.png' },
+      { path: '/blog/notes/first', zone: 'blog', form: 'release', expected: 'through the edge: ran on release v1' },
+    ];
+    for (const a of actions) {
+      await check(`${a.path}: the ${a.zone} zone's server action succeeds through the edge`, async () => {
+        const page = await context.newPage();
+        const traffic = recordTraffic(page);
+        try {
+          await page.goto(`${EDGE}${a.path}`, { waitUntil: 'networkidle' });
+          await page.fill(`#${a.form}-input`, 'through the edge');
+          const [action] = await Promise.all([
+            page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === a.path),
+            page.click(`#${a.form}-submit`),
+          ]);
+          assert(action.status() === 200, `server action answered ${action.status()}`);
+          assert((await action.headerValue('x-multizone-route'))?.startsWith(`zone=${a.zone};`), `the action was not served by the ${a.zone} zone`);
+          await page.waitForFunction(([sel, text]) => document.querySelector(sel)?.textContent === text, [`#${a.form}-result`, a.expected]);
+          const bad = badResponses(traffic.responses);
+          assert(bad.length === 0, `failed responses:\n${bad.join('\n')}`);
+          if (a.screenshot) await page.screenshot({ path: path.join(ARTIFACTS, a.screenshot), fullPage: true });
+        } finally {
+          await page.close();
+        }
+      });
+    }
 
     // 5. A flag moves /checkout to the dashboard on the next request, no restart.
     await check('flags set new-checkout on --local: /checkout moves from home to dashboard on the next request', async () => {
@@ -450,19 +473,22 @@ async function main(): Promise<void> {
     // 5b. Flags in unison: the edge decides new-nav per viewer, every zone renders the same decision.
     await checkZoneFlagOffEverywhere(browser, template, flagsFile, await checkZoneFlagsInUnison(browser, template, flagsFile));
     // 5b. Cross-zone prefetch, with the zones 150 ms away (test/e2e/prefetch.ts).
-    const zoneUrls = Object.fromEntries(ZONES.map((z) => [z.name, `http://localhost:${z.port}`]));
+    const zoneUrls = Object.fromEntries(ZONES.map((z) => [z.name, zoneUrl(z)]));
     await prefetchChecks({ browser, template, zones: zoneUrls, flagsFile, check, log });
+
+    // 5c. The blog's releases: skew protection, rollback, a canary and a preview (test/e2e/releases.ts).
+    await releaseChecks({ browser, edge: EDGE, v1: zoneUrl(BLOG), v2: zoneUrl(BLOG_V2), local: ['--local', '--flags-file', flagsFile, '--template', template], check, log, cli });
 
     // 6. A zone that is down: a 502 page naming it, and the edge keeps serving the others.
     await check('a stopped zone answers 502 naming it; the other zones keep working', async () => {
-      const blog = zoneProcs.find((p) => p.z.name === 'blog')!.child;
+      const blog = zoneProcs.find((p) => p.z === BLOG)!.child;
       signalGroup(blog.pid!, 'SIGTERM');
       const deadline = Date.now() + 10_000;
       while (blog.exitCode === null && blog.signalCode === null && Date.now() < deadline) await sleep(100);
       const down = await fetch(`${EDGE}/blog/post-1`);
       const body = await down.text();
       assert(down.status === 502, `status ${down.status}`);
-      assert(body.includes('blog') && body.includes('http://localhost:3001'), `the page does not name the zone and URL:\n${body.slice(0, 300)}`);
+      assert(body.includes('blog') && body.includes(zoneUrl(BLOG)), `the page does not name the zone and URL:\n${body.slice(0, 300)}`);
       const home = await fetch(`${EDGE}/`);
       assert(home.status === 200, `home answered ${home.status} after the blog went down`);
     });

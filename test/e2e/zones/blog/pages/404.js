@@ -1,8 +1,9 @@
 import Head from 'next/head';
+import { release } from '../release';
 
 export default function NotFound() {
   return (
-    <main data-zone="blog">
+    <main data-zone="blog" data-release={release}>
       <Head>
         <title>Not found | blog | 404</title>
       </Head>

@@ -1,11 +1,12 @@
 import Head from 'next/head';
 import Link from 'next/link';
 import { posts } from '../../posts';
+import { release } from '../../release';
 
 export default function BlogPost({ post }) {
   const path = `/blog/${post.slug}`;
   return (
-    <main data-zone="blog">
+    <main data-zone="blog" data-release={release}>
       <Head>
         <title>{`${post.title} | blog | ${path}`}</title>
       </Head>

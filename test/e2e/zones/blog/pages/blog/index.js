@@ -3,10 +3,11 @@ import Image from 'next/image';
 import Link from 'next/link';
 import { isZoneFlagOn } from 'multizone-flags';
 import { posts } from '../../posts';
+import { release } from '../../release';
 
 export default function BlogIndex({ newNav }) {
   return (
-    <main data-zone="blog">
+    <main data-zone="blog" data-release={release}>
       <Head>
         <title>Blog | blog | /blog</title>
       </Head>
@@ -22,6 +23,8 @@ export default function BlogIndex({ newNav }) {
           </li>
         ))}
       </ul>
+      {/* The App Router pages of the zone: a document load from here */}
+      <a href="/blog/notes/first" id="link-notes">Notes</a>{' '}
       {/* Other zone: plain anchor, full (hard) navigation */}
       <a href="/" id="link-home">Home</a>
     </main>
