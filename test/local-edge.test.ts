@@ -409,6 +409,38 @@ describe('local edge: streaming', () => {
   });
 });
 
+describe('local edge: a pooled connection the zone closed', () => {
+  test('a GET sent on a connection the zone had just closed is sent again on a new one; a POST is not', async () => {
+    // Answers the first request of each connection, then drops the connection on the next one, as a zone closing an idle connection does.
+    const closing = http.createServer((req, res) => {
+      const socket = req.socket as import('net').Socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (socket.served > 1) {
+        socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end(`ok ${req.method}`));
+    });
+    const url = `http://127.0.0.1:${await listen(closing)}`;
+    const log: string[] = [];
+    const flaky = await startLocalEdge({ site, zoneUrls: { ...zoneUrls, home: url }, flagsFile, host: '127.0.0.1', log: (l) => log.push(l) });
+    try {
+      expect((await request(`${flaky.url}/about`)).body).toBe('ok GET');
+      const again = await request(`${flaky.url}/about`);
+      expect([again.status, again.body]).toEqual([200, 'ok GET']);
+      expect(log.some((l) => /zone home at .*: socket hang up \(sent again on a new connection\)/.test(l))).toBe(true);
+      expect((await request(`${flaky.url}/about`, { method: 'POST' }, 'x')).body).toBe('ok POST');
+      const post = await request(`${flaky.url}/about`, { method: 'POST' }, 'x');
+      expect(post.status).toBe(502);
+    } finally {
+      await flaky.close();
+      closing.closeAllConnections();
+      await new Promise((r) => closing.close(r));
+    }
+  });
+});
+
 describe('local edge: flags from the flag file', () => {
   afterEach(() => fs.rmSync(flagsFile, { force: true }));
 

@@ -7,7 +7,8 @@
 import * as http from 'http';
 import * as https from 'https';
 import type { Socket } from 'net';
-import type { Duplex, Readable } from 'stream';
+import { Readable } from 'stream';
+import type { Duplex } from 'stream';
 import httpProxy from 'http-proxy';
 import type { ServedRequest, SynthesizedSite } from '../synthesized-site';
 import { sendPage, unreachablePage, writeRawPage } from './pages';
@@ -23,6 +24,9 @@ export interface ProxiedRoute {
   readonly header: string;
   readonly policy: ResponseHeadersPolicy;
 }
+
+/** Methods whose requests carry no body: safe to send again. */
+const BODILESS_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 
 /** Proxies requests and websockets to the zones, over pooled connections; close() leaves no socket open. */
 export class ZoneProxy {
@@ -49,15 +53,28 @@ export class ZoneProxy {
     this.proxy.on('proxyRes', (zoneRes, req, res) => this.fromZone(zoneRes, req, res));
   }
 
-  /** Sends the request (path and headers as the earlier steps left them; `body` when the origin-request step read it) to the zone. */
-  public web(req: http.IncomingMessage, res: http.ServerResponse, route: ProxiedRoute, body?: Readable): void {
+  /**
+   * Sends the request (path and headers as the earlier steps left them;
+   * `body` when the origin-request step read it) to the zone. A request
+   * without a body whose pooled connection the zone had just closed (a
+   * reset before any answer) is sent once more on a new connection, as
+   * CloudFront makes more than one connection attempt.
+   */
+  public web(req: http.IncomingMessage, res: http.ServerResponse, route: ProxiedRoute, body?: Readable, attempt = 1): void {
     this.routeOf.set(req, route);
     const { url, served } = route;
     // With a viewer-response function, the headers wait for it: viewerResponseStep writes them.
     const selfHandleResponse = served.behavior.viewerResponseFunction !== undefined;
-    this.proxy.web(req, res, { target: url, agent: url.startsWith('https:') ? this.agents.https : this.agents.http, selfHandleResponse, buffer: body }, (err) => {
-      this.log(`zone ${served.zone} at ${url}: ${err.message}`);
-      if (res.headersSent) res.destroy();
+    const bodiless = BODILESS_METHODS.includes(req.method ?? '');
+    // A request without a body is sent from an empty stream, so that it can be sent again (the viewer's stream ends once).
+    const buffer = body ?? (bodiless ? Readable.from([]) : undefined);
+    // Attempt 2 takes a connection of its own: another pooled one may be as stale.
+    const agent = attempt > 1 ? false : url.startsWith('https:') ? this.agents.https : this.agents.http;
+    this.proxy.web(req, res, { target: url, agent: agent as http.Agent, selfHandleResponse, buffer }, (err) => {
+      const again = attempt === 1 && bodiless && !res.headersSent && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+      this.log(`zone ${served.zone} at ${url}: ${err.message}${again ? ' (sent again on a new connection)' : ''}`);
+      if (again) this.web(req, res, route, body, 2);
+      else if (res.headersSent) res.destroy();
       else sendPage(res, unreachablePage(served.zone, url, err));
     });
   }
