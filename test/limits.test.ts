@@ -48,8 +48,8 @@ describe('the limits table', () => {
   test('each row names its documentation page and what the construct does', () => {
     expect(new Set(PLATFORM_LIMITS.map((l) => l.id)).size).toBe(PLATFORM_LIMITS.length);
     for (const l of PLATFORM_LIMITS) {
-      // AWS's pages, and for what browsers enforce (the cookie lifetime), the IETF's.
-      expect([l.id, l.doc.url]).toEqual([l.id, expect.stringMatching(/^https:\/\/(docs\.aws\.amazon\.com|datatracker\.ietf\.org)\//)]);
+      // AWS's pages; for what browsers enforce (the cookie lifetime), the IETF's; for what Next.js sends (deployment ids), Next.js's.
+      expect([l.id, l.doc.url]).toEqual([l.id, expect.stringMatching(/^https:\/\/(docs\.aws\.amazon\.com|datatracker\.ietf\.org|nextjs\.org)\//)]);
       expect([l.id, l.handling.length > 20]).toEqual([l.id, true]);
     }
   });
