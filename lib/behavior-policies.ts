@@ -125,7 +125,7 @@ export class BehaviorPolicies {
    */
   private images(): cloudfront.ICachePolicy {
     this.image ??= new cloudfront.CachePolicy(this.scope, 'ImageCachePolicy', {
-      comment: `Next.js image optimizer: url, w, q and Accept${this.releaseHeaders.length ? ' and the release' : ''} in the key`,
+      comment: `Next.js image optimizer: url, w, q${this.releaseHeaders.length ? ', Accept and the release' : ' and Accept'} in the key`,
       // minTtl 0 keeps a zone's no-store; a day, as CachingOptimized, for an answer without Cache-Control.
       defaultTtl: Duration.days(1),
       minTtl: Duration.seconds(0),
