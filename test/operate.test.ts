@@ -60,8 +60,10 @@ const assetObjects: Record<string, string> = Object.fromEntries(
 const resources: Record<string, any> = template.Resources;
 const functionIds = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::CloudFront::Function');
 const routerId = functionIds.find((id) => id.startsWith('SiteRouter'))!;
-/** The function of pages no flag can move: with the example's zone flags, the zone-flag decider. */
-const pageFunctionId = site.behaviorFor('/blog/x').behavior.viewerRequestFunction!;
+/** The function of pages no flag can move (the home and dashboard zones'): with the example's zone flags, the zone-flag decider. */
+const pageFunctionId = site.behaviorFor('/dashboard/x').behavior.viewerRequestFunction!;
+/** The blog has releases: its pages, assets and images run its zone release function. */
+const blogFunctionId = site.behaviorFor('/blog/x').behavior.viewerRequestFunction!;
 /** The function of the next/image behaviors. */
 const imageFunctionId = site.behaviorFor('/_next/image').behavior.viewerRequestFunction!;
 /** Deployed function names: the logical ids, for readability. */
@@ -384,22 +386,24 @@ describe('verify', () => {
     expect(result.code).toBe(0);
     expect(result.out[0]).toMatch(/^\s+URI\s+FLAGS\s+EXPECTED\s+CHOSEN\s+BEHAVIOR\s+FUNCTION\s+UTIL%\s+NOTE$/);
     const row = (uri: string, flags = '-') => result.out.find((l) => l.split(/\s+/)[1] === uri && l.split(/\s+/)[2] === flags)!;
-    expect(row('/blog/multizone-verify')).toMatch(new RegExp(`^ok\\s+/blog/multizone-verify\\s+-\\s+blog\\s+blog\\s+/blog/\\*\\s+${pageFunctionId}\\s+14$`));
-    expect(row('/blog-static/multizone-verify.js')).toMatch(/^ok\s+\S+\s+-\s+blog\s+blog\s+\/blog-static\/\*\s+-\s+-$/);
+    expect(row('/blog/multizone-verify')).toMatch(new RegExp(`^ok\\s+/blog/multizone-verify\\s+-\\s+blog\\s+blog\\s+/blog/\\*\\s+${blogFunctionId}\\s+14$`));
+    expect(row('/blog-static/multizone-verify.js')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+blog\\s+blog\\s+/blog-static/\\*\\s+${blogFunctionId}\\s+14$`));
     expect(row('/checkout/multizone-verify', 'new-checkout=off')).toMatch(new RegExp(`^ok\\s+\\S+\\s+\\S+\\s+home\\s+home\\s+/checkout/\\*\\s+${routerId}\\s+14$`));
     expect(row('/checkout/multizone-verify', 'new-checkout=on')).toMatch(/^skip\s.*needs new-checkout=on, the store has off; TestFunction reads the live store/);
     expect(row('/checkout', 'new-checkout=off')).toMatch(new RegExp(`^ok\\s+\\S+\\s+\\S+\\s+home\\s+home\\s+/checkout\\s+${routerId}\\s+14$`));
     // Each zone's next/image route runs the deployed image behavior's function, which keeps the zone.
-    expect(row('/blog-static/_next/image?url=%2Fblog-static%2Fmultizone-verify.png&w=640&q=75')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+blog\\s+blog\\s+/blog-static/_next/image\\s+${imageFunctionId}\\s+14$`));
+    expect(row('/blog-static/_next/image?url=%2Fblog-static%2Fmultizone-verify.png&w=640&q=75')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+blog\\s+blog\\s+/blog-static/_next/image\\s+${blogFunctionId}\\s+14$`));
     expect(row('/_next/image?url=%2Fmultizone-verify.png&w=640&q=75')).toMatch(new RegExp(`^ok\\s+\\S+\\s+-\\s+home\\s+home\\s+/_next/image\\s+${imageFunctionId}\\s+14$`));
     expect(result.out[result.out.length - 1]).toBe('11 passed, 0 failed, 2 skipped (utilization limit 70%)');
 
-    // One DescribeFunction per function, for the LIVE stage's ETag; assets run no function.
+    // One DescribeFunction per function, for the LIVE stage's ETag; assets of zones without releases run no function.
     expect(cloudfront.commandCalls(DescribeFunctionCommand).map((c) => c.args[0].input).sort((a, b) => a.Name!.localeCompare(b.Name!))).toEqual(
-      [{ Name: pageFunctionId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }, { Name: imageFunctionId, Stage: 'LIVE' }].sort((a, b) => a.Name.localeCompare(b.Name)),
+      [{ Name: pageFunctionId, Stage: 'LIVE' }, { Name: blogFunctionId, Stage: 'LIVE' }, { Name: routerId, Stage: 'LIVE' }, { Name: imageFunctionId, Stage: 'LIVE' }].sort((a, b) =>
+        a.Name.localeCompare(b.Name),
+      ),
     );
     const tests = cloudfront.commandCalls(TestFunctionCommand).map((c) => c.args[0].input);
-    expect(tests).toHaveLength(8);
+    expect(tests).toHaveLength(9);
     const checkout = tests.find((t) => t.Name === routerId)!;
     expect(checkout).toEqual({ Name: routerId, IfMatch: `ETAG-${routerId}`, Stage: 'LIVE', EventObject: expect.any(Uint8Array) });
     expect(JSON.parse(Buffer.from(checkout.EventObject!).toString('utf8'))).toEqual({
@@ -451,8 +455,8 @@ describe('verify', () => {
       return { TestResult: { ComputeUtilization: '82', FunctionOutput: JSON.stringify({ request: outcome.result }) } };
     });
     const hot = await run('verify', '--stack', STACK);
-    expect(hot.out.filter((l) => l.endsWith('compute utilization 82 is above 70'))).toHaveLength(8);
-    expectOneLineError(hot, 'verify: 8 of 13 cases failed');
+    expect(hot.out.filter((l) => l.endsWith('compute utilization 82 is above 70'))).toHaveLength(9);
+    expectOneLineError(hot, 'verify: 9 of 13 cases failed');
     expect((await run('verify', '--stack', STACK, '--max-utilization', '90')).code).toBe(0);
     expectOneLineError(await run('verify', '--stack', STACK, '--max-utilization', 'lots'), '--max-utilization: "lots" must be a number from 0 to 100');
   });
@@ -463,7 +467,7 @@ describe('verify', () => {
     });
     cloudfront.on(TestFunctionCommand, { Name: routerId }).resolves({ TestResult: { ComputeUtilization: '100', FunctionErrorMessage: 'TypeError: x is undefined' } });
     const result = await run('verify', '--stack', STACK);
-    expect(result.out.filter((l) => l.endsWith("the function kept the viewer's x-multizone-zone header"))).toHaveLength(3);
+    expect(result.out.filter((l) => l.endsWith("the function kept the viewer's x-multizone-zone header")).map((l) => l.split(/\s+/)[1])).toEqual(['/', '/dashboard/multizone-verify']);
     expect(result.out.filter((l) => l.includes('new-checkout=off'))).toEqual([
       expect.stringMatching(/the function failed \(viewers get a 503\): TypeError: x is undefined$/),
       expect.stringMatching(/the function failed \(viewers get a 503\): TypeError: x is undefined$/),
@@ -482,14 +486,13 @@ describe('verify', () => {
     const result = await run('verify', '--stack', STACK);
     expect(events.map((e) => `${e.request.uri} ${JSON.stringify(e.request.querystring)}`)).toEqual([
       '/_next/image {"url":{"value":"%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
-      '/blog-static/_next/image {"url":{"value":"%2Fblog-static%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
       '/dashboard-static/_next/image {"url":{"value":"%2Fdashboard-static%2Fmultizone-verify.png"},"w":{"value":"640"},"q":{"value":"75"}}',
     ]);
     expect(events[0].request.headers).toEqual({ accept: { value: VERIFY_IMAGE_ACCEPT }, host: { value: DOMAIN } });
     const failed = result.out.filter((l) => l.startsWith('FAIL'));
     expect(failed.map((l) => l.split(/\s+/)[1])).toEqual(events.map((e) => `${e.request.uri}?url=${e.request.querystring.url.value}&w=640&q=75`));
     expect(failed[0]).toMatch(/the function forwarded Accept "image\/avif,image\/webp,image\/apng,image\/svg\+xml,image\/\*,\*\/\*;q=0\.8", not "image\/avif,image\/webp": each browser's spelling would be an image cache entry of its own$/);
-    expectOneLineError(result, 'verify: 3 of 13 cases failed');
+    expectOneLineError(result, 'verify: 2 of 13 cases failed');
   });
 
   test('the zones get the function\'s flag decisions, never the viewer\'s spoofed header; a function that keeps it fails', async () => {
@@ -513,8 +516,8 @@ describe('verify', () => {
     });
     const result = await run('verify', '--stack', STACK);
     const kept = result.out.filter((l) => l.endsWith(`the function kept the viewer's x-multizone-flags header (${SPOOFED_FLAGS}): zones would read the viewer's own flags`));
-    expect(kept.map((l) => l.split(/\s+/)[1])).toEqual(['/', '/blog/multizone-verify', '/dashboard/multizone-verify']);
-    expectOneLineError(result, 'verify: 3 of 13 cases failed');
+    expect(kept.map((l) => l.split(/\s+/)[1])).toEqual(['/', '/dashboard/multizone-verify']);
+    expectOneLineError(result, 'verify: 2 of 13 cases failed');
     // Without zone flags, no zone reads the header: the event carries none.
     expect(verifyEvent({ uri: '/a' }, '/a', {}, DIST_ID, DOMAIN).request.headers['x-multizone-flags']).toBeUndefined();
   });
