@@ -845,7 +845,7 @@ async function extraReads(r: ReleaseRow): Promise<{ maxRelease: number; otherDif
 }
 
 /** Checks every release row routes as expected (a bench of functions that route wrongly measures nothing), then times and prints them, and the bounds. */
-export async function releaseSection(): Promise<void> {
+async function releaseSection(): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const { rows, plain, released, rec, mix } = releaseRows(now);
   let wrong = 0;
