@@ -31,8 +31,24 @@
  * page a flag can move (the router), timed in the same interleaved rounds,
  * with their store reads.
  *
+ * Zone releases: the blog zone's requests on a site without releases and
+ * on one where the blog has them, its release record (current, canary at
+ * 25%, three pinned, a preview; made with the record module's own steps)
+ * in the store under the key the site metadata names: its pages for each
+ * kind of viewer (no deployment id, the current id, a pinned id, an
+ * unknown or hostile id, canary viewers, a preview cookie holder), a page
+ * an override moves to it (router vs release router), its assets (no
+ * function vs its release function) and images (image Accept vs its
+ * release function). Every request is first checked to go to the release
+ * it should (header, origin passed to updateRequestOrigin, zone); then
+ * timed in their own interleaved rounds and under njs, with their store
+ * reads (table + flags + release records). Bounds: at most one more read
+ * a request on the zone with releases, the same function and reads on
+ * other zones, the plain router's size unchanged, release functions
+ * within 10 KB.
+ *
  * Targets are reported as PASS/FAIL; the process does not fail on them.
- * Bounded to about a minute (MEASURE_MS of interleaved rounds).
+ * Bounded to a few minutes (MEASURE_MS of interleaved rounds, twice, and njs).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -41,7 +57,12 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { FunctionSandbox, SynthesizedSite, ViewerRequestEvent, viewerRequestEvent } from 'multizone-cli';
+import { MAX_FUNCTION_CODE_BYTES } from '../lib/edge-function/generate';
 import { MAX_TABLE_READS, encodeRoutingTable } from '../lib/edge-function/kvs-table';
+import { METADATA_KEY } from '../lib/metadata-key';
+import { NewRelease, RELEASE_HEADER, RELEASE_PREVIEW_COOKIE, ReleaseRecord, addRelease, encodeRecord, initialRecord, releasePreviewEntry } from '../lib/releases/record';
+import { SiteMetadata } from '../lib/site-metadata';
+import { DEFAULT_SKEW_PROTECTION_MAX_AGE } from '../lib/zone-releases';
 import { MultiZoneDistribution, MultiZoneValidationError, ZoneDefinition } from '../lib';
 import { RoutingTable, buildRoutingTable } from '../lib/routing-plan';
 import { cloudfrontModule, compileFunction, requireRuntimeModule } from '../packages/multizone-cli/src/edge-function/sandbox';
@@ -56,20 +77,42 @@ const MAX_ROUNDS = 2000;
 // The router's code without previewable flags or zone flags: 4 KB of routing, and about 1 KB of shared flag decisions (zone flags, the visitor id).
 const MAX_CODE_BYTES = 5120;
 const ZONE_FLAG_COUNTS = [1, 10];
+/** What every zone release record key holds (releaseKeyPrefix): its reads are counted apart from the table's. */
+const RELEASE_KEY_MARK = ':@release:';
 
 /** One request of the mix: the event, and the flag values the store holds while it runs. */
 export interface MixRequest {
   readonly kind: string;
   readonly event: ViewerRequestEvent;
   readonly flags: Record<string, string>;
+  /** On the release rows: the releases the edge may send the request to ('' for none), and the zone a router must pick. */
+  readonly expect?: { readonly releases: readonly string[]; readonly zone?: string };
 }
 
 /** A handler bound to a store, the origin it selected last, and the store reads it made. */
 export interface Harness {
   run(req: MixRequest): Promise<unknown>;
   lastSelected(): string | undefined;
-  /** Store reads since the harness was made: table values (or SST's route list and metadata), and flags. */
-  reads(): { table: number; flags: number; requests: number };
+  /** What the last request passed to `cf.updateRequestOrigin`, if it called it. */
+  lastOrigin(): ReleaseOrigin | undefined;
+  /** Store reads since the harness was made: table values (or SST's route list and metadata), flags, and release records. */
+  reads(): StoreReads;
+}
+
+/** Store reads: routing table values, flags, zone release records (`:@release:` keys), and the requests they were made for. */
+export interface StoreReads {
+  table: number;
+  flags: number;
+  releases: number;
+  requests: number;
+}
+
+/** The argument of `cf.updateRequestOrigin`, the parts the release functions set. */
+export interface ReleaseOrigin {
+  readonly domainName: string;
+  readonly originPath?: string;
+  readonly customOriginConfig?: { readonly port: number; readonly protocol: string };
+  readonly originAccessControlConfig?: { readonly enabled: boolean };
 }
 
 // ---------------------------------------------------------------- the sites
@@ -212,9 +255,11 @@ export function requestMix(overrides: number, shape: Shape = 'own'): MixRequest[
 export function leanHarness(code: string, store: Record<string, string>, isTable: (key: string) => boolean = (key) => key.startsWith('mz-site:')): Harness {
   let flags: Record<string, string> = {};
   let selected: string | undefined;
-  const count = { table: 0, flags: 0, requests: 0 };
+  let updated: ReleaseOrigin | undefined;
+  const count: StoreReads = { table: 0, flags: 0, releases: 0, requests: 0 };
   const lookup = (key: string) => {
-    if (isTable(key)) count.table++;
+    if (key.includes(RELEASE_KEY_MARK)) count.releases++;
+    else if (isTable(key)) count.table++;
     else count.flags++;
     return Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : store[key];
   };
@@ -222,9 +267,10 @@ export function leanHarness(code: string, store: Record<string, string>, isTable
     ...cloudfrontModule(lookup, (id) => {
       selected = id;
     }),
-    // The SST model picks its origin by domain name.
-    updateRequestOrigin: (o: { domainName: string }) => {
+    // The SST model picks its origin by domain name; the release functions pass a release's whole origin, kept for the pick check.
+    updateRequestOrigin: (o: ReleaseOrigin) => {
       selected = o.domainName;
+      updated = o;
     },
   };
   const handler = compileFunction(code)(cf, requireRuntimeModule);
@@ -232,10 +278,12 @@ export function leanHarness(code: string, store: Record<string, string>, isTable
     run: (req) => {
       flags = req.flags;
       selected = undefined;
+      updated = undefined;
       count.requests++;
       return handler(req.event) as Promise<unknown>;
     },
     lastSelected: () => selected,
+    lastOrigin: () => updated,
     reads: () => ({ ...count }),
   };
 }
@@ -250,7 +298,8 @@ function sandboxHarness(code: string, store: Record<string, string>): Harness {
       selected = outcome.selectedOriginId;
     },
     lastSelected: () => selected,
-    reads: () => ({ table: 0, flags: 0, requests: 0 }),
+    lastOrigin: () => undefined,
+    reads: () => ({ table: 0, flags: 0, releases: 0, requests: 0 }),
   };
 }
 
@@ -448,6 +497,34 @@ export function njsTiming(code: string, store: Record<string, string>, mix: MixR
 
 // ---------------------------------------------------------------- measuring
 
+/** Warm-up rounds, then interleaved rounds of every subject's mix until MEASURE_MS (or MAX_ROUNDS) passes; returns the rounds. */
+async function measure(subjects: Subject[]): Promise<number> {
+  for (let i = 0; i < WARMUP_ROUNDS; i++) for (const s of subjects) await batch(s.harness, s.mix);
+  const t0 = Date.now();
+  let rounds = 0;
+  while (rounds < MAX_ROUNDS && Date.now() - t0 < MEASURE_MS) {
+    // Interleaved, in a rotating order: drift and background load hit every subject alike.
+    for (let j = 0; j < subjects.length; j++) {
+      const s = subjects[(j + rounds) % subjects.length];
+      s.samples.push(await batch(s.harness, s.mix));
+    }
+    rounds++;
+  }
+  return rounds;
+}
+
+type NjsSubject = Pick<Subject, 'code' | 'store' | 'mix'>;
+const njsCell = (t: { us: number; kb: number } | undefined) => (t ? `${t.us.toFixed(1)} µs, ${t.kb.toFixed(1)} KB` : 'n/a');
+type NjsResult = { us: number; kb: number; requests: number } | undefined;
+
+/** njs time and memory of each subject: three passes over all of them, median per subject, so that a burst of background load skews one pass only. */
+function njsMedians(subjects: NjsSubject[]): NjsResult[] {
+  const passes = NJS_AVAILABLE ? [0, 1, 2].map(() => subjects.map((s) => njsTiming(s.code, s.store, s.mix)!)) : [];
+  return subjects.map((_, i) =>
+    NJS_AVAILABLE ? { us: median(passes.map((p) => p[i].us)), kb: median(passes.map((p) => p[i].kb)), requests: median(passes.map((p) => p[i].requests)) } : undefined,
+  );
+}
+
 export async function batch(h: Harness, mix: MixRequest[]): Promise<number> {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < mix.length; i++) await h.run(mix[i]);
@@ -481,18 +558,361 @@ const subject = (name: string, code: string, store: Record<string, string>, mix:
   bytes: Buffer.byteLength(code),
 });
 
-/** Mean store reads per request over one pass of the mix (table values, flags), from a fresh harness. */
-async function readsPerRequest(s: Subject, isTable?: (key: string) => boolean): Promise<{ table: number; flags: number; max: number }> {
-  const h = leanHarness(s.code, s.store, isTable);
-  let max = 0;
-  for (const req of s.mix) {
+/** Mean store reads per request over one pass of the mix (table values, flags, release records), and the most table values one request read, from a fresh harness. */
+async function readsPerRequest(s: Subject, isTable?: (key: string) => boolean): Promise<{ table: number; flags: number; releases: number; max: number }> {
+  const each = await readsEach(s.code, s.store, s.mix, isTable);
+  const mean = (f: (r: StoreReads) => number) => each.reduce((n, r) => n + f(r), 0) / each.length;
+  return { table: mean((r) => r.table), flags: mean((r) => r.flags), releases: mean((r) => r.releases), max: Math.max(...each.map((r) => r.table)) };
+}
+
+/** The store reads of each request of the mix, in order, from a fresh harness; none at all where no function runs (`code` undefined). */
+async function readsEach(code: string | undefined, store: Record<string, string>, mix: MixRequest[], isTable?: (key: string) => boolean): Promise<StoreReads[]> {
+  if (code === undefined) return mix.map(() => ({ table: 0, flags: 0, releases: 0, requests: 1 }));
+  const h = leanHarness(code, store, isTable);
+  const out: StoreReads[] = [];
+  for (const req of mix) {
     const before = h.reads();
     await h.run(req);
     const after = h.reads();
-    max = Math.max(max, after.table - before.table);
+    out.push({ table: after.table - before.table, flags: after.flags - before.flags, releases: after.releases - before.releases, requests: 1 });
   }
-  const r = h.reads();
-  return { table: r.table / r.requests, flags: r.flags / r.requests, max };
+  return out;
+}
+
+// ---------------------------------------------------------------- releases
+
+/** The zone with releases (flag-0's override moves `/feature-0/*` to it), and one without beside it (flag-1's, `/feature-1/*`). */
+const RELEASE_ZONE = ZONES[0];
+const OTHER_ZONE = ZONES[1];
+/** The deployment id of the build behind the zone's template origin. */
+const TEMPLATE_ID = '3f9c2a1';
+const CANARY_SHARE = 25;
+/** The function kinds by logical id in the template: a row names the function it expects, and the template must agree. */
+const FUNCTION_KINDS: Array<[RegExp, string]> = [
+  [/^SiteRouter[0-9A-F]{8}$/, 'router'],
+  [/^SiteReleaseRouter[0-9A-F]{8}$/, 'release router'],
+  [/^SiteZoneRelease[A-Za-z0-9]*[0-9A-F]{8}$/, 'zone release'],
+  [/^SiteFlagDecider[0-9A-F]{8}$/, 'zone-flag decider'],
+  [/^SiteHostForwarder[0-9A-F]{8}$/, 'host forwarder'],
+  [/^SiteImageAccept[0-9A-F]{8}$/, 'image Accept'],
+];
+
+/**
+ * A realistic record, made with the record module's own steps an hour
+ * apart: the template's build, three releases each replacing the last
+ * (so three are pinned, the template's build among them), a 25% canary
+ * and a preview. Origins: a host per build, one under a path.
+ */
+export function benchRecord(templateId: string, now: number, maxAge: number): ReleaseRecord {
+  const steps: NewRelease[] = [
+    { zone: RELEASE_ZONE, id: '8d41e07', origin: 'https://8d41e07.blog.example.com' },
+    { zone: RELEASE_ZONE, id: 'c2b95f4', origin: 'https://releases.example.com/blog/c2b95f4' },
+    { zone: RELEASE_ZONE, id: 'e71a3d9', origin: 'https://e71a3d9.blog.example.com' },
+    { zone: RELEASE_ZONE, id: 'a05f6b2', origin: 'https://a05f6b2.blog.example.com', canary: CANARY_SHARE },
+    { zone: RELEASE_ZONE, id: 'pr-1234', origin: 'https://pr-1234.preview.example.com', preview: true },
+  ];
+  return steps.reduce((rec, step, i) => addRelease(rec, step, now - (steps.length - i) * 3600, maxAge), initialRecord(templateId));
+}
+
+/** A synthesized site of the release rows, its store as the edge holds it, and its functions by path. */
+export interface ReleaseSite {
+  readonly site: SynthesizedSite;
+  /** The table and flag values, and the zone's release record under the key the site metadata names. */
+  readonly store: Record<string, string>;
+  readonly record?: ReleaseRecord;
+  /** The code of the viewer-request function at `uri` (undefined where none runs), after checking it is of `kind`. */
+  code(uri: string, kind: string): string | undefined;
+}
+
+/**
+ * The benchmark's zones, with overrides flag-0 (to the zone with releases)
+ * and flag-1 (to the other zone), and `zoneFlags` zone flags at 50%; with
+ * `record`, the blog zone has releases (its template's build the record's)
+ * and the record is in the store, under the key the site metadata names.
+ */
+export function releaseSite(zoneFlags: number, record?: ReleaseRecord): ReleaseSite {
+  const app = new App();
+  const stack = new Stack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
+  const zoneFlagValues = Object.fromEntries(Array.from({ length: zoneFlags }, (_, i) => [`zone-flag-${i}`, '50%']));
+  new MultiZoneDistribution(stack, 'Site', {
+    defaultZone: { name: 'home', origin: origin('home') },
+    zones: zoneDefinitions().map((z) => (record && z.name === RELEASE_ZONE ? { ...z, releases: { deploymentId: record.t } } : z)),
+    overrides: overrideDefinitions(2, 'own'),
+    flags: { 'flag-0': 'on', 'flag-1': 'on', ...zoneFlagValues },
+    ...(zoneFlags ? { zoneFlags: Object.keys(zoneFlagValues) } : {}),
+  });
+  const site = SynthesizedSite.fromStack(stack);
+  const metadata: SiteMetadata = site.resource(site.logicalId)!.Metadata[METADATA_KEY];
+  const store = { ...site.storeEntries };
+  const meta = metadata.releases?.[RELEASE_ZONE];
+  if (record && meta?.deploymentId !== record.t) throw new Error(`the site metadata names no release record of ${RELEASE_ZONE} for template build ${record.t}`);
+  if (record) store[meta!.key] = encodeRecord(record);
+  const code = (uri: string, kind: string) => {
+    const id = site.behaviorFor(uri).behavior.viewerRequestFunction;
+    const found = id === undefined ? 'no function' : (FUNCTION_KINDS.find(([re]) => re.test(id))?.[1] ?? id);
+    if (found !== kind) throw new Error(`${uri} runs ${found}, not ${kind}, on the site ${record ? 'with' : 'without'} releases`);
+    return id === undefined ? undefined : site.functionCode(id);
+  };
+  return { site, store, record, code };
+}
+
+/** The viewers of the release rows. */
+const VIEWERS = ['no id', 'current id', 'pinned id', 'unknown id', 'canary', 'preview'] as const;
+type Viewers = (typeof VIEWERS)[number];
+/** Deployment ids no release has: one well formed, then hostile ones (too long, unicode, a path, an injection, markup). */
+const UNKNOWN_IDS = ['0badf00', 'x'.repeat(200), 'e71a3d9\u00e9', '../e71a3d9', "e71a3d9' OR '1'='1", '<script>alert(1)</script>'];
+
+/**
+ * What one viewer of a kind sends, and the releases it may get: no id (a
+ * first visit); the current id in `x-deployment-id`; a pinned id in
+ * `?dpl=`; an unknown or hostile id; a returning or new viewer (half with
+ * an `mz-vid` cookie), whom the canary takes in its share; a preview
+ * cookie holder.
+ */
+interface ReleaseViewer {
+  readonly options: { headers?: Record<string, string>; querystring?: Record<string, string>; cookies?: Record<string, string> };
+  readonly releases: string[];
+}
+
+function releaseViewer(kind: Viewers, n: number, rec: ReleaseRecord, now: number, vid: string): ReleaseViewer {
+  const canary = rec.k![0];
+  const pinned = Object.keys(rec.u ?? {});
+  switch (kind) {
+    case 'no id':
+      return { options: {}, releases: [rec.c, canary] };
+    case 'current id':
+      return { options: { headers: { 'x-deployment-id': rec.c } }, releases: [rec.c] };
+    case 'pinned id':
+      return { options: { querystring: { dpl: pinned[n % pinned.length] } }, releases: [pinned[n % pinned.length]] };
+    case 'unknown id':
+      return { options: { headers: { 'x-deployment-id': UNKNOWN_IDS[n % UNKNOWN_IDS.length] } }, releases: [rec.c, canary] };
+    case 'canary':
+      return { options: { cookies: n % 2 ? { 'mz-vid': vid } : {} }, releases: [rec.c, canary] };
+    case 'preview':
+      return { options: { cookies: { [RELEASE_PREVIEW_COOKIE]: releasePreviewEntry(RELEASE_ZONE, rec.p![0], now + 3600, rec.s!) } }, releases: [rec.p![0]] };
+  }
+}
+
+/** What a request of a release mix asks for: its path, and headers and query parameters of its kind (an image's Accept, its url, w, q). */
+interface ReleaseRequestShape {
+  readonly uri: (k: number) => string;
+  readonly headers?: Record<string, string>;
+  readonly querystring?: Record<string, string>;
+}
+
+/** MIX_SIZE requests of the given viewers in turn, each expecting the releases its kind may get (of `rec`, the record on the site with releases). */
+export function releaseMix(viewers: readonly Viewers[], shape: ReleaseRequestShape, rec: ReleaseRecord, now: number): MixRequest[] {
+  const rnd = prng(18);
+  const hex = () => Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16)).join('');
+  return Array.from({ length: MIX_SIZE }, (_, n) => {
+    const kind = viewers[n % viewers.length];
+    const v = releaseViewer(kind, Math.floor(n / viewers.length), rec, now, hex());
+    const o = v.options;
+    const event = viewerRequestEvent(shape.uri(Math.floor(rnd() * 1000)), {
+      ip: `198.51.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`,
+      requestId: hex(),
+      headers: { ...shape.headers, ...o.headers },
+      querystring: { ...shape.querystring, ...o.querystring },
+      cookies: o.cookies,
+    });
+    return { kind, event, flags: {}, expect: { releases: v.releases } };
+  });
+}
+
+/** The mix on a page `flag` can move to `zone`: the flag on for about half of the requests (the zone's releases expected), off for the rest (the default zone, no release). */
+function movedMix(mix: MixRequest[], flag: string, zone: string): MixRequest[] {
+  const rnd = prng(23);
+  return mix.map((r) => (rnd() < 0.5 ? { ...r, flags: { [flag]: 'on' }, expect: { ...r.expect!, zone } } : { ...r, flags: { [flag]: 'off' }, expect: { releases: [''], zone: 'home' } }));
+}
+
+/** Whether the function passed the origin of the release URL `url` to updateRequestOrigin, or none for '' (the template origin). */
+function sameOrigin(url: string, o: ReleaseOrigin | undefined): boolean {
+  if (url === '') return o === undefined;
+  const u = new URL(url);
+  const protocol = u.protocol.slice(0, -1);
+  return (
+    o !== undefined &&
+    o.domainName === u.hostname &&
+    (o.originPath ?? '') === u.pathname.replace(/\/$/, '') &&
+    o.customOriginConfig?.protocol === protocol &&
+    o.customOriginConfig.port === (u.port ? +u.port : protocol === 'https' ? 443 : 80) &&
+    o.originAccessControlConfig?.enabled === false
+  );
+}
+
+/** The release each request of the mix was sent to ('' for none), each checked against what it expects: the release header, the origin passed for it, the zone. */
+async function releasePicks(code: string, store: Record<string, string>, rec: ReleaseRecord, mix: MixRequest[]): Promise<{ picks: string[]; wrong: number }> {
+  const h = leanHarness(code, store);
+  const picks: string[] = [];
+  let wrong = 0;
+  for (const req of mix) {
+    const out = (await h.run(req)) as ViewerRequestEvent['request'];
+    const picked = out.headers[RELEASE_HEADER]?.value ?? '';
+    const zone = out.headers['x-multizone-zone']?.value;
+    picks.push(picked);
+    const ok = req.expect!.releases.includes(picked) && sameOrigin(picked ? rec.r[picked] : '', h.lastOrigin()) && (req.expect!.zone === undefined || zone === req.expect!.zone);
+    if (!ok) wrong++;
+  }
+  return { picks, wrong };
+}
+
+/** The canary mix's viewers with a visitor id, asked again with that id (new request id and address): how many got another release. */
+async function canaryDrift(code: string, store: Record<string, string>, mix: MixRequest[], picks: string[]): Promise<{ holders: number; moved: number }> {
+  const h = leanHarness(code, store);
+  let holders = 0;
+  let moved = 0;
+  for (let i = 0; i < mix.length; i++) {
+    const vid = mix[i].event.request.cookies['mz-vid']?.value;
+    if (!vid) continue;
+    holders++;
+    const again = viewerRequestEvent(mix[i].event.request.uri, { ip: '203.0.113.7', cookies: { 'mz-vid': vid }, requestId: `again-${i}` });
+    const out = (await h.run({ ...mix[i], event: again })) as ViewerRequestEvent['request'];
+    if ((out.headers[RELEASE_HEADER]?.value ?? '') !== picks[i]) moved++;
+  }
+  return { holders, moved };
+}
+
+/** One row of the release table: a request of the zone, and the function that runs it without releases (none: undefined) and with them. */
+interface ReleaseRow {
+  readonly request: string;
+  readonly viewers: string;
+  readonly without?: Subject;
+  readonly with: Subject;
+}
+
+/** The release rows: the zone's pages for each kind of viewer and for all of them with a zone flag, a page an override moves there, its assets and images. */
+export function releaseRows(now: number) {
+  // One record for both sites with releases, so a preview cookie signed with its secret is valid on both.
+  const rec = benchRecord(TEMPLATE_ID, now, DEFAULT_SKEW_PROTECTION_MAX_AGE.toSeconds());
+  const [plain, released, plain1, released1] = [releaseSite(0), releaseSite(0, rec), releaseSite(1), releaseSite(1, rec)];
+  const mix = (viewers: readonly Viewers[], shape: ReleaseRequestShape) => releaseMix(viewers, shape, rec, now);
+  /** The request at `uri` on both sites: checks each runs the function of the kind named, without releases and with them. */
+  const row = (request: string, viewers: string, m: MixRequest[], uri: string, kinds: [string, string], [before, after] = [plain, released]): ReleaseRow => {
+    const code = [before.code(uri, kinds[0]), after.code(uri, kinds[1])];
+    return { request, viewers, without: code[0] === undefined ? undefined : subject(kinds[0], code[0], before.store, m), with: subject(kinds[1], code[1]!, after.store, m) };
+  };
+  const page = { uri: (k: number) => `/${RELEASE_ZONE}/post-${k}` };
+  const asset = { uri: (k: number) => `/${RELEASE_ZONE}-static/_next/static/chunks/${k}.js` };
+  const image = { uri: () => `/${RELEASE_ZONE}-static/_next/image`, headers: { accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8' }, querystring: { url: `/${RELEASE_ZONE}-static/cover.png`, w: '640', q: '75' } };
+  const all = 'all six in turn';
+  const rows: ReleaseRow[] = [
+    ...VIEWERS.map((v) => row('zone page', v, mix([v], page), page.uri(0), ['host forwarder', 'zone release'])),
+    row('zone page, 1 zone flag', all, mix(VIEWERS, page), page.uri(0), ['zone-flag decider', 'zone release'], [plain1, released1]),
+    row('page flag-0 moves to the zone, on for half', all, movedMix(mix(VIEWERS, { uri: (k) => `/feature-0/page-${k}` }), 'flag-0', RELEASE_ZONE), '/feature-0/page', ['router', 'release router']),
+    row('zone asset', all, mix(VIEWERS, asset), asset.uri(0), ['no function', 'zone release']),
+    row('zone image', all, mix(VIEWERS, image), image.uri(), ['image Accept', 'zone release']),
+  ];
+  return { rows, plain, released, rec, mix };
+}
+
+/**
+ * Requests of the zone without releases and of the default zone, with the
+ * same viewers: the function each runs on both sites, its size, and the
+ * store reads of each request there.
+ */
+async function otherZoneCosts(plain: ReleaseSite, released: ReleaseSite, mix: (viewers: readonly Viewers[], shape: ReleaseRequestShape) => MixRequest[]) {
+  const cases: Array<[string, string, MixRequest[]]> = [
+    [`${OTHER_ZONE} page`, 'host forwarder', mix(VIEWERS, { uri: (k) => `/${OTHER_ZONE}/page-${k}` })],
+    ['default zone page', 'host forwarder', mix(VIEWERS, { uri: (k) => `/pricing/${k}` })],
+    [`page flag-1 moves to ${OTHER_ZONE}`, 'router', movedMix(mix(VIEWERS, { uri: (k) => `/feature-1/page-${k}` }), 'flag-1', OTHER_ZONE)],
+    [`${OTHER_ZONE} asset`, 'no function', mix(VIEWERS, { uri: (k) => `/${OTHER_ZONE}-static/_next/static/chunks/${k}.js` })],
+    [`${OTHER_ZONE} image`, 'image Accept', mix(VIEWERS, { uri: () => `/${OTHER_ZONE}-static/_next/image`, querystring: { url: '/a.png', w: '640', q: '75' } })],
+  ];
+  const out = [];
+  for (const [request, kind, m] of cases) {
+    const uri = m[0].event.request.uri;
+    const code = [plain.code(uri, kind), released.code(uri, kind)];
+    const reads = [await readsEach(code[0], plain.store, m), await readsEach(code[1], released.store, m)];
+    out.push({ request, kind, bytes: code.map((c) => (c === undefined ? 0 : Buffer.byteLength(c))), same: JSON.stringify(reads[0]) === JSON.stringify(reads[1]), reads: reads[1] });
+  }
+  return out;
+}
+
+/** Per request of a release row: the release function's reads against the function's without releases (none where no function ran). */
+async function extraReads(r: ReleaseRow): Promise<{ maxRelease: number; otherDiffs: number; awayReads: number }> {
+  const before = await readsEach(r.without?.code, r.without?.store ?? {}, r.with.mix);
+  const after = await readsEach(r.with.code, r.with.store, r.with.mix);
+  let maxRelease = 0;
+  let otherDiffs = 0;
+  let awayReads = 0;
+  after.forEach((a, i) => {
+    maxRelease = Math.max(maxRelease, a.releases);
+    if (a.table !== before[i].table || a.flags !== before[i].flags) otherDiffs++;
+    // Sent to a zone without releases (flag off): no release record read.
+    if (r.with.mix[i].expect!.releases.length === 1 && r.with.mix[i].expect!.releases[0] === '' && a.releases > 0) awayReads++;
+  });
+  return { maxRelease, otherDiffs, awayReads };
+}
+
+/** Checks every release row routes as expected (a bench of functions that route wrongly measures nothing), then times and prints them, and the bounds. */
+async function releaseSection(): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const { rows, plain, released, rec, mix } = releaseRows(now);
+  let wrong = 0;
+  let checked = 0;
+  const canaryRow = rows.find((r) => r.viewers === 'canary')!;
+  let canary = { on: 0, holders: 0, moved: 0 };
+  for (const r of rows) {
+    const p = await releasePicks(r.with.code, r.with.store, rec, r.with.mix);
+    wrong += p.wrong;
+    checked += p.picks.length;
+    if (r === canaryRow) canary = { on: p.picks.filter((id) => id === rec.k![0]).length, ...(await canaryDrift(r.with.code, r.with.store, r.with.mix, p.picks)) };
+  }
+  const others = await otherZoneCosts(plain, released, mix);
+  const extra = await Promise.all(rows.map(extraReads));
+
+  const subjects = rows.flatMap((r) => (r.without ? [r.without, r.with] : [r.with]));
+  const rounds = await measure(subjects);
+  const njs = njsMedians(subjects);
+  const njsOf = (s: Subject | undefined) => (s ? njsCell(njs[subjects.indexOf(s)]) : 'no function');
+  const readCell = async (s: Subject | undefined) => {
+    if (!s) return '0 + 0 + 0';
+    const r = await readsPerRequest(s);
+    return `${r.table.toFixed(2)} + ${r.flags.toFixed(2)} + ${r.releases.toFixed(2)}`;
+  };
+  const usOf = (s: Subject | undefined) => (s ? (median(s.samples) / 1000).toFixed(2) : '0');
+
+  console.log(
+    `\nZone releases: the ${RELEASE_ZONE} zone's requests without releases and with them (its record: current ${rec.c}, canary ${rec.k![0]} at ${rec.k![1]}%, ` +
+      `pinned ${Object.keys(rec.u ?? {}).join(', ')}, preview ${rec.p![0]}; ${Buffer.byteLength(encodeRecord(rec))} bytes), ` +
+      `${rounds} interleaved rounds of ${MIX_SIZE} requests per subject after ${WARMUP_ROUNDS} warm-up rounds; njs as above. ` +
+      'Viewers: no id (a first visit), the current id in x-deployment-id, a pinned id in ?dpl=, an unknown or hostile id, returning and new viewers (half with mz-vid: the canary takes its share), a preview cookie holder\n',
+  );
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  const reads = 'store reads/request: table + flags + release';
+  console.log(line(['request', 'viewers', 'without releases', 'code bytes', 'µs/request', reads, 'njs per request', 'with releases', 'code bytes', 'µs/request', reads, 'njs per request']));
+  console.log(line(['---', '---', '---', '---:', '---:', '---:', '---:', '---', '---:', '---:', '---:', '---:']));
+  for (const r of rows) {
+    const without = [r.without?.name ?? 'no function', r.without?.bytes ?? 0, usOf(r.without), await readCell(r.without), njsOf(r.without)];
+    console.log(line([r.request, r.viewers, ...without, r.with.name, r.with.bytes, usOf(r.with), await readCell(r.with), njsOf(r.with)]));
+  }
+  printReleaseBounds(rows, extra, others, { wrong, checked, ...canary, share: rec.k![1], of: canaryRow.with.mix.length });
+}
+
+function printReleaseBounds(
+  rows: ReleaseRow[],
+  extra: Array<{ maxRelease: number; otherDiffs: number; awayReads: number }>,
+  others: Array<{ request: string; kind: string; bytes: number[]; same: boolean; reads: StoreReads[] }>,
+  picks: { wrong: number; checked: number; on: number; of: number; share: number; holders: number; moved: number },
+): void {
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  const routers = [rows.find((r) => r.without?.name === 'router')!.without!.bytes, others.find((o) => o.kind === 'router')!.bytes[1]];
+  const releaseFns = rows.map((r) => r.with.bytes);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const mean = (rs: StoreReads[], f: (r: StoreReads) => number) => (sum(rs.map(f)) / rs.length).toFixed(2);
+  console.log(`\nrelease picks: ${picks.on} of ${picks.of} viewers of the canary row on the canary (${picks.share}% set); ${picks.moved} of ${picks.holders} with a visitor id got another release on a second request`);
+  console.log(`\n${verdict(picks.wrong === 0)}  every request sent where it should be (the release header, the origin passed to updateRequestOrigin, the zone): ${picks.wrong} of ${picks.checked} wrong`);
+  console.log(`${verdict(picks.moved === 0 && Math.abs((100 * picks.on) / picks.of - picks.share) <= 10)}  the canary takes about its share (within 10 points) and keeps its viewers: ${((100 * picks.on) / picks.of).toFixed(1)}%, ${picks.moved} moved`);
+  console.log(
+    `${verdict(extra.every((e) => e.maxRelease <= 1 && e.otherDiffs === 0 && e.awayReads === 0))}  at most one more store read per request on the zone with releases (its record), table and flag reads unchanged, none when a request goes elsewhere: ` +
+      `max ${Math.max(...extra.map((e) => e.maxRelease))} release read, ${sum(extra.map((e) => e.otherDiffs))} requests with other reads changed, ${sum(extra.map((e) => e.awayReads))} record reads off the zone`,
+  );
+  console.log(
+    `${verdict(others.every((o) => o.same && o.bytes[0] === o.bytes[1]))}  other zones: the same function and the same reads per request as on a site without releases: ` +
+      others.map((o) => `${o.request} (${o.kind}${o.bytes[1] ? `, ${o.bytes[1]} bytes` : ''}) ${mean(o.reads, (r) => r.table)} + ${mean(o.reads, (r) => r.flags)} + ${mean(o.reads, (r) => r.releases)}${o.same ? '' : ' DIFFERENT'}`).join('; '),
+  );
+  console.log(`${verdict(routers[0] === routers[1] && routers[1] <= MAX_CODE_BYTES)}  the plain router the same size with releases, at most ${MAX_CODE_BYTES} bytes: ${routers[0]} without, ${routers[1]} with`);
+  console.log(`${verdict(releaseFns.every((b) => b <= MAX_FUNCTION_CODE_BYTES))}  every release function within ${MAX_FUNCTION_CODE_BYTES} bytes: largest ${Math.max(...releaseFns)}`);
 }
 
 /** Synthesizes with aws-cdk-lib's built-in CloudFormation validation on (its default) or off (`CDK_VALIDATION=false`). */
@@ -617,33 +1037,18 @@ async function main(): Promise<void> {
     worstSubject,
     ...zoneFlagSubjects.flatMap((z) => [z.page, z.router]),
   ];
-  for (let i = 0; i < WARMUP_ROUNDS; i++) for (const s of subjects) await batch(s.harness, s.mix);
-  const t0 = Date.now();
-  let rounds = 0;
-  while (rounds < MAX_ROUNDS && Date.now() - t0 < MEASURE_MS) {
-    // Interleaved, in a rotating order: drift and background load hit every subject alike.
-    for (let j = 0; j < subjects.length; j++) {
-      const s = subjects[(j + rounds) % subjects.length];
-      s.samples.push(await batch(s.harness, s.mix));
-    }
-    rounds++;
-  }
+  const rounds = await measure(subjects);
 
   // njs last, one process at a time, so it never competes with the Node measurement.
-  // Three passes over every subject, median per subject, so that a burst of background load skews one pass only.
-  const njsSubjects: Array<[string, Record<string, string>, MixRequest[]]> = [
-    ...[...rows.flatMap((r) => [r.lean, r.sst]), baseline!, sharedSubject, worstSubject].map((s): [string, Record<string, string>, MixRequest[]] => [s.code, s.store, s.mix]),
-    ['async function handler(event) { return event.request; }\n', {}, baseline!.mix],
-    ...zoneFlagSubjects.flatMap((z) => [z.page, z.router]).map((s): [string, Record<string, string>, MixRequest[]] => [s.code, s.store, s.mix]),
+  const njsSubjects: NjsSubject[] = [
+    ...[...rows.flatMap((r) => [r.lean, r.sst]), baseline!, sharedSubject, worstSubject],
+    { code: 'async function handler(event) { return event.request; }\n', store: {}, mix: baseline!.mix },
+    ...zoneFlagSubjects.flatMap((z) => [z.page, z.router]),
   ];
-  const passes = NJS_AVAILABLE ? [0, 1, 2].map(() => njsSubjects.map(([code, store, mix]) => njsTiming(code, store, mix)!)) : [];
-  const njsResults = njsSubjects.map((_, i) =>
-    NJS_AVAILABLE ? { us: median(passes.map((p) => p[i].us)), kb: median(passes.map((p) => p[i].kb)), requests: median(passes.map((p) => p[i].requests)) } : undefined,
-  );
+  const njsResults = njsMedians(njsSubjects);
   const njsOf = (k: number) => njsResults[k];
   const njsRow = (i: number) => ({ fn: njsOf(2 * i), sst: njsOf(2 * i + 1) });
   const [njsBaseline, njsShared, njsWorst, njsHarness, ...njsZoneFlags] = njsResults.slice(2 * rows.length);
-  const njsCell = (t: { us: number; kb: number } | undefined) => (t ? `${t.us.toFixed(1)} µs, ${t.kb.toFixed(1)} KB` : 'n/a');
 
   const us = (ns: number) => (ns / 1000).toFixed(2);
   const base1 = median(rows[0].lean.samples);
@@ -718,6 +1123,8 @@ async function main(): Promise<void> {
   console.log(`${verdict(worstReads.max <= MAX_TABLE_READS)}  worst accepted table within ${MAX_TABLE_READS} table reads a request: ${worstReads.max}`);
   console.log(`${verdict(at1000 <= 0.5 * lin)}  time at 1000 overrides at most 0.5x of the linear scan: ${(at1000 / lin).toFixed(2)}x`);
   console.log(`${verdict(maxBytes <= MAX_CODE_BYTES)}  code at most ${MAX_CODE_BYTES} bytes for every count: largest ${maxBytes} bytes`);
+
+  await releaseSection();
   console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

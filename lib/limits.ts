@@ -395,7 +395,7 @@ export const PLATFORM_LIMITS: ReadonlyArray<PlatformLimit> = [
     adjustable: false,
     doc: CLOUDFRONT_QUOTAS,
     handling:
-      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 5.1 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (10 zone flags of 128 characters: 6.3 KB). The release router and each zone release function (about 7.6 and 6.5 KB) grow with neither releases nor zones. Refused at synth past the limit for every generated function; checked on the template.',
+      'Designed away: the routing table and the zones it names live in the KeyValueStore, so the router (about 5.1 KB) does not grow with zones or overrides; only the names of previewable flags and zone flags add to it (10 zone flags of 128 characters: 6.3 KB). The release router and each zone release function (about 7.4 and 6.2 KB) grow with neither releases nor zones. Refused at synth past the limit for every generated function; checked on the template.',
     check: (t, max) =>
       resourcesOf(t, 'AWS::CloudFront::Function').flatMap((r) => {
         const code = literal(r.properties.FunctionCode);

@@ -14,7 +14,7 @@ import { FunctionUrlOrigin, HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origin
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SynthesizedSite } from 'multizone-cli';
 import { EXAMPLE_ZONE_ORIGINS, ExampleSiteStack } from '../bin/example-stack';
-import { synthesize, zoneFlagSite } from '../bench/run';
+import { releaseRows, synthesize, zoneFlagSite } from '../bench/run';
 import { MultiZoneDistribution } from '../lib';
 import { main } from '../packages/multizone-cli/src/cli';
 
@@ -152,6 +152,14 @@ describe('the benchmark functions, at the code sizes the benchmarks page gives',
       expectStated('docs/benchmarks.md', row(zoneFlags, 'movable', 'router', site.routerCode));
     }
     expectStated('docs/benchmarks.md', `store-free host forwarder (${bytes(zoneFlagSite(0).pageCode)} bytes;`);
+  });
+
+  test('the functions of the release rows, without releases and with them', () => {
+    const { rows } = releaseRows(Math.floor(Date.now() / 1000));
+    for (const r of rows) {
+      expectStated('docs/benchmarks.md', `| ${r.request} | ${r.viewers} | ${r.without?.name ?? 'no function'} | ${r.without?.bytes ?? 0} |`);
+      expectStated('docs/benchmarks.md', `| ${r.with.name} | ${r.with.bytes} |`);
+    }
   });
 });
 
