@@ -25,7 +25,8 @@ function asked(req) {
 function previewed(req, rec, z) {
   var c = req.cookies ? req.cookies[RC] : null, e, m, i;
   if (!c || typeof c.value !== 'string' || typeof rec.s !== 'string' || !Array.isArray(rec.p)) return '';
-  e = c.value.split(/,|%2C/i);
+  // Split on plain commas: njs allocates per character for a split on a regular expression.
+  e = c.value.replace(/%2C/gi, ',').split(',');
   for (i = 0; i < e.length && i < 10; i++) {
     m = /^([a-z0-9-]{1,64})\\.([A-Za-z0-9_.-]{1,64})\\.([0-9]{1,12})\\.([0-9a-f]{64})$/.exec(e[i]);
     if (m && m[1] === z && rec.p.indexOf(m[2]) >= 0 && typeof rec.r[m[2]] === 'string' && m[3] * 1000 > Date.now() &&
