@@ -25,12 +25,16 @@ export function writeFlag(name: string, value: string, file: string = DEFAULT_FL
   const problem = flagNameProblem(name) ?? flagValueProblem(value);
   if (problem) throw new MultiZoneValidationError(`Flag "${name}": ${problem}`);
   const flags = { ...readFlagFile(file), [name]: value };
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  // Write then rename, so a local edge reading the file never sees half of it.
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(flags, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeJsonFile(file, flags);
   return flags;
+}
+
+/** Writes a local edge file as indented JSON: written then renamed, so a local edge reading it never sees half of it. */
+export function writeJsonFile(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  fs.renameSync(tmp, file);
 }
 
 /** The local edge's preview signing secret file: `preview-secret` beside the flag file. */

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MultiZoneValidationError } from 'multizone-distribution/internal';
 import type { SiteZoneReleases } from '../synthesized-site';
-import { DEFAULT_FLAG_FILE } from './flag-file';
+import { DEFAULT_FLAG_FILE, writeJsonFile } from './flag-file';
 
 /** The local release records file's name, beside the flag file. */
 export const RELEASES_FILE_NAME = 'releases.json';
@@ -68,10 +68,7 @@ export function writeLocalRelease(zone: string, recordJson: string, file: string
   }
   if (!isRecordObject(record)) throw new MultiZoneValidationError(`Zone "${zone}": the release record must be a JSON object`);
   const releases = { ...readLocalReleases(file), [zone]: record };
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(releases, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeJsonFile(file, releases);
   return releases;
 }
 
