@@ -181,7 +181,8 @@ function forget(d: Draft, id: string): void {
  * After a deploy whose template names deployment id `templateId`: the
  * template origin now serves that build, which becomes current. Releases
  * that were the template origin's earlier builds are gone with them; a
- * current release elsewhere keeps serving its viewers for `maxAge`.
+ * current release elsewhere keeps serving its viewers for `maxAge`. A
+ * deploy is never refused for room: pins are shed as for a rollback.
  */
 export function reconcileTemplate(rec: ReleaseRecord | undefined, templateId: string, now: number, maxAge: number): ReleaseRecord {
   if (!rec) return initialRecord(templateId);
@@ -196,7 +197,7 @@ export function reconcileTemplate(rec: ReleaseRecord | undefined, templateId: st
   d.t = templateId;
   d.c = templateId;
   d.r[templateId] = '';
-  return pruned(d, now);
+  return pruned(d, now, undefined, true);
 }
 
 /** A release to add. */
