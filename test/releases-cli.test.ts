@@ -249,7 +249,7 @@ describe('on the local edge (--local)', () => {
 
   test('a record from an earlier template build is reconciled before the step', async () => {
     fs.writeFileSync(file, JSON.stringify({ blog: { v: 1, t: 'v0', c: 'v0', r: { v0: '' } }, other: { kept: true } }));
-    expect((await run('releases', 'blog', ...local)).out).toContain("  note      the record's template build is v0, the template's is v1: the next release or deploy reconciles it");
+    expect((await run('releases', 'blog', ...local)).out).toContain("  note      the record's template build is v0, the template's is v1: deploying this template makes v1 current (on the local edge, the next release does)");
     await run('release', 'blog', 'https://v2.example.com', '--deployment-id', 'v2', ...local);
     expect(records().blog).toMatchObject({ t: 'v1', c: 'v2', r: { v1: '', v2: 'https://v2.example.com' } });
     expect(records().blog.r.v0).toBeUndefined();

@@ -76,7 +76,7 @@ function releaseText(rec: ReleaseRecord, id: string): string {
 export function releaseLines(zone: ReleaseZone, rec: ReleaseRecord | undefined, now: number): string[] {
   if (!rec) return [`${zone.name}: current ${zone.deploymentId} (template origin); no release yet`];
   const lines = [`${zone.name}: current ${releaseText(rec, rec.c)}`];
-  if (rec.t !== zone.deploymentId) lines.push(`  note      the record's template build is ${rec.t}, the template's is ${zone.deploymentId}: the next release or deploy reconciles it`);
+  if (rec.t !== zone.deploymentId) lines.push(`  note      the record's template build is ${rec.t}, the template's is ${zone.deploymentId}: deploying this template makes ${zone.deploymentId} current (on the local edge, the next release does)`);
   if (rec.k) lines.push(`  canary    ${releaseText(rec, rec.k[0])} for ${rec.k[1]}% of viewers`);
   for (const id of rec.p ?? []) lines.push(`  preview   ${releaseText(rec, id)}, with a signed ${RELEASE_PREVIEW_COOKIE} cookie only`);
   const pinned = Object.entries(rec.u ?? {}).filter(([id, until]) => until > now && rec.r[id] !== undefined && id !== rec.c && rec.k?.[0] !== id);
