@@ -24,6 +24,7 @@ import { PREVIEW_COOKIE, PREVIEW_SECRET_KEY, previewEntry } from '../lib/preview
 import { flagIsOnFor, rolloutBucket } from '../lib/flags';
 import { VIEWER_AUTHORIZATION_HEADER } from '../lib/edge-function/router-source';
 import { VISITOR_COOKIE, ZONE_FLAGS_HEADER } from '../lib/zone-flags';
+import { ReleaseRecord, addRelease, encodeRecord, initialRecord, releasePreviewEntry } from '../lib/releases/record';
 import { origin, seedZones, synth } from './support/sites';
 
 function njsVersion(): string | undefined {
@@ -123,6 +124,7 @@ interface NjsCase {
   readonly ip?: string;
   readonly cookies?: Record<string, string>;
   readonly headers?: Record<string, string>;
+  readonly querystring?: Record<string, string>;
   /** The zone the request must end up in. */
   readonly zone: string;
   /** The request id of the event (both engines get the same); by default one named for the case. */
@@ -247,7 +249,7 @@ function cases(site: SynthesizedSite): NjsCase[] {
 }
 
 function eventFor(c: NjsCase): ViewerRequestEvent | ViewerResponseEvent {
-  const request = viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, headers: c.headers, host: 'www.example.com', requestId: c.requestId ?? `njs-${c.name}` });
+  const request = viewerRequestEvent(c.uri, { ip: c.ip, cookies: c.cookies, headers: c.headers, querystring: c.querystring, host: 'www.example.com', requestId: c.requestId ?? `njs-${c.name}` });
   return c.response ? viewerResponseEvent(request) : request;
 }
 
@@ -352,47 +354,82 @@ if (!NJS) {
     });
   });
 
-  describe('cf.updateRequestOrigin: the origin njs records is the one the Node sandbox reports', () => {
-    // A release function of this test (not the construct's): the record's current release URL becomes the request's origin.
-    const code = `import cf from 'cloudfront';
-async function handler(event) {
-  var rec;
-  try { rec = await cf.kvs().get('release', { format: 'json' }); } catch (e) { return event.request; }
-  var m = /^(https?):\\/\\/([^/:]+)(?::(\\d+))?(\\/.*)?$/.exec(rec.r[rec.c] || '');
-  if (!m) return event.request;
-  var lambda = /\\.lambda-url\\.[a-z0-9-]+\\.on\\.aws$/.test(m[2]);
-  var params = {
-    domainName: m[2],
-    customOriginConfig: { port: m[3] ? Number(m[3]) : (m[1] === 'https' ? 443 : 80), protocol: m[1], sslProtocols: ['TLSv1.2'] },
-    originAccessControlConfig: lambda ? { enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' } : { enabled: false }
-  };
-  if (m[4]) params.originPath = m[4];
-  cf.selectRequestOriginById('zone-blog');
-  cf.updateRequestOrigin(params);
-  return event.request;
-}`;
-    const rec = (url: string) => JSON.stringify({ v: 1, t: 'v1', c: 'v2', r: { v1: '', v2: url } });
+  describe('release routing under njs: the zone release function and the release router of the template', () => {
+    // The blog has releases; /shop/* moves to it while its flag is on (the release router there).
+    const site = SynthesizedSite.fromStack(
+      synth({ zones: seedZones().map((z) => (z.name === 'blog' ? { ...z, releases: { deploymentId: 'v1' } } : z)), overrides: [{ flag: 'shop-on-blog', pathPatterns: ['/shop/*'], zone: 'blog' }], flags: { 'shop-on-blog': 'on' } }).stack,
+    );
+    const key = site.releases.blog.key;
+    const now = Math.floor(Date.now() / 1000);
+    const current = addRelease(initialRecord('v1'), { zone: 'blog', id: 'v2', origin: 'https://v2.blog.example.com/app' }, now - 60, 86400);
+    const full = addRelease(addRelease(current, { zone: 'blog', id: 'v3', origin: 'https://abc123.lambda-url.eu-west-1.on.aws', canary: 50 }, now, 86400), { zone: 'blog', id: 'pr7', origin: 'https://pr7.example.com:8443', preview: true }, now, 86400);
+    const record = (rec: ReleaseRecord | string) => ({ [key]: typeof rec === 'string' ? rec : encodeRecord(rec) });
+    const canaryViewer = (inside: boolean) => ({ [VISITOR_COOKIE]: viewerKey('mz-release|blog|v3', inside, 50, (i) => i.toString(16).padStart(32, '0')) });
+    const previewCookie = (id: string, secret = full.s!) => ({ 'mz-release': releasePreviewEntry('blog', id, now + 3600, secret) });
     const all: NjsCase[] = [
-      { name: 'http release, port and path', uri: '/blog/x', overlay: { release: rec('http://localhost:4002/base') }, zone: 'blog' },
-      { name: 'function URL release', uri: '/blog/x', overlay: { release: rec('https://abc123.lambda-url.eu-west-1.on.aws') }, zone: 'blog' },
-      { name: 'template origin release', uri: '/blog/x', overlay: { release: rec('') }, zone: '(no selection)' },
-      { name: 'no record', uri: '/blog/x', overlay: {}, zone: '(no selection)' },
+      { name: 'no record', uri: '/blog/post', overlay: {}, zone: 'blog' },
+      { name: 'current release, with an origin path', uri: '/blog/post', overlay: record(current), zone: 'blog' },
+      { name: 'pinned template build by x-deployment-id', uri: '/blog/post', overlay: record(current), headers: { 'x-deployment-id': 'v1' }, zone: 'blog' },
+      { name: 'pinned template build by ?dpl= on an asset', uri: '/blog-static/_next/static/chunks/a.js', querystring: { dpl: 'v1' }, overlay: record(full), zone: 'blog' },
+      { name: 'canary share: inside', uri: '/blog/post', overlay: record(full), cookies: canaryViewer(true), zone: 'blog' },
+      { name: 'canary share: outside', uri: '/blog/post', overlay: record(full), cookies: canaryViewer(false), zone: 'blog' },
+      { name: 'preview cookie, valid', uri: '/blog/post', overlay: record(full), cookies: previewCookie('pr7'), zone: 'blog' },
+      { name: 'preview cookie, other secret', uri: '/blog/post', overlay: record(full), cookies: previewCookie('pr7', 'e'.repeat(64)), zone: 'blog' },
+      { name: 'preview id alone', uri: '/blog/post', overlay: record(full), headers: { 'x-deployment-id': 'pr7' }, zone: 'blog' },
+      { name: 'hostile id', uri: '/blog/post', overlay: record(full), headers: { 'x-deployment-id': '__proto__' }, zone: 'blog' },
+      { name: 'damaged record', uri: '/blog/post', overlay: record('{"v":1,"c":"v2","r":{"v2":7}}'), zone: 'blog' },
+      { name: 'image route, Accept reduced', uri: '/blog-static/_next/image', overlay: record(current), headers: { accept: 'image/avif,image/webp,*/*' }, zone: 'blog' },
+      { name: 'release router: moved to the blog', uri: '/shop/cart', overlay: record(current), zone: 'blog' },
+      { name: 'release router: flag off, the default zone', uri: '/shop/cart', overlay: { ...record(current), 'shop-on-blog': 'off' }, zone: 'home' },
     ];
-
-    let run: ReturnType<typeof runNjs>;
+    const store = site.storeEntries;
+    const functionOf = (c: NjsCase) => site.behaviorFor(c.uri).behavior.viewerRequestFunction!;
+    let runs: Map<string, ReturnType<typeof runNjs>>;
     beforeAll(() => {
-      run = runNjs(code, {}, all);
+      runs = new Map([...new Set(all.map(functionOf))].map((id) => [id, runNjs(site.functionCode(id), store, all.filter((c) => functionOf(c) === id))]));
     });
 
-    test.each(all.map((c, i) => [c.name, i] as const))('%s', async (_name, i) => {
-      expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: '', status: 0 });
-      const njs = run.report.results[i].verbatim;
-      const node = await new FunctionSandbox(code).run(eventFor(all[i]), (key) => all[i].overlay[key] ?? undefined);
+    test('the blog runs its zone release function, /shop/* the release router', () => {
+      expect([...new Set(all.map(functionOf))].map((id) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['SiteZoneReleaseBlog', 'SiteReleaseRouter']);
+    });
+
+    test.each(all.map((c) => [c.name, c] as const))('%s: njs chooses the origin Node does, and leaves the same request', async (_name, c) => {
+      const id = functionOf(c);
+      const run = runs.get(id)!;
+      expect({ stderr: run.stderr, status: run.status, swallowed: run.report.swallowed }).toEqual({ stderr: '', status: 0, swallowed: [] });
+      const njs = run.report.results.find((r) => r.name === c.name)!.verbatim;
+      const node = await new FunctionSandbox(site.functionCode(id)).run(eventFor(c), (k) => (k in c.overlay ? c.overlay[k] ?? undefined : store[k]));
       expect(njs.thrown).toBeUndefined();
-      const njsUpdated = (njs.updated ?? []).length > 0 ? Object.assign({}, ...njs.updated!) : undefined;
-      expect(njsUpdated).toEqual(node.updatedOrigin);
+      expect((njs.updated ?? []).length > 0 ? Object.assign({}, ...njs.updated!) : undefined).toEqual(node.updatedOrigin);
       expect(njs.selected ?? []).toEqual(node.selectedOriginId === undefined ? [] : [node.selectedOriginId]);
-      if (i < 2) expect(node.updatedOrigin?.domainName).toBe(new URL(JSON.parse(all[i].overlay.release!).r.v2).hostname);
+      expect(njs.returned).toEqual(JSON.parse(JSON.stringify(node.result)));
+    });
+
+    test('the picks are the ones the rules give', () => {
+      const picked = (name: string) => runs.get(functionOf(all.find((c) => c.name === name)!))!.report.results.find((r) => r.name === name)!.verbatim;
+      const release = (name: string) => picked(name).returned?.headers['x-multizone-release']?.value;
+      expect(all.map((c) => [c.name, release(c.name)])).toEqual([
+        ['no record', undefined],
+        ['current release, with an origin path', 'v2'],
+        ['pinned template build by x-deployment-id', 'v1'],
+        ['pinned template build by ?dpl= on an asset', 'v1'],
+        ['canary share: inside', 'v3'],
+        ['canary share: outside', 'v2'],
+        ['preview cookie, valid', 'pr7'],
+        ['preview cookie, other secret', expect.stringMatching(/^v[23]$/)],
+        ['preview id alone', expect.stringMatching(/^v[23]$/)],
+        ['hostile id', expect.stringMatching(/^v[23]$/)],
+        ['damaged record', undefined],
+        ['image route, Accept reduced', 'v2'],
+        ['release router: moved to the blog', 'v2'],
+        ['release router: flag off, the default zone', undefined],
+      ]);
+      expect(picked('current release, with an origin path').updated).toEqual([
+        { domainName: 'v2.blog.example.com', customOriginConfig: { port: 443, protocol: 'https', sslProtocols: ['TLSv1.2'] }, originAccessControlConfig: { enabled: false }, originPath: '/app' },
+      ]);
+      expect(picked('canary share: inside').updated![0].originAccessControlConfig).toEqual({ enabled: true, signingBehavior: 'always', signingProtocol: 'sigv4', originType: 'lambda' });
+      expect(picked('preview cookie, valid').updated![0].customOriginConfig).toEqual({ port: 8443, protocol: 'https', sslProtocols: ['TLSv1.2'] });
+      expect(picked('image route, Accept reduced').returned!.headers.accept).toEqual({ value: 'image/avif,image/webp' });
     });
   });
 
