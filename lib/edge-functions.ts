@@ -162,7 +162,7 @@ export class EdgeFunctions {
   }
 
   private readonly made: MadeFunction[] = [];
-  private routerCode?: { plain: string; releases: string };
+  private routerCode?: { plain?: string; releases?: string };
   private readonly releases: ReleaseCodeOptions;
 
   /** `store` must be given when `needStore(site.behaviorPlan)`. */
@@ -213,9 +213,10 @@ export class EdgeFunctions {
         maxReads: table.maxReads,
       },
     };
+    // Only the routers the plan made: each generation checks its code against the size limit.
     this.routerCode = {
-      plain: generateRouterCode(options),
-      releases: generateRouterCode({ ...options, releases: this.releases }),
+      plain: this.get('router') ? generateRouterCode(options) : undefined,
+      releases: this.get('release-router') ? generateRouterCode({ ...options, releases: this.releases }) : undefined,
     };
   }
 }

@@ -7,7 +7,6 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type { Readable } from 'stream';
@@ -23,6 +22,7 @@ import type { Failure } from '../packages/multizone-cli/src/local-edge/pages';
 import { Routed, viewerRequestStep } from '../packages/multizone-cli/src/local-edge/viewer-request';
 import { SynthesizedSite } from '../packages/multizone-cli/src/synthesized-site';
 import { origin, seedZones, served } from './support/sites';
+import { incoming } from './support/requests';
 
 jest.setTimeout(60_000);
 
@@ -33,21 +33,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const site = served({ overrides: [{ flag: 'new-checkout', pathPatterns: ['/checkout', '/checkout/*'], zone: 'dashboard' }], flags: { 'new-checkout': 'off' } });
 /** Zone URLs nothing listens on: the steps never connect. */
 const zoneUrls = { home: 'http://localhost:3000', blog: 'http://localhost:3001/' };
-
-/** A request as the server hands it over: method, path, raw headers, and a body that ends. */
-function incoming(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | string): http.IncomingMessage {
-  const req = new http.IncomingMessage(new net.Socket());
-  req.method = method;
-  req.url = url;
-  const all = { host: 'www.example.test', ...headers };
-  req.rawHeaders = Object.entries(all).flat();
-  // What Node's parser makes of them, each sent once.
-  req.headers = all;
-  req.headersDistinct = Object.fromEntries(Object.entries(all).map(([name, value]) => [name, [value]]));
-  if (body !== undefined) req.push(body);
-  req.push(null);
-  return req;
-}
 
 function routed(r: Routed | Failure): Routed {
   if ('status' in r) throw new Error(`expected a routed request, got ${r.status} ${r.title}`);

@@ -12,7 +12,6 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -31,6 +30,7 @@ import { LocalEdge, startLocalEdge } from '../packages/multizone-cli/src/local-e
 import { Routed, viewerRequestStep } from '../packages/multizone-cli/src/local-edge/viewer-request';
 import { SynthesizedSite } from '../packages/multizone-cli/src/synthesized-site';
 import { origin, seedZones, synth } from './support/sites';
+import { incoming } from './support/requests';
 
 jest.setTimeout(60_000);
 
@@ -305,20 +305,6 @@ describe('the local releases file', () => {
     expect(releasesFileBeside()).toBe(path.join('.multizone', 'releases.json'));
   });
 });
-
-/** A request as the server hands it over (see local-edge-steps.test.ts). */
-function incoming(method: string, url: string, headers: Record<string, string> = {}, body?: string): http.IncomingMessage {
-  const req = new http.IncomingMessage(new net.Socket());
-  req.method = method;
-  req.url = url;
-  const all = { host: 'www.example.test', ...headers };
-  req.rawHeaders = Object.entries(all).flat();
-  req.headers = all;
-  req.headersDistinct = Object.fromEntries(Object.entries(all).map(([name, value]) => [name, [value]]));
-  if (body !== undefined) req.push(body);
-  req.push(null);
-  return req;
-}
 
 describe('a function URL release of a function URL zone: signed, and the body hash still runs', () => {
   const stack = new Stack(new App(), 'ReleaseStepsStack', { env: { account: '123456789012', region: 'us-east-1' } });

@@ -112,6 +112,25 @@ function startingRecord(rec: ReleaseRecord | undefined, zone: ReleaseZone, now: 
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Applies one step to the zone's record, read and written as the target
+ * does (again on a lost race), and returns the record as the step found it
+ * and left it, with the write's note.
+ */
+async function applyStep(
+  target: ReleaseTarget,
+  zone: ReleaseZone,
+  step: (rec: ReleaseRecord, now: number) => ReleaseRecord,
+): Promise<{ before: ReleaseRecord; record: ReleaseRecord; note: string }> {
+  const now = nowSeconds();
+  let before = initialRecord(zone.deploymentId);
+  const { record, note } = await target.update(zone, (rec) => {
+    before = startingRecord(rec, zone, now, target.local);
+    return step(before, now);
+  });
+  return { before, record, note };
+}
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 
 /** The release `id` stopped being current: until when it keeps serving the viewers that name it. */
@@ -183,12 +202,9 @@ function addReleaseCommand(program: Command, io: CliIO): void {
     const target = await open('release', opts, io);
     const zone = releaseZone(target.zones, zoneName);
     const origin = releaseOrigin(zone.name, originText, { local: target.local, functionUrlZone: zone.functionUrl });
-    const now = nowSeconds();
-    let before = initialRecord(zone.deploymentId);
-    const { record, note } = await target.update(zone, (rec) => {
-      before = startingRecord(rec, zone, now, target.local);
-      return addRelease(before, { zone: zone.name, id: request.id, origin, canary: request.canary, preview: request.preview }, now, zone.maxAgeSeconds);
-    });
+    const { before, record, note } = await applyStep(target, zone, (rec, now) =>
+      addRelease(rec, { zone: zone.name, id: request.id, origin, canary: request.canary, preview: request.preview }, now, zone.maxAgeSeconds),
+    );
     io.out(releasedLine(zone.name, request, before, record));
     io.out(note);
     if (request.preview) for (const line of releasePreviewLines(zone.name, request.id, request.ttlSeconds, record.s!, target.url)) io.out(line);
@@ -200,12 +216,7 @@ function addPromoteCommand(program: Command, io: CliIO): void {
     async (zoneName: string, opts: ReleasesCommandOptions) => {
       const target = await open('promote', opts, io);
       const zone = releaseZone(target.zones, zoneName);
-      const now = nowSeconds();
-      let before = initialRecord(zone.deploymentId);
-      const { record, note } = await target.update(zone, (rec) => {
-        before = startingRecord(rec, zone, now, target.local);
-        return promote(before, zone.name, now, zone.maxAgeSeconds);
-      });
+      const { before, record, note } = await applyStep(target, zone, (rec, now) => promote(rec, zone.name, now, zone.maxAgeSeconds));
       io.out(`${zone.name}: ${record.c} (${record.r[record.c] || 'template origin'}) is current; ${replaced(zone.name, record, before.c)}`);
       io.out(note);
     },
@@ -224,12 +235,7 @@ function addRollbackCommand(program: Command, io: CliIO): void {
     if (!/^[\x20-\x7e]{1,64}$/.test(by)) throw new MultiZoneValidationError(`--by ${JSON.stringify(by.slice(0, 80))}: must be 1 to 64 printable ASCII characters`);
     const target = await open('rollback', opts, io);
     const zone = releaseZone(target.zones, zoneName);
-    const now = nowSeconds();
-    let before = initialRecord(zone.deploymentId);
-    const { record, note } = await target.update(zone, (rec) => {
-      before = startingRecord(rec, zone, now, target.local);
-      return rollback(before, zone.name, by, now);
-    });
+    const { before, record, note } = await applyStep(target, zone, (rec, now) => rollback(rec, zone.name, by, now));
     const out = record.b![2];
     const what = before.k?.[0] === out ? `the canary ${out}; current stays ${record.c}` : `${out}; current is ${record.c} again`;
     io.out(`${zone.name}: rolled back ${what} (${record.r[record.c] || 'template origin'}); ${out} serves no viewer now (by ${by})`);
